@@ -1,0 +1,154 @@
+//! plexio's own failures, as one enum; on I/O paths they travel inside a `std::io::Error`.
+
+use std::io;
+
+/// A failure of plexio itself, rather than of the operating system.
+///
+/// Where one happens on an I/O path (registering a socket, say), it reaches the caller as a
+/// [`std::io::Error`] with a fitting [`kind`](io::Error::kind) and this error as its
+/// [`source`](std::error::Error::source); [`Error::from_io`] gets it back.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A backend name that plexio does not know.
+    #[error("unknown backend `{name}`; available backends: {}", list(available))]
+    UnknownBackend {
+        /// The name that was asked for.
+        name: String,
+        /// The backends compiled in and usable on this OS.
+        available: Vec<&'static str>,
+    },
+    /// A known backend whose cargo feature was not enabled.
+    #[error(
+        "backend `{name}` is not compiled in (enable the cargo feature `{name}` of plexio); \
+         available backends: {}",
+        list(available)
+    )]
+    BackendNotCompiled {
+        /// The backend that was asked for.
+        name: &'static str,
+        /// The backends compiled in and usable on this OS.
+        available: Vec<&'static str>,
+    },
+    /// A known backend that does not run on this operating system.
+    #[error("backend `{name}` is not supported on {os}; available backends: {}", list(available))]
+    BackendUnsupported {
+        /// The backend that was asked for.
+        name: &'static str,
+        /// The operating system, as `std::env::consts::OS` names it.
+        os: &'static str,
+        /// The backends compiled in and usable on this OS.
+        available: Vec<&'static str>,
+    },
+    /// No backend is compiled in at all.
+    #[error(
+        "no backend is compiled in for {os}: enable one of the cargo features \
+         `select`, `poll`, `mio`, `polling` of plexio"
+    )]
+    NoBackend {
+        /// The operating system, as `std::env::consts::OS` names it.
+        os: &'static str,
+    },
+    /// A descriptor the backend's set cannot hold (`select` on Unix: `fd >= FD_SETSIZE`).
+    #[error(
+        "descriptor {descriptor} is out of range for the `{backend}` backend, which holds \
+         descriptors below {limit} (FD_SETSIZE); use the `poll`, `mio` or `polling` backend \
+         for more sockets"
+    )]
+    DescriptorOutOfRange {
+        /// The descriptor that was refused.
+        descriptor: i64,
+        /// The first descriptor number the backend cannot hold.
+        limit: usize,
+        /// The backend that refused it.
+        backend: &'static str,
+    },
+    /// The backend already holds as many sources as it can (`select` on Windows).
+    #[error(
+        "the `{backend}` backend already holds its limit of {limit} sockets; use the `poll`, \
+         `mio` or `polling` backend for more sockets"
+    )]
+    TooManySources {
+        /// How many sources the backend holds at most.
+        limit: usize,
+        /// The backend that refused a new one.
+        backend: &'static str,
+    },
+    /// The operating system refused to create the backend (out of descriptors, say).
+    #[error("backend `{name}` could not be created: {source}")]
+    BackendCreation {
+        /// The backend that failed.
+        name: &'static str,
+        /// Why the operating system refused.
+        #[source]
+        source: io::Error,
+    },
+    /// The runtime that an I/O object or timer belongs to has shut down.
+    #[error("the plexio runtime this object belongs to has shut down")]
+    RuntimeShutdown,
+    /// An I/O object or timer was used outside of a plexio runtime.
+    #[error(
+        "no plexio runtime is running on this thread; use it inside `plexio::block_on` or \
+         `Runtime::block_on`"
+    )]
+    NoRuntime,
+}
+
+fn list(names: &[&'static str]) -> String {
+    if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+impl Error {
+    /// The [`io::ErrorKind`] this error takes when it travels as an [`io::Error`].
+    pub fn io_kind(&self) -> io::ErrorKind {
+        match self {
+            Error::UnknownBackend { .. } | Error::DescriptorOutOfRange { .. } => {
+                io::ErrorKind::InvalidInput
+            }
+            Error::BackendNotCompiled { .. }
+            | Error::BackendUnsupported { .. }
+            | Error::NoBackend { .. } => io::ErrorKind::Unsupported,
+            Error::TooManySources { .. } => io::ErrorKind::QuotaExceeded,
+            Error::BackendCreation { source, .. } => source.kind(),
+            Error::RuntimeShutdown | Error::NoRuntime => io::ErrorKind::Other,
+        }
+    }
+
+    /// The plexio error carried inside `error`, if it carries one.
+    pub fn from_io(error: &io::Error) -> Option<&Error> {
+        error.get_ref()?.downcast_ref::<Error>()
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(error: Error) -> io::Error {
+        io::Error::new(error.io_kind(), error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn travels_inside_io_error_and_comes_back() {
+        let error = Error::DescriptorOutOfRange { descriptor: 1030, limit: 1024, backend: "select" };
+        let io: io::Error = error.into();
+        assert_eq!(io.kind(), io::ErrorKind::InvalidInput);
+        assert!(matches!(
+            Error::from_io(&io),
+            Some(Error::DescriptorOutOfRange { descriptor: 1030, limit: 1024, .. })
+        ));
+        assert!(io.to_string().contains("1030"));
+    }
+
+    #[test]
+    fn lists_what_is_available() {
+        let error = Error::UnknownBackend { name: "kqeue".into(), available: vec!["mio", "poll"] };
+        assert_eq!(error.to_string(), "unknown backend `kqeue`; available backends: mio, poll");
+    }
+}

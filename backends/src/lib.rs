@@ -1,0 +1,39 @@
+//! The backends of [plexio](https://docs.rs/plexio): the [`Backend`] trait that abstracts an
+//! I/O multiplexing mechanism, and its implementations.
+//!
+//! | module | mechanism | triggering |
+//! |---|---|---|
+//! | [`select`] | `select(2)` on Unix, winsock `select` on Windows | oneshot (ours) |
+//! | [`poll`] | `poll(2)` on Unix, `WSAPoll` on Windows | oneshot (ours) |
+//! | [`mio`](crate::mio) | epoll, kqueue, IOCP/AFD through the mio crate | edge (oneshot on Windows) |
+//! | [`polling`](crate::polling) | epoll, kqueue, event ports, IOCP through the polling crate | edge where supported, else oneshot |
+//!
+//! Each module is behind the cargo feature of the same name. Every line of code that talks
+//! to the operating system, and every `unsafe` block of plexio, lives in this crate; the
+//! runtime above it is safe Rust.
+//!
+//! The contract a backend must keep is written on the [`Backend`] trait.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod backend;
+mod error;
+mod event;
+mod registered;
+pub mod registry;
+mod sys;
+
+#[cfg(all(feature = "mio", any(unix, windows)))]
+pub mod mio;
+#[cfg(all(feature = "poll", any(unix, windows)))]
+pub mod poll;
+#[cfg(all(feature = "polling", any(unix, windows)))]
+pub mod polling;
+#[cfg(all(feature = "select", any(unix, windows)))]
+pub mod select;
+
+pub use backend::{Backend, Triggering};
+pub use error::Error;
+pub use event::{Event, Events, Interest, Ready, Token};
+pub use registered::Registered;
+pub use sys::{AsSource, RawSource, SEND_FLAGS, connect_in_progress};

@@ -1,0 +1,141 @@
+//! The `polling` backend: epoll on Linux and Android, kqueue on macOS, iOS and the BSDs,
+//! event ports on illumos and Solaris, and IOCP with the AFD driver on Windows, through the
+//! polling crate.
+//!
+//! Where the mechanism supports edge triggering (epoll, kqueue) sources are registered in
+//! `PollMode::Edge` and the backend is [`Triggering::Edge`]; elsewhere (IOCP, event ports)
+//! it uses `PollMode::Oneshot` and is [`Triggering::Oneshot`]: after an event the source is
+//! silent until the reactor re-arms it with `reregister` (event ports must re-associate after
+//! every event anyway). polling rounds timeouts up, never down, so short timers do not spin.
+
+use std::fmt;
+use std::io;
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use polling::{PollMode, Poller};
+
+use crate::{Backend, Event, Events, Interest, RawSource, Ready, Token, Triggering};
+
+/// The polling backend. See the [module documentation](self).
+pub struct PollingBackend {
+    poller: Poller,
+    mode: PollMode,
+    /// Only the polling thread locks it.
+    received: Mutex<polling::Events>,
+}
+
+impl PollingBackend {
+    /// Creates the poller.
+    pub fn new() -> io::Result<PollingBackend> {
+        let poller = Poller::new()?;
+        let mode = if poller.supports_edge() { PollMode::Edge } else { PollMode::Oneshot };
+        Ok(PollingBackend { poller, mode, received: Mutex::new(polling::Events::new()) })
+    }
+}
+
+fn interest_event(token: Token, interest: Interest) -> io::Result<polling::Event> {
+    if token == Token::RESERVED {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "Token::RESERVED is not for registrations",
+        ));
+    }
+    let mut event = polling::Event::none(token.0);
+    event.readable = interest.is_readable();
+    event.writable = interest.is_writable();
+    Ok(event)
+}
+
+fn ready(event: &polling::Event) -> Ready {
+    let mut ready = Ready::EMPTY;
+    if event.readable {
+        ready |= Ready::READABLE;
+    }
+    if event.writable {
+        ready |= Ready::WRITABLE;
+    }
+    if event.is_interrupt() {
+        // A hang-up: the operations will say whether reading or writing still works.
+        ready |= Ready::READABLE | Ready::WRITABLE | Ready::READ_CLOSED | Ready::WRITE_CLOSED;
+    }
+    if event.is_err() == Some(true) {
+        ready |= Ready::ERROR | Ready::READABLE | Ready::WRITABLE;
+    }
+    ready
+}
+
+#[cfg(unix)]
+fn borrow(source: RawSource) -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: `reregister` and `deregister` are only meaningful for registered sources, which
+    // the `register` contract keeps open until they are deregistered; polling only uses the
+    // borrow for the duration of the call.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(source) }
+}
+
+#[cfg(windows)]
+fn borrow(source: RawSource) -> std::os::windows::io::BorrowedSocket<'static> {
+    // SAFETY: as on Unix: a registered socket stays open until it is deregistered, and the
+    // borrow lasts only for the call.
+    unsafe { std::os::windows::io::BorrowedSocket::borrow_raw(source) }
+}
+
+impl Backend for PollingBackend {
+    fn name(&self) -> &'static str {
+        "polling"
+    }
+
+    fn triggering(&self) -> Triggering {
+        match self.mode {
+            PollMode::Edge => Triggering::Edge,
+            _ => Triggering::Oneshot,
+        }
+    }
+
+    unsafe fn register(
+        &self,
+        source: RawSource,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        let event = interest_event(token, interest)?;
+        // SAFETY: `Poller::add_with_mode` needs the source to be deleted before it is closed;
+        // our own caller promised exactly that (the Safety section of `Backend::register`).
+        unsafe { self.poller.add_with_mode(source, event, self.mode) }
+    }
+
+    fn reregister(&self, source: RawSource, token: Token, interest: Interest) -> io::Result<()> {
+        self.poller.modify_with_mode(borrow(source), interest_event(token, interest)?, self.mode)
+    }
+
+    fn deregister(&self, source: RawSource) -> io::Result<()> {
+        self.poller.delete(borrow(source))
+    }
+
+    fn poll(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+        let mut received = self.received.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // An edge-triggered event taken from the kernel but not kept would be lost: take no
+        // more than the caller's buffer holds.
+        let room = NonZeroUsize::new(events.capacity() - events.len()).unwrap_or(NonZeroUsize::MIN);
+        if received.capacity() != room {
+            *received = polling::Events::with_capacity(room);
+        }
+        received.clear();
+        self.poller.wait(&mut received, timeout)?;
+        for event in received.iter() {
+            events.push(Event { token: Token(event.key), ready: ready(&event) });
+        }
+        Ok(())
+    }
+
+    fn notify(&self) -> io::Result<()> {
+        self.poller.notify()
+    }
+}
+
+impl fmt::Debug for PollingBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PollingBackend").field("triggering", &self.triggering()).finish()
+    }
+}

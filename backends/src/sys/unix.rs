@@ -1,0 +1,50 @@
+//! Unix handles: a source is a file descriptor.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd};
+
+/// The raw handle a backend watches: a file descriptor on Unix.
+pub type RawSource = std::os::fd::RawFd;
+
+/// A type that owns (or borrows for its whole life) an open socket that a backend can watch.
+///
+/// Implemented for every [`AsFd`] type; the I/O-safety promise of `AsFd` is what lets
+/// [`Registered`](crate::Registered) keep the descriptor open while it is registered.
+pub trait AsSource {
+    /// The raw handle of the source.
+    fn as_raw_source(&self) -> RawSource;
+}
+
+impl<T: AsFd> AsSource for T {
+    fn as_raw_source(&self) -> RawSource {
+        self.as_fd().as_raw_fd()
+    }
+}
+
+/// Whether `error`, returned by a non-blocking `connect`, means "in progress, wait until the
+/// socket is writable" (`EINPROGRESS` on Unix).
+pub fn connect_in_progress(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(libc::EINPROGRESS) || error.kind() == io::ErrorKind::WouldBlock
+}
+
+/// Flags for `send` on a stream socket: `MSG_NOSIGNAL` where the platform has it, so that a
+/// write to a connection the peer reset is an `EPIPE` error, never a `SIGPIPE` that kills the
+/// process. Apple platforms lack it and rely on `SO_NOSIGPIPE`, which socket2 sets on the
+/// sockets it creates and which accepted sockets inherit from their listener.
+#[cfg(not(any(target_vendor = "apple", target_os = "aix")))]
+pub const SEND_FLAGS: i32 = libc::MSG_NOSIGNAL;
+/// Flags for `send` on a stream socket (see the other platforms' definition).
+#[cfg(any(target_vendor = "apple", target_os = "aix"))]
+pub const SEND_FLAGS: i32 = 0;
+
+/// Calls a libc function and turns its `-1` into `io::Error::last_os_error()`.
+#[cfg(any(feature = "select", feature = "poll"))]
+macro_rules! syscall {
+    ($fn:ident ( $($arg:expr),* $(,)? )) => {{
+        // SAFETY: the caller's unsafe block states why the arguments are valid for `$fn`.
+        let result = unsafe { libc::$fn($($arg),*) };
+        if result == -1 { Err(std::io::Error::last_os_error()) } else { Ok(result) }
+    }};
+}
+#[cfg(any(feature = "select", feature = "poll"))]
+pub(crate) use syscall;

@@ -1,0 +1,33 @@
+//! Windows handles: a source is a winsock `SOCKET`.
+
+use std::io;
+use std::os::windows::io::{AsRawSocket, AsSocket};
+
+/// The raw handle a backend watches: a winsock `SOCKET` on Windows.
+pub type RawSource = std::os::windows::io::RawSocket;
+
+/// A type that owns (or borrows for its whole life) an open socket that a backend can watch.
+///
+/// Implemented for every [`AsSocket`] type; the I/O-safety promise of `AsSocket` is what lets
+/// [`Registered`](crate::Registered) keep the socket open while it is registered.
+pub trait AsSource {
+    /// The raw handle of the source.
+    fn as_raw_source(&self) -> RawSource;
+}
+
+impl<T: AsSocket> AsSource for T {
+    fn as_raw_source(&self) -> RawSource {
+        self.as_socket().as_raw_socket()
+    }
+}
+
+/// Whether `error`, returned by a non-blocking `connect`, means "in progress, wait until the
+/// socket is writable" (`WSAEWOULDBLOCK` on Windows, which std reports as `WouldBlock`).
+pub fn connect_in_progress(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::WouldBlock
+        || error.raw_os_error() == Some(windows_sys::Win32::Networking::WinSock::WSAEINPROGRESS)
+}
+
+/// Flags for `send` on a stream socket: none are needed, as Windows raises no signal on a
+/// write to a reset connection.
+pub const SEND_FLAGS: i32 = 0;
