@@ -1,0 +1,74 @@
+//! plexio: asynchronous networking whose I/O multiplexing mechanism is a choice.
+//!
+//! One future-based API ([`net::TcpListener`], [`net::TcpStream`], [`net::UdpSocket`],
+//! [`time`], [`spawn`], [`block_on`]) runs on any [`Backend`](backend::Backend): `select`,
+//! `poll`, epoll/kqueue/IOCP through `mio`, or the `polling` crate, chosen by cargo feature,
+//! by [`Runtime::builder`], or by the `PLEXIO_BACKEND` environment variable. The program does
+//! not change.
+//!
+//! ```
+//! use futures::io::{AsyncReadExt, AsyncWriteExt};
+//! use plexio::net::{TcpListener, TcpStream};
+//!
+//! plexio::block_on(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
+//!     let addr = listener.local_addr()?;
+//!     let server = plexio::spawn(async move {
+//!         let (mut stream, _) = listener.accept().await?;
+//!         let mut line = [0; 5];
+//!         stream.read_exact(&mut line).await?;
+//!         stream.write_all(&line).await
+//!     });
+//!     let mut client = TcpStream::connect(addr).await?;
+//!     client.write_all(b"hello").await?;
+//!     let mut echo = [0; 5];
+//!     client.read_exact(&mut echo).await?;
+//!     assert_eq!(&echo, b"hello");
+//!     server.await??;
+//!     println!("echoed on the {} backend", plexio::current_backend().unwrap());
+//!     Ok::<(), std::io::Error>(())
+//! })
+//! .unwrap();
+//! ```
+//!
+//! Errors on I/O paths are [`std::io::Error`]s; plexio's own failures are [`Error`], which
+//! travels inside an `io::Error` as its source where it happens on an I/O path.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod net;
+mod reactor;
+mod runtime;
+pub mod task;
+pub mod time;
+
+pub use plexio_backends::Error;
+pub use runtime::{
+    BACKEND_ENV, Builder, Runtime, RuntimeStats, backends, block_on, current_backend,
+};
+pub use task::{JoinError, JoinHandle, spawn};
+
+/// The backend interface, for implementing a backend of your own.
+///
+/// A type that implements [`Backend`](backend::Backend) and keeps the contract written on it
+/// runs the whole runtime: hand it to
+/// [`Builder::custom_backend`](crate::Builder::custom_backend).
+pub mod backend {
+    pub use plexio_backends::{
+        AsSource, Backend, Event, Events, Interest, RawSource, Ready, Registered, Token, Triggering,
+    };
+
+    /// Opens one of plexio's own backends by name (as `Runtime::builder().backend(name)`
+    /// does), for example to wrap it in a backend of your own that adds behaviour (counting,
+    /// tracing, fault injection) and hand the wrapper to
+    /// [`Builder::custom_backend`](crate::Builder::custom_backend).
+    pub fn open(name: &str) -> Result<std::sync::Arc<dyn Backend>, crate::Error> {
+        plexio_backends::registry::open(Some(name))
+    }
+}
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,0 +1,16 @@
+//! Networking: TCP listeners and streams, UDP sockets.
+//!
+//! Every type registers its socket with the runtime running on the thread that creates it,
+//! and removes the registration when dropped. Creating one outside of a runtime fails with
+//! an error whose source is [`Error::NoRuntime`](crate::Error::NoRuntime).
+
+mod addr;
+mod split;
+mod tcp_listener;
+mod tcp_stream;
+mod udp_socket;
+
+pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
+pub use tcp_listener::{Incoming, TcpListener};
+pub use tcp_stream::TcpStream;
+pub use udp_socket::UdpSocket;

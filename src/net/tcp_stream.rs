@@ -1,0 +1,312 @@
+//! `TcpStream`: a TCP connection, with `futures::io::AsyncRead` and `AsyncWrite`.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io::{self, IoSlice, IoSliceMut, Read};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use futures::io::{AsyncRead, AsyncWrite};
+use plexio_backends::{Interest, SEND_FLAGS, connect_in_progress};
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+use super::addr::try_each;
+use super::split::{OwnedReadHalf, OwnedWriteHalf};
+use crate::reactor::Registration;
+
+/// The most one write call hands to the kernel. It keeps every call far from the limits
+/// that break large writes: a `writev` whose total exceeds 2^31 bytes fails on macOS, and
+/// Windows `WSABUF` lengths are 32-bit. A larger write is a short write, as the
+/// `AsyncWrite` contract allows.
+const MAX_WRITE: usize = 1 << 30;
+
+/// A TCP connection between a local and a remote socket.
+///
+/// Reading and writing go through [`futures::io::AsyncRead`] and [`AsyncWrite`] (use
+/// `AsyncReadExt`/`AsyncWriteExt` for `read`, `write_all`, ...). They are implemented for
+/// `&TcpStream` too: a reader and a writer can work on one stream at once, each waiting on
+/// its own direction. [`into_split`](TcpStream::into_split) gives owned halves for two tasks.
+///
+/// Reads and writes are cancel-safe: a dropped `read` future loses no byte (the data stays
+/// in the socket for the next read), and a dropped `write` future wrote either nothing or
+/// the bytes it would have reported.
+///
+/// ```no_run
+/// use futures::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// plexio::block_on(async {
+///     let mut stream = plexio::net::TcpStream::connect("127.0.0.1:7878").await?;
+///     stream.write_all(b"hello\n").await?;
+///     let mut echo = [0; 6];
+///     stream.read_exact(&mut echo).await?;
+///     Ok::<(), std::io::Error>(())
+/// });
+/// ```
+pub struct TcpStream {
+    io: Registration<std::net::TcpStream>,
+}
+
+impl TcpStream {
+    /// Connects to `addr`, trying each resolved address in turn.
+    ///
+    /// A refused connection is an error of kind [`io::ErrorKind::ConnectionRefused`].
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        try_each(addr, TcpStream::connect_addr).await
+    }
+
+    async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_nonblocking(true)?;
+        match socket.connect(&addr.into()) {
+            Ok(()) => {}
+            Err(error) if connect_in_progress(&error) => {}
+            Err(error) => return Err(error),
+        }
+        let stream = TcpStream { io: Registration::new(socket.into(), Interest::BOTH)? };
+        poll_fn(|cx| stream.poll_connected(cx)).await?;
+        Ok(stream)
+    }
+
+    /// Resolves once a non-blocking connect has finished: writable, then `SO_ERROR` says
+    /// whether it failed. A writable event before the connect is done is spurious: wait again.
+    fn poll_connected(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let seen = ready!(self.io.poll_ready(cx, Interest::WRITABLE))?;
+            if let Some(error) = self.io.get_ref().take_error()? {
+                return Poll::Ready(Err(error));
+            }
+            match self.io.get_ref().peer_addr() {
+                Ok(_) => return Poll::Ready(Ok(())),
+                Err(error) if error.kind() == io::ErrorKind::NotConnected => {
+                    self.io.clear_readiness(seen);
+                }
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        }
+    }
+
+    /// Wraps a connected stream made with the standard library; it is switched to
+    /// non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// Outside of a plexio runtime, or if the runtime's backend refuses the socket.
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        Ok(TcpStream { io: Registration::new(stream, Interest::BOTH)? })
+    }
+
+    /// Deregisters the stream and hands it back (still non-blocking).
+    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
+        self.io.into_inner()
+    }
+
+    /// Splits the stream into a read half and a write half that two tasks can own and use
+    /// at once. [`OwnedReadHalf::reunite`] puts them back together.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        super::split::split(self)
+    }
+
+    /// Reads into `buffer` without removing the data from the socket's queue; waits until
+    /// some data (or EOF) is there.
+    pub async fn peek(&self, buffer: &mut [u8]) -> io::Result<usize> {
+        self.io.io(Interest::READABLE, |stream| stream.peek(buffer)).await
+    }
+
+    /// Waits until the stream is (probably) readable.
+    pub async fn readable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.io.poll_ready(cx, Interest::READABLE)).await.map(drop)
+    }
+
+    /// Waits until the stream is (probably) writable.
+    pub async fn writable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.io.poll_ready(cx, Interest::WRITABLE)).await.map(drop)
+    }
+
+    /// Shuts down the read half, the write half, or both. After `Shutdown::Write` the peer
+    /// reads EOF once it has read everything sent before, and can still send to us.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// Sets `TCP_NODELAY`: whether small writes go out at once rather than being coalesced
+    /// (Nagle's algorithm).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.io.get_ref().set_nodelay(nodelay)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.io.get_ref().nodelay()
+    }
+
+    /// Sets the IP time-to-live.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_ttl(ttl)
+    }
+
+    /// The IP time-to-live.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.get_ref().ttl()
+    }
+
+    /// Sets `SO_LINGER`. `Some(Duration::ZERO)` makes dropping the stream reset the
+    /// connection rather than close it gracefully.
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        SockRef::from(self.io.get_ref()).set_linger(linger)
+    }
+
+    /// Takes the pending socket error (`SO_ERROR`), if any.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.get_ref().take_error()
+    }
+
+    pub(crate) fn poll_read_priv(
+        &self,
+        cx: &mut Context<'_>,
+        buffer: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_io(cx, Interest::READABLE, |stream| (&*stream).read(buffer))
+    }
+
+    pub(crate) fn poll_read_vectored_priv(
+        &self,
+        cx: &mut Context<'_>,
+        buffers: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_io(cx, Interest::READABLE, |stream| (&*stream).read_vectored(buffers))
+    }
+
+    pub(crate) fn poll_write_priv(
+        &self,
+        cx: &mut Context<'_>,
+        buffer: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let buffer = &buffer[..buffer.len().min(MAX_WRITE)];
+        self.io.poll_io(cx, Interest::WRITABLE, |stream| {
+            SockRef::from(stream).send_with_flags(buffer, SEND_FLAGS)
+        })
+    }
+
+    pub(crate) fn poll_write_vectored_priv(
+        &self,
+        cx: &mut Context<'_>,
+        buffers: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let total = buffers.iter().fold(0usize, |sum, buffer| sum.saturating_add(buffer.len()));
+        if total > MAX_WRITE {
+            let first = buffers.iter().find(|buffer| !buffer.is_empty()).map_or(&[][..], |b| b);
+            return self.poll_write_priv(cx, first);
+        }
+        self.io.poll_io(cx, Interest::WRITABLE, |stream| {
+            SockRef::from(stream).send_vectored_with_flags(buffers, SEND_FLAGS)
+        })
+    }
+
+    /// Shuts the write half down; a peer that is already gone is not an error here.
+    pub(crate) fn poll_close_priv(&self) -> Poll<io::Result<()>> {
+        match self.shutdown(Shutdown::Write) {
+            Err(error) if error.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(error)),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+/// Implements `AsyncRead` and `AsyncWrite` by forwarding to a `TcpStream` that `$stream`
+/// reaches from `self`.
+macro_rules! forward_async_io {
+    (read: $type:ty, |$this:ident| $stream:expr) => {
+        impl AsyncRead for $type {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buffer: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                let $this = &*self;
+                $stream.poll_read_priv(cx, buffer)
+            }
+
+            fn poll_read_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buffers: &mut [IoSliceMut<'_>],
+            ) -> Poll<io::Result<usize>> {
+                let $this = &*self;
+                $stream.poll_read_vectored_priv(cx, buffers)
+            }
+        }
+    };
+    (write: $type:ty, |$this:ident| $stream:expr) => {
+        impl AsyncWrite for $type {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buffer: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                let $this = &*self;
+                $stream.poll_write_priv(cx, buffer)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buffers: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                let $this = &*self;
+                $stream.poll_write_vectored_priv(cx, buffers)
+            }
+
+            /// Writes are not buffered: flushing does nothing.
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            /// Shuts the write half down (the peer reads EOF); reading goes on.
+            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                let $this = &*self;
+                $stream.poll_close_priv()
+            }
+        }
+    };
+}
+pub(crate) use forward_async_io;
+
+forward_async_io!(read: TcpStream, |this| this);
+forward_async_io!(read: &TcpStream, |this| *this);
+forward_async_io!(write: TcpStream, |this| this);
+forward_async_io!(write: &TcpStream, |this| *this);
+
+#[cfg(unix)]
+impl std::os::fd::AsFd for TcpStream {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.io.get_ref().as_fd()
+    }
+}
+
+#[cfg(windows)]
+impl std::os::windows::io::AsSocket for TcpStream {
+    fn as_socket(&self) -> std::os::windows::io::BorrowedSocket<'_> {
+        self.io.get_ref().as_socket()
+    }
+}

@@ -1,0 +1,179 @@
+//! The reactor: owns a runtime's backend, hands out tokens, and turns the backend's events
+//! into readiness and task wake-ups.
+//!
+//! Tokens carry a generation next to a slot index. A slot's generation changes every time it
+//! is freed, so an event that a backend collected for a registration that has since been
+//! dropped, even one whose descriptor number and slot were reused within the same batch,
+//! finds a generation that no longer matches and is dropped.
+
+mod io_state;
+mod registration;
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use plexio_backends::{AsSource, Backend, Events, Interest, Token, Triggering};
+
+use io_state::IoState;
+pub(crate) use io_state::lock;
+pub(crate) use registration::Registration;
+
+/// Bits of a token that hold the generation; the rest hold the slot index.
+const GENERATION_BITS: u32 = usize::BITS / 4;
+const INDEX_BITS: u32 = usize::BITS - GENERATION_BITS;
+const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
+/// The highest slot index; one below the mask so that no token equals `Token::RESERVED`.
+const MAX_INDEX: usize = INDEX_MASK - 1;
+/// How many events one backend poll hands over at most.
+const EVENTS_CAPACITY: usize = 1024;
+
+/// One runtime's reactor, shared by the runtime thread and every I/O object of the runtime.
+#[derive(Debug)]
+pub(crate) struct Reactor {
+    backend: Arc<dyn Backend>,
+    triggering: Triggering,
+    slots: Mutex<Slots>,
+    shut_down: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Slots {
+    entries: Vec<Slot>,
+    free: Vec<usize>,
+    live: usize,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    generation: usize,
+    state: Option<Arc<IoState>>,
+}
+
+/// The buffer the runtime thread polls into; owned by the runtime's core, not the reactor,
+/// since only that thread polls.
+#[derive(Debug)]
+pub(crate) struct EventBuffer(Events);
+
+impl EventBuffer {
+    pub(crate) fn new() -> EventBuffer {
+        EventBuffer(Events::with_capacity(EVENTS_CAPACITY))
+    }
+}
+
+impl Reactor {
+    pub(crate) fn new(backend: Arc<dyn Backend>) -> Reactor {
+        Reactor {
+            triggering: backend.triggering(),
+            backend,
+            slots: Mutex::new(Slots::default()),
+            shut_down: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// How many sockets are registered now.
+    pub(crate) fn registrations(&self) -> usize {
+        lock(&self.slots).live
+    }
+
+    /// Registers `source` for `interest` and returns the pieces a `Registration` holds.
+    fn register<S: AsSource>(
+        self: &Arc<Self>,
+        source: S,
+        interest: Interest,
+    ) -> io::Result<(plexio_backends::Registered<S>, Arc<IoState>, Token)> {
+        if self.shut_down.load(Ordering::Acquire) {
+            return Err(plexio_backends::Error::RuntimeShutdown.into());
+        }
+        let raw = source.as_raw_source();
+        let (token, state) = {
+            let mut slots = lock(&self.slots);
+            let index = match slots.free.pop() {
+                Some(index) => index,
+                None if slots.entries.len() <= MAX_INDEX => {
+                    slots.entries.push(Slot::default());
+                    slots.entries.len() - 1
+                }
+                None => return Err(io::Error::other("plexio: too many registrations")),
+            };
+            let slot = &mut slots.entries[index];
+            let token = Token((slot.generation << INDEX_BITS) | index);
+            let state = Arc::new(IoState::new(token, raw, interest));
+            slot.state = Some(state.clone());
+            slots.live += 1;
+            (token, state)
+        };
+        match plexio_backends::Registered::new(source, self.backend.clone(), token, interest) {
+            Ok(registered) => Ok((registered, state, token)),
+            Err(error) => {
+                self.release(token, &state);
+                Err(error)
+            }
+        }
+    }
+
+    /// Frees a registration's slot; its token is never handed out again for this slot
+    /// generation.
+    fn release(&self, token: Token, state: &IoState) {
+        state.close();
+        let index = token.0 & INDEX_MASK;
+        let mut slots = lock(&self.slots);
+        let slot = &mut slots.entries[index];
+        slot.state = None;
+        slot.generation = (slot.generation + 1) & ((1 << GENERATION_BITS) - 1);
+        slots.free.push(index);
+        slots.live -= 1;
+    }
+
+    /// Waits for events for at most `timeout` and dispatches them.
+    pub(crate) fn poll(&self, buffer: &mut EventBuffer, timeout: Option<Duration>) {
+        let events = &mut buffer.0;
+        events.clear();
+        match self.backend.poll(events, timeout) {
+            Ok(()) => {}
+            // The contract allows an interrupted wait; it is a wake-up with no events.
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => return,
+            Err(error) => panic!(
+                "plexio: the `{}` backend failed to wait for events: {error}",
+                self.backend.name()
+            ),
+        }
+        if events.is_empty() {
+            return;
+        }
+        let slots = lock(&self.slots);
+        for event in events.iter() {
+            let index = event.token.0 & INDEX_MASK;
+            let generation = event.token.0 >> INDEX_BITS;
+            let Some(slot) = slots.entries.get(index) else { continue };
+            if slot.generation != generation {
+                continue;
+            }
+            if let Some(state) = &slot.state {
+                state.dispatch(event.ready, &*self.backend, self.triggering);
+            }
+        }
+    }
+
+    /// Wakes the runtime thread's current or next poll.
+    pub(crate) fn notify(&self) {
+        // A failed notify leaves nothing to do: the contract makes it succeed whenever a
+        // wake is already pending, and otherwise the runtime's next timer still ends the wait.
+        let _ = self.backend.notify();
+    }
+
+    /// Closes every registration: their waiters wake and see `RuntimeShutdown`.
+    pub(crate) fn shut_down(&self) {
+        self.shut_down.store(true, Ordering::Release);
+        let states: Vec<Arc<IoState>> =
+            lock(&self.slots).entries.iter().filter_map(|slot| slot.state.clone()).collect();
+        for state in states {
+            state.close();
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! `Registration`: a socket registered with the current runtime's reactor, and the bridge
+//! from readiness to futures.
+//!
+//! Every I/O operation goes through one loop: wait until the direction is ready, try the
+//! operation, and if it says `WouldBlock`, forget that readiness and wait again. Events are
+//! hints; the operation decides.
+
+use std::future::poll_fn;
+use std::io;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use plexio_backends::{AsSource, Interest, Registered, Token};
+
+use super::Reactor;
+use super::io_state::{IoState, ReadyEvent};
+use crate::runtime::context;
+use crate::task::coop;
+
+/// A socket and its registration. Dropping it removes the registration, then closes the
+/// socket.
+#[derive(Debug)]
+pub(crate) struct Registration<S: AsSource> {
+    state: Arc<IoState>,
+    token: Token,
+    reactor: Arc<Reactor>,
+    /// Declared last so that it drops after `Drop::drop` has released the slot: the backend
+    /// deregistration (inside `Registered`) then runs, then the socket closes. `None` only
+    /// once `into_inner` has taken it (and released the slot itself).
+    source: Option<Registered<S>>,
+}
+
+impl<S: AsSource> Registration<S> {
+    /// Registers `source` with the reactor of the runtime running on this thread.
+    pub(crate) fn new(source: S, interest: Interest) -> io::Result<Registration<S>> {
+        let reactor = context::reactor()?;
+        let (source, state, token) = reactor.register(source, interest)?;
+        Ok(Registration { state, token, reactor, source: Some(source) })
+    }
+
+    /// The socket.
+    pub(crate) fn get_ref(&self) -> &S {
+        self.source.as_ref().expect("a live Registration holds its source").get_ref()
+    }
+
+    /// Resolves when `direction` is (believed) ready.
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Interest,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        self.state.poll_ready(cx, direction, &**self.reactor.backend(), self.reactor.triggering)
+    }
+
+    /// Forgets the readiness that an operation found false.
+    pub(crate) fn clear_readiness(&self, seen: ReadyEvent) {
+        self.state.clear_readiness(seen);
+    }
+
+    /// Runs `operation` once `direction` is ready, as many times as it returns `WouldBlock`.
+    ///
+    /// Each call spends one unit of the task's cooperative budget, so that a socket that is
+    /// always ready cannot keep its task from yielding.
+    pub(crate) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Interest,
+        mut operation: impl FnMut(&S) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        ready!(coop::poll_proceed(cx));
+        loop {
+            let seen = ready!(self.poll_ready(cx, direction))?;
+            match operation(self.get_ref()) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.clear_readiness(seen);
+                }
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// The `async` form of [`poll_io`](Self::poll_io).
+    pub(crate) async fn io<R>(
+        &self,
+        direction: Interest,
+        mut operation: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        poll_fn(|cx| self.poll_io(cx, direction, &mut operation)).await
+    }
+
+    /// Deregisters the socket and hands it back, open.
+    pub(crate) fn into_inner(mut self) -> io::Result<S> {
+        self.reactor.release(self.token, &self.state);
+        let source = self.source.take().expect("a live Registration holds its source");
+        source.into_inner()
+    }
+}
+
+impl<S: AsSource> Drop for Registration<S> {
+    fn drop(&mut self) {
+        if self.source.is_some() {
+            self.reactor.release(self.token, &self.state);
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! `Builder`: choosing a runtime's backend.
+
+use std::fmt;
+use std::sync::Arc;
+
+use plexio_backends::{Backend, Error, registry};
+
+use super::Runtime;
+
+/// The environment variable that names the backend when the builder does not.
+pub const BACKEND_ENV: &str = "PLEXIO_BACKEND";
+
+/// Configures and builds a [`Runtime`].
+///
+/// The backend is chosen in this order: the one given to [`backend`](Builder::backend) or
+/// [`custom_backend`](Builder::custom_backend), else the one named by the `PLEXIO_BACKEND`
+/// environment variable, else the most preferred backend compiled in
+/// (`mio` > `polling` > `poll` > `select`).
+///
+/// ```
+/// # fn main() -> Result<(), plexio::Error> {
+/// let name = plexio::backends()[0];
+/// let runtime = plexio::Runtime::builder().backend(name).build()?;
+/// assert_eq!(runtime.backend_name(), name);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Default)]
+pub struct Builder {
+    choice: Choice,
+}
+
+#[derive(Default)]
+enum Choice {
+    #[default]
+    Default,
+    Named(String),
+    Custom(Arc<dyn Backend>),
+}
+
+impl Builder {
+    /// A builder with the default choice of backend.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Runs the runtime on the backend of this name: `"select"`, `"poll"`, `"mio"` or
+    /// `"polling"` (case does not matter). [`build`](Builder::build) fails with a clear error
+    /// listing the available backends if the name is unknown, its cargo feature is off, or
+    /// it does not run on this operating system.
+    pub fn backend(mut self, name: impl Into<String>) -> Builder {
+        self.choice = Choice::Named(name.into());
+        self
+    }
+
+    /// Runs the runtime on a backend of your own: any type that implements [`Backend`] and
+    /// keeps its contract.
+    pub fn custom_backend(mut self, backend: impl Backend + 'static) -> Builder {
+        self.choice = Choice::Custom(Arc::new(backend));
+        self
+    }
+
+    /// Builds the runtime.
+    pub fn build(self) -> Result<Runtime, Error> {
+        let backend = match self.choice {
+            Choice::Custom(backend) => backend,
+            Choice::Named(name) => registry::open(Some(&name))?,
+            Choice::Default => {
+                let from_env =
+                    std::env::var(BACKEND_ENV).ok().filter(|name| !name.trim().is_empty());
+                registry::open(from_env.as_deref())?
+            }
+        };
+        Ok(Runtime::with_backend(backend))
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let choice = match &self.choice {
+            Choice::Default => "default".to_owned(),
+            Choice::Named(name) => format!("{name:?}"),
+            Choice::Custom(backend) => format!("custom {:?}", backend.name()),
+        };
+        f.debug_struct("Builder").field("backend", &choice).finish()
+    }
+}

@@ -1,0 +1,231 @@
+//! The runtime: one thread's executor and reactor, driven by `block_on`.
+//!
+//! Each turn of the loop polls the future given to `block_on` if it was woken, runs a
+//! bounded batch of woken tasks, fires the timers that are due, and asks the reactor for
+//! events: without blocking when work is left, otherwise until the earliest timer. An idle
+//! runtime sleeps in its backend.
+
+mod builder;
+pub(crate) mod context;
+mod shared;
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use plexio_backends::Backend;
+
+pub use builder::{BACKEND_ENV, Builder};
+use shared::MainWaker;
+pub(crate) use shared::Shared;
+
+use crate::reactor::{EventBuffer, Reactor};
+use crate::task::{JoinHandle, coop};
+
+/// Tasks run per turn before the reactor is polled again, so that I/O and timers are never
+/// starved by a long run queue.
+const TASKS_PER_TURN: usize = 128;
+
+/// A plexio runtime: an executor and a reactor on the thread that created it.
+///
+/// A runtime is not `Send`: its tasks need not be `Send`, and run on this thread only.
+///
+/// ```
+/// let runtime = plexio::Runtime::new().unwrap();
+/// let answer = runtime.block_on(async { plexio::spawn(async { 42 }).await.unwrap() });
+/// assert_eq!(answer, 42);
+/// ```
+pub struct Runtime {
+    shared: Arc<Shared>,
+    core: RefCell<Core>,
+    backend_name: &'static str,
+    _not_send: PhantomData<Rc<()>>,
+}
+
+/// What only the runtime thread touches.
+#[derive(Debug)]
+struct Core {
+    events: EventBuffer,
+    expired: Vec<Waker>,
+}
+
+/// Counts of what a runtime holds now; each goes back to where it was once the tasks,
+/// sockets and timers that added to it are gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RuntimeStats {
+    /// Spawned tasks whose future has not been dropped yet.
+    pub tasks: usize,
+    /// Sockets registered with the runtime's backend.
+    pub registrations: usize,
+    /// Timers waiting to fire.
+    pub timers: usize,
+}
+
+impl Runtime {
+    /// A runtime on the default backend: the one `PLEXIO_BACKEND` names, else the most
+    /// preferred one compiled in.
+    pub fn new() -> Result<Runtime, crate::Error> {
+        Builder::new().build()
+    }
+
+    /// A builder, to choose the backend.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn with_backend(backend: Arc<dyn Backend>) -> Runtime {
+        let backend_name = backend.name();
+        let reactor = Arc::new(Reactor::new(backend));
+        Runtime {
+            shared: Arc::new(Shared::new(reactor)),
+            core: RefCell::new(Core { events: EventBuffer::new(), expired: Vec::new() }),
+            backend_name,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// The name of the backend this runtime runs on.
+    pub fn backend_name(&self) -> &'static str {
+        self.backend_name
+    }
+
+    /// Counts of the tasks, registrations and timers the runtime holds now.
+    pub fn stats(&self) -> RuntimeStats {
+        RuntimeStats {
+            tasks: self.shared.tasks(),
+            registrations: self.shared.reactor.registrations(),
+            timers: self.shared.timers.len(),
+        }
+    }
+
+    /// Spawns a task onto this runtime; it runs during this runtime's `block_on` calls.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        crate::task::spawn_on(self.shared.clone(), future)
+    }
+
+    /// Runs `future` to completion on this thread, running the runtime's tasks, timers and
+    /// I/O meanwhile, and returns its output.
+    ///
+    /// # Panics
+    ///
+    /// If called from within a runtime (inside another `block_on` or a task); and if
+    /// `future` panics.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _enter = context::enter(self.shared.clone(), self.backend_name);
+        let mut core = self.core.borrow_mut();
+        let waker = Waker::from(Arc::new(MainWaker(self.shared.clone())));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if self.shared.take_main_woken() {
+                if let Poll::Ready(output) = coop::budgeted(|| future.as_mut().poll(&mut cx)) {
+                    return output;
+                }
+            }
+            self.run_tasks();
+            self.fire_timers(&mut core);
+            self.wait_for_events(&mut core);
+            self.fire_timers(&mut core);
+        }
+    }
+
+    fn run_tasks(&self) {
+        for _ in 0..TASKS_PER_TURN.min(self.shared.queued()) {
+            let Some(runnable) = self.shared.pop() else { break };
+            coop::budgeted(|| runnable.run());
+        }
+    }
+
+    fn fire_timers(&self, core: &mut Core) {
+        self.shared.timers.fire(Instant::now(), &mut core.expired);
+        for waker in core.expired.drain(..) {
+            waker.wake();
+        }
+    }
+
+    /// Polls the reactor: without blocking if there is work, else until the next timer.
+    fn wait_for_events(&self, core: &mut Core) {
+        let timeout = if self.shared.park() {
+            self.shared
+                .timers
+                .next_deadline()
+                .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+        } else {
+            Some(Duration::ZERO)
+        };
+        self.shared.reactor.poll(&mut core.events, timeout);
+        self.shared.unparked();
+    }
+}
+
+impl Drop for Runtime {
+    /// Cancels every task and closes every registration: tasks' futures are dropped here,
+    /// which closes their sockets and removes their timers.
+    fn drop(&mut self) {
+        self.shared.close();
+        self.shared.reactor.shut_down();
+        for waker in self.shared.timers.take_all() {
+            waker.wake();
+        }
+        self.shared.close();
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("backend", &self.backend_name)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Runs `future` to completion on a new runtime with the default backend (see
+/// [`Runtime::new`]) and returns its output.
+///
+/// # Panics
+///
+/// If the runtime cannot be built (for example, `PLEXIO_BACKEND` names a backend that is
+/// not compiled in: the message lists the available ones), if called from within a runtime,
+/// or if `future` panics. Use [`Runtime::builder`] to handle a build error yourself.
+///
+/// ```
+/// let sum = plexio::block_on(async { 1 + 1 });
+/// assert_eq!(sum, 2);
+/// ```
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    match Runtime::new() {
+        Ok(runtime) => runtime.block_on(future),
+        Err(error) => panic!("plexio::block_on could not build a runtime: {error}"),
+    }
+}
+
+/// The backends compiled in and usable on this operating system, most preferred first.
+///
+/// ```
+/// assert!(!plexio::backends().is_empty());
+/// ```
+pub fn backends() -> Vec<&'static str> {
+    plexio_backends::registry::available()
+}
+
+/// The backend of the runtime running on this thread; `None` outside of a runtime.
+///
+/// ```
+/// assert_eq!(plexio::current_backend(), None);
+/// plexio::block_on(async { assert!(plexio::current_backend().is_some()) });
+/// ```
+pub fn current_backend() -> Option<&'static str> {
+    context::backend_name()
+}

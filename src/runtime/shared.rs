@@ -1,0 +1,141 @@
+//! The part of a runtime that other threads reach: the run queue, the parked flag that
+//! says whether a wake must interrupt the backend, the reactor and the timers.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Wake;
+use std::thread::ThreadId;
+
+use async_task::Runnable;
+
+use crate::reactor::{Reactor, lock};
+use crate::time::Timers;
+
+/// Shared by the runtime thread, every task's waker, every I/O object and every timer.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) reactor: Arc<Reactor>,
+    pub(crate) timers: Timers,
+    queue: Mutex<VecDeque<Runnable>>,
+    /// True while the runtime thread is (about to be) blocked in the backend. Whoever makes
+    /// work for it afterwards must notify the backend.
+    parked: AtomicBool,
+    /// Set when the future given to `block_on` was woken.
+    main_woken: AtomicBool,
+    /// Set when the runtime is dropped: tasks scheduled from then on are dropped.
+    closed: AtomicBool,
+    tasks: AtomicUsize,
+    owner: ThreadId,
+}
+
+impl Shared {
+    pub(crate) fn new(reactor: Arc<Reactor>) -> Shared {
+        Shared {
+            reactor,
+            timers: Timers::default(),
+            queue: Mutex::new(VecDeque::new()),
+            parked: AtomicBool::new(false),
+            main_woken: AtomicBool::new(true),
+            closed: AtomicBool::new(false),
+            tasks: AtomicUsize::new(0),
+            owner: std::thread::current().id(),
+        }
+    }
+
+    /// Queues a task to run, from any thread.
+    pub(crate) fn schedule(&self, runnable: Runnable) {
+        if self.closed.load(Ordering::Acquire) {
+            if std::thread::current().id() == self.owner {
+                // Dropping it drops the task's future, here on its own thread.
+                drop(runnable);
+            } else {
+                // A thread-local task must not be dropped elsewhere; its runtime is gone, so
+                // the task is leaked rather than run.
+                std::mem::forget(runnable);
+            }
+            return;
+        }
+        lock(&self.queue).push_back(runnable);
+        self.unpark();
+    }
+
+    /// Makes sure the runtime thread looks at its queues: notifies the backend if the thread
+    /// is parked in it.
+    pub(crate) fn unpark(&self) {
+        if self.parked.swap(false, Ordering::SeqCst) {
+            self.reactor.notify();
+        }
+    }
+
+    pub(crate) fn pop(&self) -> Option<Runnable> {
+        lock(&self.queue).pop_front()
+    }
+
+    pub(crate) fn queued(&self) -> usize {
+        lock(&self.queue).len()
+    }
+
+    pub(crate) fn take_main_woken(&self) -> bool {
+        self.main_woken.swap(false, Ordering::AcqRel)
+    }
+
+    /// Says the runtime thread is about to block. Returns false, undoing it, if work arrived
+    /// meanwhile; the `SeqCst` store pairs with the swap in `unpark`, so that either this
+    /// thread sees the work or the waker sees the flag.
+    pub(crate) fn park(&self) -> bool {
+        self.parked.store(true, Ordering::SeqCst);
+        if self.main_woken.load(Ordering::SeqCst) || self.queued() > 0 {
+            self.parked.store(false, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    pub(crate) fn unparked(&self) {
+        self.parked.store(false, Ordering::SeqCst);
+    }
+
+    /// Marks the runtime closed and drops every queued task.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        while let Some(runnable) = self.pop() {
+            drop(runnable);
+        }
+    }
+
+    /// Counts a spawned task until the returned guard (held by the task's future) drops.
+    pub(crate) fn task_started(self: &Arc<Self>) -> LiveTask {
+        self.tasks.fetch_add(1, Ordering::Relaxed);
+        LiveTask(self.clone())
+    }
+
+    pub(crate) fn tasks(&self) -> usize {
+        self.tasks.load(Ordering::Relaxed)
+    }
+}
+
+/// Held by each task's future; counts the task as live until the future is dropped.
+#[derive(Debug)]
+pub(crate) struct LiveTask(Arc<Shared>);
+
+impl Drop for LiveTask {
+    fn drop(&mut self) {
+        self.0.tasks.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The waker of the future given to `block_on`.
+#[derive(Debug)]
+pub(crate) struct MainWaker(pub(crate) Arc<Shared>);
+
+impl Wake for MainWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.main_woken.store(true, Ordering::SeqCst);
+        self.0.unpark();
+    }
+}

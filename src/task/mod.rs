@@ -1,0 +1,66 @@
+//! Tasks: spawning futures onto the current runtime, waiting for them, and yielding.
+
+pub(crate) mod coop;
+mod join;
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
+
+pub use coop::yield_now;
+pub use join::{JoinError, JoinHandle};
+
+use std::sync::Arc;
+
+use crate::runtime::{Shared, context};
+
+/// Spawns `future` as a new task on the runtime running on this thread.
+///
+/// The future need not be `Send`: a plexio runtime runs its tasks on its own thread. The
+/// task runs while the runtime is inside `block_on`, concurrently with the future given to
+/// `block_on` and with the other tasks.
+///
+/// # Panics
+///
+/// Outside of a plexio runtime (that is, not within [`crate::block_on`] or
+/// [`Runtime::block_on`](crate::Runtime::block_on)).
+///
+/// ```
+/// plexio::block_on(async {
+///     let a = plexio::spawn(async { 1 });
+///     let b = plexio::spawn(async { 2 });
+///     assert_eq!(a.await.unwrap() + b.await.unwrap(), 3);
+/// });
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let Some(shared) = context::shared() else {
+        panic!(
+            "plexio::spawn called outside of a plexio runtime: call it from within \
+             plexio::block_on or Runtime::block_on"
+        );
+    };
+    spawn_on(shared, future)
+}
+
+/// Spawns `future` onto the runtime that `shared` belongs to; must run on its thread.
+pub(crate) fn spawn_on<F>(shared: Arc<Shared>, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let live = shared.task_started();
+    let future = async move {
+        let _live = live;
+        AssertUnwindSafe(future).catch_unwind().await
+    };
+    let schedule = move |runnable| shared.schedule(runnable);
+    let (runnable, task) = async_task::spawn_local(future, schedule);
+    runnable.schedule();
+    JoinHandle::new(task)
+}

@@ -1,0 +1,124 @@
+//! `sleep` and `sleep_until`.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use super::timers::TimerKey;
+use crate::runtime::{Shared, context};
+
+/// Waits until `duration` has passed.
+///
+/// It never completes early. A duration too large to represent as a deadline (such as
+/// `Duration::MAX`) never completes. The runtime's earliest timer sets how long its backend
+/// waits, so a sleeping runtime does not wake up on a fixed tick.
+///
+/// # Panics
+///
+/// The returned future panics if polled outside of a plexio runtime.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// plexio::block_on(async {
+///     let start = Instant::now();
+///     plexio::time::sleep(Duration::from_millis(10)).await;
+///     assert!(start.elapsed() >= Duration::from_millis(10));
+/// });
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    Sleep::new(Instant::now().checked_add(duration))
+}
+
+/// Waits until `deadline`.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep::new(Some(deadline))
+}
+
+/// The future of [`sleep`] and [`sleep_until`].
+pub struct Sleep {
+    /// `None`: never.
+    deadline: Option<Instant>,
+    timer: Option<Timer>,
+}
+
+/// A timer entry in the runtime that first polled the `Sleep`.
+struct Timer {
+    shared: Arc<Shared>,
+    key: TimerKey,
+}
+
+impl Sleep {
+    fn new(deadline: Option<Instant>) -> Sleep {
+        Sleep { deadline, timer: None }
+    }
+
+    /// When the sleep ends; `None` if never.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Whether the deadline has passed.
+    pub fn is_elapsed(&self) -> bool {
+        self.deadline.is_some_and(|deadline| Instant::now() >= deadline)
+    }
+
+    /// Moves the deadline, as if the sleep had been made anew with it.
+    pub fn reset(&mut self, deadline: Instant) {
+        self.cancel();
+        self.deadline = Some(deadline);
+    }
+
+    fn cancel(&mut self) {
+        if let Some(timer) = self.timer.take() {
+            timer.shared.timers.remove(timer.key);
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let Some(deadline) = this.deadline else {
+            return Poll::Pending;
+        };
+        if Instant::now() >= deadline {
+            this.cancel();
+            return Poll::Ready(());
+        }
+        if let Some(timer) = &this.timer {
+            if timer.shared.timers.update(timer.key, cx.waker()) {
+                return Poll::Pending;
+            }
+            // Fired, yet the deadline is still ahead on this clock reading: wait again.
+            this.timer = None;
+        }
+        let Some(shared) = context::shared() else {
+            panic!("a plexio timer was polled outside of a plexio runtime");
+        };
+        let (key, earliest) = shared.timers.insert(deadline, cx.waker());
+        if earliest {
+            // The runtime thread may be blocked in a longer wait (when this sleep is polled
+            // from another thread): shorten it.
+            shared.unpark();
+        }
+        this.timer = Some(Timer { shared, key });
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep").field("deadline", &self.deadline).finish()
+    }
+}

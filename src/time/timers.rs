@@ -1,0 +1,78 @@
+//! The timers of one runtime: deadlines ordered in a map, each with the waker to call.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::task::Waker;
+use std::time::Instant;
+
+use crate::reactor::lock;
+
+/// A timer's place in the map: its deadline, and a sequence number that orders timers with
+/// the same deadline by creation and keeps keys unique.
+pub(crate) type TimerKey = (Instant, u64);
+
+#[derive(Debug, Default)]
+pub(crate) struct Timers {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    pending: BTreeMap<TimerKey, Waker>,
+    next_sequence: u64,
+}
+
+impl Timers {
+    /// Adds a timer; also says whether it is now the earliest one (and so must shorten a
+    /// wait the runtime thread may be blocked in).
+    pub(crate) fn insert(&self, deadline: Instant, waker: &Waker) -> (TimerKey, bool) {
+        let mut inner = lock(&self.inner);
+        let key = (deadline, inner.next_sequence);
+        inner.next_sequence += 1;
+        let earliest = inner.pending.first_key_value().is_none_or(|(first, _)| key < *first);
+        inner.pending.insert(key, waker.clone());
+        (key, earliest)
+    }
+
+    /// Replaces the waker of a pending timer; false if the timer is no longer pending.
+    pub(crate) fn update(&self, key: TimerKey, waker: &Waker) -> bool {
+        let mut inner = lock(&self.inner);
+        match inner.pending.get_mut(&key) {
+            Some(current) => {
+                if !current.will_wake(waker) {
+                    current.clone_from(waker);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn remove(&self, key: TimerKey) {
+        lock(&self.inner).pending.remove(&key);
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        lock(&self.inner).pending.first_key_value().map(|((deadline, _), _)| *deadline)
+    }
+
+    /// Moves the wakers of every timer due at `now` into `expired`, earliest first.
+    pub(crate) fn fire(&self, now: Instant, expired: &mut Vec<Waker>) {
+        let mut inner = lock(&self.inner);
+        while let Some(entry) = inner.pending.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            expired.push(entry.remove());
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.inner).pending.len()
+    }
+
+    /// Removes every timer, handing back their wakers (used when the runtime shuts down).
+    pub(crate) fn take_all(&self) -> Vec<Waker> {
+        std::mem::take(&mut lock(&self.inner).pending).into_values().collect()
+    }
+}
