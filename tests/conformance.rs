@@ -1,0 +1,523 @@
+//! The conformance suite: every scenario runs on every backend compiled in, and on the
+//! test-only third-party backend; the test name says which (`poll::half_close`).
+
+mod util;
+
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use plexio::net::{TcpListener, TcpStream, UdpSocket};
+use plexio::time::{sleep, timeout};
+use util::{Checksum, echo_through, fill_pattern, run, spawn_echo_server};
+
+per_backend!(
+    accept_and_connect,
+    echo_8_mib_with_checksum,
+    concurrent_200_connections_echo_256_kib,
+    half_close_peer_reads_eof_and_still_writes,
+    peer_reset_is_an_error_not_a_hang,
+    connection_refused_is_an_error,
+    dropped_read_future_loses_no_byte,
+    write_larger_than_socket_buffer_completes,
+    timers_fire_in_order_and_never_early,
+    short_timer_shortens_a_long_wait,
+    timeout_cancels_a_stalled_read,
+    spawn_join_abort_and_panic,
+    wake_from_another_thread_ends_a_blocked_poll,
+    always_ready_task_does_not_starve_io,
+    registrations_are_removed_when_sockets_drop,
+    idle_runtime_does_not_spin,
+    split_halves_work_from_two_tasks,
+    udp_datagrams_round_trip,
+    select_refuses_descriptor_beyond_fd_setsize,
+);
+
+/// Binds a listener on an ephemeral port of 127.0.0.1.
+async fn listener() -> io::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    Ok((listener, addr))
+}
+
+fn accept_and_connect(backend: &str) {
+    run(backend, || async {
+        let (listener, addr) = listener().await?;
+        let (client, (server, peer)) =
+            futures::try_join!(TcpStream::connect(addr), listener.accept())?;
+        assert_eq!(client.local_addr()?, peer);
+        assert_eq!(server.peer_addr()?, client.local_addr()?);
+        assert_eq!(client.peer_addr()?, addr);
+        client.set_nodelay(true)?;
+        assert!(client.nodelay()?);
+        client.set_ttl(42)?;
+        assert_eq!(client.ttl()?, 42);
+        assert_eq!(plexio::current_backend(), Some(backend));
+        Ok(())
+    });
+}
+
+fn echo_8_mib_with_checksum(backend: &str) {
+    run(backend, || async {
+        let (listener, addr) = listener().await?;
+        let server = plexio::spawn(async move {
+            let (stream, _) = listener.accept().await?;
+            util::echo(stream).await
+        });
+        const LENGTH: usize = 8 << 20;
+        let mut data = vec![0; LENGTH];
+        fill_pattern(7, 0, 0, &mut data);
+        let mut sent = Checksum::default();
+        sent.update(&data);
+
+        let stream = TcpStream::connect(addr).await?;
+        let (mut reader, mut writer) = stream.into_split();
+        let writing = plexio::spawn(async move {
+            writer.write_all(&data).await?;
+            writer.close().await
+        });
+        let mut echoed = Vec::with_capacity(LENGTH);
+        reader.read_to_end(&mut echoed).await?;
+        writing.await??;
+        assert_eq!(server.await??, LENGTH as u64);
+        let mut received = Checksum::default();
+        received.update(&echoed);
+        assert_eq!(echoed.len(), LENGTH);
+        assert_eq!(received, sent);
+        Ok(())
+    });
+}
+
+fn concurrent_200_connections_echo_256_kib(backend: &str) {
+    run(backend, || async {
+        let addr = spawn_echo_server().await?;
+        let clients: Vec<_> = (0..200)
+            .map(|id| plexio::spawn(echo_through(addr, 11, id, 256 << 10, 16 << 10)))
+            .collect();
+        for client in clients {
+            client.await??;
+        }
+        Ok(())
+    });
+}
+
+fn half_close_peer_reads_eof_and_still_writes(backend: &str) {
+    run(backend, || async {
+        let (listener, addr) = listener().await?;
+        let server = plexio::spawn(async move {
+            let (mut stream, _) = listener.accept().await?;
+            let mut request = Vec::new();
+            stream.read_to_end(&mut request).await?;
+            // The client's write side is shut; ours is open: answer after its EOF.
+            stream.write_all(format!("got {} bytes", request.len()).as_bytes()).await?;
+            stream.close().await
+        });
+        let mut client = TcpStream::connect(addr).await?;
+        client.write_all(&[1; 1000]).await?;
+        client.shutdown(Shutdown::Write)?;
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).await?;
+        assert_eq!(answer, "got 1000 bytes");
+        server.await??;
+        Ok(())
+    });
+}
+
+fn peer_reset_is_an_error_not_a_hang(backend: &str) {
+    run(backend, || async {
+        let (listener, addr) = listener().await?;
+        let mut client = TcpStream::connect(addr).await?;
+        let (server, _) = listener.accept().await?;
+        // Linger zero: dropping the socket sends RST instead of FIN.
+        server.set_linger(Some(Duration::ZERO))?;
+        drop(server);
+        let mut buffer = [0; 16];
+        let read = timeout(Duration::from_secs(10), client.read(&mut buffer)).await?;
+        let error = read.expect_err("a reset connection must not read as EOF");
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionReset, "{error:?}");
+        // Writing to the reset connection is an error too (and no SIGPIPE kills us).
+        let mut write_failed = false;
+        for _ in 0..100 {
+            if client.write_all(&[0; 1024]).await.is_err() {
+                write_failed = true;
+                break;
+            }
+        }
+        assert!(write_failed);
+        Ok(())
+    });
+}
+
+fn connection_refused_is_an_error(backend: &str) {
+    run(backend, || async {
+        let addr = {
+            let (listener, addr) = listener().await?;
+            drop(listener);
+            addr
+        };
+        let result = timeout(Duration::from_secs(10), TcpStream::connect(addr)).await?;
+        let error = result.expect_err("nothing listens there");
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused, "{error:?}");
+        Ok(())
+    });
+}
+
+fn dropped_read_future_loses_no_byte(backend: &str) {
+    run(backend, || async {
+        let (listener, addr) = listener().await?;
+        let mut client = TcpStream::connect(addr).await?;
+        let (mut server, _) = listener.accept().await?;
+        let mut buffer = [0; 64];
+        {
+            // Poll a read once: nothing is there, its waker is left with the reactor.
+            let mut read = server.read(&mut buffer);
+            assert!(futures::poll!(&mut read).is_pending());
+            client.write_all(b"every byte counts").await?;
+            // Let the reactor see the data and wake the read, then drop the read unpolled.
+            sleep(Duration::from_millis(20)).await;
+        }
+        let n = timeout(Duration::from_secs(10), server.read(&mut buffer)).await??;
+        assert_eq!(&buffer[..n], b"every byte counts");
+        Ok(())
+    });
+}
+
+fn write_larger_than_socket_buffer_completes(backend: &str) {
+    run(backend, || async {
+        let (listener, addr) = listener().await?;
+        const LENGTH: usize = 32 << 20;
+        let reader = plexio::spawn(async move {
+            let (mut stream, _) = listener.accept().await?;
+            // A slow start: the writer must fill the socket buffers and wait.
+            sleep(Duration::from_millis(50)).await;
+            let mut checksum = Checksum::default();
+            let mut total = 0;
+            let mut buffer = vec![0; 7919];
+            loop {
+                let n = stream.read(&mut buffer).await?;
+                if n == 0 {
+                    return Ok::<_, io::Error>((total, checksum));
+                }
+                checksum.update(&buffer[..n]);
+                total += n;
+            }
+        });
+        let mut data = vec![0; LENGTH];
+        fill_pattern(3, 1, 0, &mut data);
+        let mut expected = Checksum::default();
+        expected.update(&data);
+        let mut client = TcpStream::connect(addr).await?;
+        client.write_all(&data).await?;
+        client.close().await?;
+        let (total, checksum) = reader.await??;
+        assert_eq!(total, LENGTH);
+        assert_eq!(checksum, expected);
+        Ok(())
+    });
+}
+
+fn timers_fire_in_order_and_never_early(backend: &str) {
+    run(backend, || async {
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let start = Instant::now();
+        let delays: Vec<u64> = (0..200).map(|i| (i * 37) % 101).collect();
+        let tasks: Vec<_> = delays
+            .iter()
+            .map(|&delay| {
+                let order = order.clone();
+                plexio::spawn(async move {
+                    let duration = Duration::from_millis(delay);
+                    sleep(duration).await;
+                    let elapsed = start.elapsed();
+                    assert!(elapsed >= duration, "a {duration:?} timer fired after {elapsed:?}");
+                    order.lock().unwrap().push(delay);
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await?;
+        }
+        let order = order.lock().unwrap();
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(*order, sorted, "timers fired out of order");
+        Ok(())
+    });
+}
+
+fn short_timer_shortens_a_long_wait(backend: &str) {
+    run(backend, || async {
+        let long = plexio::spawn(sleep(Duration::from_secs(30)));
+        // Let the runtime block on the long timer, then add a short one from another thread.
+        sleep(Duration::from_millis(10)).await;
+        let (done, finished) = futures::channel::oneshot::channel();
+        let start = Instant::now();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(10));
+            done.send(()).unwrap();
+        });
+        finished.await.unwrap();
+        sleep(Duration::from_millis(20)).await;
+        assert!(start.elapsed() < Duration::from_secs(10));
+        long.abort();
+        assert!(long.await.unwrap_err().is_cancelled());
+        // A deadline too far to represent never fires and does not overflow.
+        let never = timeout(Duration::from_millis(20), sleep(Duration::MAX)).await;
+        assert!(never.is_err());
+        Ok(())
+    });
+}
+
+fn timeout_cancels_a_stalled_read(backend: &str) {
+    run(backend, || async {
+        let (listener, addr) = listener().await?;
+        let mut client = TcpStream::connect(addr).await?;
+        let (mut server, _) = listener.accept().await?;
+        let mut buffer = [0; 8];
+        let start = Instant::now();
+        let stalled = timeout(Duration::from_millis(50), server.read(&mut buffer)).await;
+        assert!(stalled.is_err());
+        assert!(start.elapsed() >= Duration::from_millis(50));
+        client.write_all(b"late").await?;
+        let n = timeout(Duration::from_secs(10), server.read(&mut buffer)).await??;
+        assert_eq!(&buffer[..n], b"late");
+        Ok(())
+    });
+}
+
+fn spawn_join_abort_and_panic(backend: &str) {
+    run(backend, || async {
+        assert_eq!(plexio::spawn(async { 40 + 2 }).await?, 42);
+
+        let pending = plexio::spawn(std::future::pending::<()>());
+        plexio::task::yield_now().await;
+        assert!(!pending.is_finished());
+        pending.abort();
+        assert!(pending.await.unwrap_err().is_cancelled());
+
+        let finished = plexio::spawn(async { "done" });
+        while !finished.is_finished() {
+            plexio::task::yield_now().await;
+        }
+        finished.abort();
+        assert_eq!(finished.await?, "done", "abort leaves a finished task alone");
+
+        let panicked = plexio::spawn(async { panic!("boom") }).await.unwrap_err();
+        assert!(panicked.is_panic());
+        assert_eq!(panicked.to_string(), "task panicked: boom");
+
+        // The runtime survived, and a detached task still runs.
+        let ran = Arc::new(AtomicUsize::new(0));
+        let counter = ran.clone();
+        drop(plexio::spawn(async move { counter.fetch_add(1, Ordering::SeqCst) }));
+        while ran.load(Ordering::SeqCst) == 0 {
+            plexio::task::yield_now().await;
+        }
+        Ok(())
+    });
+}
+
+fn wake_from_another_thread_ends_a_blocked_poll(backend: &str) {
+    run(backend, || async {
+        for _ in 0..20 {
+            let (sender, receiver) = futures::channel::oneshot::channel();
+            let start = Instant::now();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(5));
+                sender.send(Instant::now()).unwrap();
+            });
+            // No timer and no socket: only the notify can end the backend's wait.
+            let sent_at = receiver.await.unwrap();
+            assert!(sent_at.elapsed() < Duration::from_secs(5));
+            assert!(start.elapsed() >= Duration::from_millis(5));
+        }
+        Ok(())
+    });
+}
+
+fn always_ready_task_does_not_starve_io(backend: &str) {
+    run(backend, || async {
+        let (listener, addr) = listener().await?;
+        let mut client = TcpStream::connect(addr).await?;
+        let (mut server, _) = listener.accept().await?;
+        // A task that reads a socket that is always readable, in a loop that never awaits
+        // anything else: the cooperative budget must make it yield.
+        client.write_all(&vec![1; 1 << 20]).await?;
+        let spinner = plexio::spawn(async move {
+            let mut buffer = [0; 1];
+            loop {
+                if server.read(&mut buffer).await? == 0 {
+                    return Ok::<_, io::Error>(());
+                }
+            }
+        });
+        let start = Instant::now();
+        sleep(Duration::from_millis(10)).await;
+        assert!(start.elapsed() < Duration::from_secs(10));
+        drop(client);
+        timeout(Duration::from_secs(60), spinner).await???;
+        Ok(())
+    });
+}
+
+fn registrations_are_removed_when_sockets_drop(backend: &str) {
+    let runtime = util::runtime(backend);
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let before = runtime.stats();
+    runtime
+        .block_on(async {
+            let (listener, addr) = listener().await?;
+            let client = TcpStream::connect(addr).await?;
+            let (server, _) = listener.accept().await?;
+            let udp = UdpSocket::bind("127.0.0.1:0").await?;
+            let mut timer = std::pin::pin!(sleep(Duration::from_secs(60)));
+            assert!(futures::poll!(&mut timer).is_pending());
+            let during = runtime.stats();
+            assert_eq!(during.registrations, before.registrations + 4);
+            assert_eq!(during.timers, before.timers + 1);
+            drop((listener, client, server, udp));
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    let after = runtime.stats();
+    assert_eq!(after.registrations, before.registrations);
+    assert_eq!(after.timers, before.timers);
+    assert_eq!(after.tasks, before.tasks);
+}
+
+fn idle_runtime_does_not_spin(backend: &str) {
+    let counting = util::counting_runtime(backend);
+    let polls = counting.polls.clone();
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    counting.runtime.block_on(async {
+        let (listener, addr) = listener().await.unwrap();
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let (_server, _) = listener.accept().await.unwrap();
+        let before = polls.load(Ordering::SeqCst);
+        // Sockets open, idle, and one timer: the backend should be polled a handful of times.
+        sleep(Duration::from_millis(200)).await;
+        let during = polls.load(Ordering::SeqCst) - before;
+        assert!(during <= 10, "{during} polls while idle for 200 ms: the runtime spins");
+    });
+}
+
+fn split_halves_work_from_two_tasks(backend: &str) {
+    run(backend, || async {
+        let addr = spawn_echo_server().await?;
+        let stream = TcpStream::connect(addr).await?;
+        // futures' generic split works too.
+        let (mut reader, mut writer) = stream.split();
+        let writing = async {
+            for i in 0..100u8 {
+                writer.write_all(&[i; 100]).await?;
+            }
+            writer.close().await
+        };
+        let reading = async {
+            let mut all = Vec::new();
+            reader.read_to_end(&mut all).await?;
+            Ok::<_, io::Error>(all)
+        };
+        let ((), all) = futures::try_join!(writing, reading)?;
+        assert_eq!(all.len(), 10_000);
+        assert!(all.chunks(100).enumerate().all(|(i, chunk)| chunk.iter().all(|&b| b == i as u8)));
+
+        let stream = TcpStream::connect(addr).await?;
+        let (read_half, write_half) = stream.into_split();
+        let stream = read_half.reunite(write_half).expect("halves of one stream");
+        drop(stream);
+        Ok(())
+    });
+}
+
+fn udp_datagrams_round_trip(backend: &str) {
+    run(backend, || async {
+        let a = UdpSocket::bind("127.0.0.1:0").await?;
+        let b = UdpSocket::bind("127.0.0.1:0").await?;
+        b.connect(a.local_addr()?).await?;
+        let server = async {
+            let mut buffer = [0; 64];
+            for _ in 0..100 {
+                let (n, from) = a.recv_from(&mut buffer).await?;
+                a.send_to(&buffer[..n], from).await?;
+            }
+            Ok::<_, io::Error>(())
+        };
+        let client = async {
+            let mut buffer = [0; 64];
+            for i in 0..100u32 {
+                b.send(&i.to_le_bytes()).await?;
+                let n = timeout(Duration::from_secs(10), b.recv(&mut buffer)).await??;
+                assert_eq!(&buffer[..n], &i.to_le_bytes());
+            }
+            Ok(())
+        };
+        futures::try_join!(server, client)?;
+        Ok(())
+    });
+}
+
+/// The `select` backend refuses a descriptor at or above FD_SETSIZE with the documented
+/// error, and goes on serving the sockets it holds. (Other backends have no such limit: the
+/// same scenario checks that they take the high descriptor.)
+fn select_refuses_descriptor_beyond_fd_setsize(backend: &str) {
+    #[cfg(unix)]
+    run(backend, || async {
+        use std::os::fd::AsRawFd;
+        let (listener, addr) = listener().await?;
+        let held_client = TcpStream::connect(addr).await?;
+        let (mut held_server, _) = listener.accept().await?;
+
+        util::raise_descriptor_limit(4096);
+        // Fill descriptors until the next socket lands above 1024 (FD_SETSIZE on every Unix
+        // plexio runs on).
+        let mut fillers = Vec::new();
+        while fillers.last().map_or(0, |s: &std::net::UdpSocket| s.as_raw_fd()) < 1100 {
+            fillers.push(std::net::UdpSocket::bind("127.0.0.1:0")?);
+        }
+        let result = TcpStream::connect(addr).await;
+        if backend == "select" {
+            let error = result.expect_err("select must refuse a descriptor past FD_SETSIZE");
+            assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+            let plexio_error = plexio::Error::from_io(&error).expect("a plexio error inside");
+            assert!(
+                matches!(
+                    plexio_error,
+                    plexio::Error::DescriptorOutOfRange { backend: "select", .. }
+                ),
+                "{plexio_error:?}"
+            );
+            assert!(error.to_string().contains("FD_SETSIZE"), "{error}");
+        } else {
+            let stream = result?;
+            assert!(stream.as_raw_fd_for_test() >= 1024);
+        }
+        drop(fillers);
+        // The runtime still serves the sockets it held.
+        let mut held_client = held_client;
+        held_client.write_all(b"still here").await?;
+        let mut buffer = [0; 10];
+        held_server.read_exact(&mut buffer).await?;
+        assert_eq!(&buffer, b"still here");
+        Ok(())
+    });
+    #[cfg(not(unix))]
+    let _ = backend;
+}
+
+/// Reads a stream's descriptor number in tests.
+#[cfg(unix)]
+trait RawFdForTest {
+    fn as_raw_fd_for_test(&self) -> i32;
+}
+
+#[cfg(unix)]
+impl RawFdForTest for TcpStream {
+    fn as_raw_fd_for_test(&self) -> i32 {
+        use std::os::fd::{AsFd, AsRawFd};
+        self.as_fd().as_raw_fd()
+    }
+}

@@ -1,0 +1,131 @@
+//! The runtime's public surface: choosing a backend (builder, `PLEXIO_BACKEND`, default),
+//! the errors for bad choices, and use outside of a runtime.
+
+mod util;
+
+use std::process::Command;
+
+use plexio::{Error, Runtime};
+
+#[test]
+fn backends_lists_what_is_compiled_in_preference_order() {
+    let backends = plexio::backends();
+    assert!(!backends.is_empty());
+    let order = ["mio", "polling", "poll", "select"];
+    let positions: Vec<usize> =
+        backends.iter().map(|name| order.iter().position(|o| o == name).unwrap()).collect();
+    assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "{backends:?}");
+    for (feature, on) in [
+        ("select", cfg!(feature = "select")),
+        ("poll", cfg!(feature = "poll")),
+        ("mio", cfg!(feature = "mio")),
+        ("polling", cfg!(feature = "polling")),
+    ] {
+        assert_eq!(backends.contains(&feature), on, "{feature}");
+    }
+}
+
+#[test]
+fn every_available_backend_builds_under_its_name() {
+    for name in plexio::backends() {
+        let runtime = Runtime::builder().backend(name).build().unwrap();
+        assert_eq!(runtime.backend_name(), name);
+        assert_eq!(runtime.block_on(async { plexio::current_backend() }), Some(name));
+    }
+    assert_eq!(plexio::current_backend(), None);
+}
+
+#[test]
+fn unknown_backend_name_is_a_clear_error() {
+    let error = Runtime::builder().backend("kqeue").build().unwrap_err();
+    assert!(matches!(&error, Error::UnknownBackend { name, .. } if name == "kqeue"));
+    let message = error.to_string();
+    assert!(message.contains("unknown backend `kqeue`"), "{message}");
+    for name in plexio::backends() {
+        assert!(message.contains(name), "{message} should list {name}");
+    }
+    let io: std::io::Error = error.into();
+    assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+#[test]
+fn backend_not_compiled_in_names_its_feature() {
+    for name in ["select", "poll", "mio", "polling"] {
+        if plexio::backends().contains(&name) {
+            continue;
+        }
+        let error = Runtime::builder().backend(name).build().unwrap_err();
+        assert!(matches!(error, Error::BackendNotCompiled { .. }), "{error:?}");
+        assert!(error.to_string().contains(&format!("cargo feature `{name}`")), "{error}");
+    }
+}
+
+#[test]
+#[should_panic(expected = "outside of a plexio runtime")]
+fn spawn_outside_a_runtime_panics_clearly() {
+    let _ = plexio::spawn(async {});
+}
+
+#[test]
+#[should_panic(expected = "from within a runtime")]
+fn nested_block_on_panics_clearly() {
+    plexio::block_on(async { plexio::block_on(async {}) });
+}
+
+#[test]
+fn io_outside_a_runtime_is_a_no_runtime_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let error = plexio::net::TcpListener::from_std(listener).unwrap_err();
+    assert!(matches!(Error::from_io(&error), Some(Error::NoRuntime)), "{error:?}");
+}
+
+#[test]
+fn dropping_a_runtime_cancels_its_tasks_and_frees_everything() {
+    let runtime = Runtime::new().unwrap();
+    let handle = runtime.block_on(async {
+        let listener = plexio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        plexio::spawn(async move {
+            let _accepted = listener.accept().await;
+        })
+    });
+    let stats = runtime.stats();
+    assert_eq!((stats.tasks, stats.registrations), (1, 1));
+    drop(runtime);
+    let other = Runtime::new().unwrap();
+    let result = other.block_on(handle);
+    assert!(result.unwrap_err().is_cancelled());
+}
+
+/// `PLEXIO_BACKEND` picks the backend when the builder names none; checked in a child
+/// process, since changing the environment of this multi-threaded one is unsound.
+#[test]
+fn plexio_backend_variable_picks_the_backend() {
+    for name in plexio::backends() {
+        let output = child("child_reports_its_backend", &[("PLEXIO_BACKEND", name)]);
+        assert!(output.contains(&format!("backend={name};")), "{output}");
+    }
+    let output = child("child_reports_its_backend", &[("PLEXIO_BACKEND", "no-such-backend")]);
+    assert!(output.contains("unknown backend `no-such-backend`"), "{output}");
+}
+
+/// The child half of the test above: only active in the child process.
+#[test]
+fn child_reports_its_backend() {
+    if std::env::var_os("PLEXIO_TEST_CHILD").is_none() {
+        return;
+    }
+    match Runtime::new() {
+        Ok(runtime) => println!("backend={};", runtime.backend_name()),
+        Err(error) => println!("error={error};"),
+    }
+}
+
+fn child(test: &str, env: &[(&str, &str)]) -> String {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env("PLEXIO_TEST_CHILD", "1")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}

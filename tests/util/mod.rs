@@ -1,0 +1,291 @@
+//! Helpers shared by the integration tests: the per-backend test generator, a runner with a
+//! watchdog, deterministic data, and the test-only third-party backend.
+
+#![allow(dead_code)]
+
+pub mod level_backend;
+
+use std::future::Future;
+use std::io;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use plexio::Runtime;
+use plexio::net::{TcpListener, TcpStream};
+
+/// The name under which the test-only third-party backend runs the suite.
+pub const THIRD_PARTY: &str = "third_party_level";
+
+/// No test may run longer than this; past it the watchdog aborts the process, naming the
+/// test, so that a hang is a failure rather than a stuck CI.
+pub const TEST_LIMIT: Duration = Duration::from_secs(120);
+
+/// Generates, for every backend compiled in plus the test-only third-party backend, a module
+/// named after the backend holding one `#[test]` per scenario, each calling the scenario with
+/// the backend's name: a failure reads `poll::echo_8_mib_with_checksum`.
+#[macro_export]
+macro_rules! per_backend {
+    ($($scenario:ident),* $(,)?) => {
+        $crate::per_backend!(@backend "select", select, $($scenario),*);
+        $crate::per_backend!(@backend "poll", poll, $($scenario),*);
+        $crate::per_backend!(@backend "mio", mio, $($scenario),*);
+        $crate::per_backend!(@backend "polling", polling, $($scenario),*);
+        mod third_party_level {
+            $(
+                #[test]
+                fn $scenario() {
+                    super::$scenario($crate::util::THIRD_PARTY);
+                }
+            )*
+        }
+    };
+    (@backend $name:literal, $module:ident, $($scenario:ident),*) => {
+        #[cfg(feature = $name)]
+        mod $module {
+            $(
+                #[test]
+                fn $scenario() {
+                    super::$scenario($name);
+                }
+            )*
+        }
+    };
+}
+
+/// A runtime on the named backend.
+pub fn runtime(backend: &str) -> Runtime {
+    let builder = if backend == THIRD_PARTY {
+        Runtime::builder().custom_backend(level_backend::LevelBackend::new().unwrap())
+    } else {
+        Runtime::builder().backend(backend)
+    };
+    let runtime = builder.build().unwrap();
+    assert_eq!(runtime.backend_name(), backend);
+    runtime
+}
+
+/// Runs `test` on a runtime of `backend`, under the watchdog, and fails on its error.
+pub fn run<F, Fut>(backend: &str, test: F)
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = io::Result<()>>,
+{
+    let runtime = runtime(backend);
+    let _watchdog = Watchdog::start(TEST_LIMIT);
+    if let Err(error) = runtime.block_on(test()) {
+        panic!("test failed on the {backend} backend: {error} ({error:?})");
+    }
+}
+
+/// Aborts the process if not dropped within its limit.
+pub struct Watchdog {
+    _done: mpsc::Sender<()>,
+}
+
+impl Watchdog {
+    pub fn start(limit: Duration) -> Watchdog {
+        let (done, finished) = mpsc::channel::<()>();
+        let name = std::thread::current().name().unwrap_or("a test").to_owned();
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(limit) {
+                eprintln!("watchdog: {name} ran longer than {limit:?}; aborting");
+                std::process::abort();
+            }
+        });
+        Watchdog { _done: done }
+    }
+}
+
+/// Byte `index` of stream `stream` under `seed`: deterministic, and different across
+/// streams and positions, so that a lost, duplicated or reordered byte is caught in place.
+pub fn pattern_byte(seed: u64, stream: u64, index: u64) -> u8 {
+    let mut x = seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (index / 8);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    (x >> ((index % 8) * 8)) as u8
+}
+
+/// Fills `buffer` with the pattern starting at `offset`.
+pub fn fill_pattern(seed: u64, stream: u64, offset: u64, buffer: &mut [u8]) {
+    for (i, byte) in buffer.iter_mut().enumerate() {
+        *byte = pattern_byte(seed, stream, offset + i as u64);
+    }
+}
+
+/// A running checksum (FNV-1a, 64-bit) of a byte stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checksum(u64);
+
+impl Default for Checksum {
+    fn default() -> Checksum {
+        Checksum(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Checksum {
+    pub fn update(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// Spawns an echo server on 127.0.0.1 that serves every connection until EOF, and returns
+/// its address.
+pub async fn spawn_echo_server() -> io::Result<std::net::SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    plexio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            plexio::spawn(echo(stream));
+        }
+    });
+    Ok(addr)
+}
+
+/// Echoes everything read back to the peer until EOF, then shuts down writing.
+pub async fn echo(mut stream: TcpStream) -> io::Result<u64> {
+    let mut buffer = vec![0; 64 * 1024];
+    let mut total = 0;
+    loop {
+        let n = stream.read(&mut buffer).await?;
+        if n == 0 {
+            stream.close().await?;
+            return Ok(total);
+        }
+        stream.write_all(&buffer[..n]).await?;
+        total += n as u64;
+    }
+}
+
+/// Sends `length` pattern bytes of stream `id` through an echo server at `addr` while
+/// reading the echo concurrently, checking every byte where it arrives.
+pub async fn echo_through(
+    addr: std::net::SocketAddr,
+    seed: u64,
+    id: u64,
+    length: u64,
+    chunk: usize,
+) -> io::Result<()> {
+    let stream = TcpStream::connect(addr).await?;
+    let (mut reader, mut writer) = stream.into_split();
+    let sender = plexio::spawn(async move {
+        let mut buffer = vec![0; chunk];
+        let mut sent = 0u64;
+        while sent < length {
+            let n = chunk.min((length - sent) as usize);
+            fill_pattern(seed, id, sent, &mut buffer[..n]);
+            writer.write_all(&buffer[..n]).await?;
+            sent += n as u64;
+        }
+        writer.close().await?;
+        Ok::<_, io::Error>(writer)
+    });
+    let mut buffer = vec![0; 64 * 1024];
+    let mut received = 0u64;
+    loop {
+        let n = reader.read(&mut buffer).await?;
+        if n == 0 {
+            break;
+        }
+        for (i, &byte) in buffer[..n].iter().enumerate() {
+            let index = received + i as u64;
+            if byte != pattern_byte(seed, id, index) {
+                return Err(io::Error::other(format!(
+                    "stream {id}: byte {index} is {byte:#04x}, expected {:#04x}",
+                    pattern_byte(seed, id, index)
+                )));
+            }
+        }
+        received += n as u64;
+    }
+    sender.await.map_err(io::Error::from)??;
+    if received != length {
+        return Err(io::Error::other(format!("stream {id}: echoed {received} of {length} bytes")));
+    }
+    Ok(())
+}
+
+/// A runtime whose backend counts its polls, to check that an idle runtime sleeps.
+pub struct CountingRuntime {
+    pub runtime: Runtime,
+    pub polls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+pub fn counting_runtime(backend: &str) -> CountingRuntime {
+    let inner: std::sync::Arc<dyn plexio::backend::Backend> = if backend == THIRD_PARTY {
+        std::sync::Arc::new(level_backend::LevelBackend::new().unwrap())
+    } else {
+        plexio::backend::open(backend).unwrap()
+    };
+    let polls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counting = counting_backend::Counting { inner, polls: polls.clone() };
+    CountingRuntime { runtime: Runtime::builder().custom_backend(counting).build().unwrap(), polls }
+}
+
+pub mod counting_backend {
+    //! A wrapper backend that counts `poll` calls and forwards everything.
+
+    use std::io;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use plexio::backend::{Backend, Events, Interest, RawSource, Token, Triggering};
+
+    #[derive(Debug)]
+    pub struct Counting {
+        pub inner: Arc<dyn Backend>,
+        pub polls: Arc<AtomicUsize>,
+    }
+
+    impl Backend for Counting {
+        fn name(&self) -> &'static str {
+            self.inner.name()
+        }
+        fn triggering(&self) -> Triggering {
+            self.inner.triggering()
+        }
+        unsafe fn register(
+            &self,
+            source: RawSource,
+            token: Token,
+            interest: Interest,
+        ) -> io::Result<()> {
+            // SAFETY: our caller's promise is passed on unchanged.
+            unsafe { self.inner.register(source, token, interest) }
+        }
+        fn reregister(
+            &self,
+            source: RawSource,
+            token: Token,
+            interest: Interest,
+        ) -> io::Result<()> {
+            self.inner.reregister(source, token, interest)
+        }
+        fn deregister(&self, source: RawSource) -> io::Result<()> {
+            self.inner.deregister(source)
+        }
+        fn poll(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+            self.polls.fetch_add(1, Ordering::SeqCst);
+            self.inner.poll(events, timeout)
+        }
+        fn notify(&self) -> io::Result<()> {
+            self.inner.notify()
+        }
+    }
+}
+
+/// Raises this process's soft limit on open descriptors to at least `wanted` (within the
+/// hard limit), so that a test can open enough of them.
+#[cfg(unix)]
+pub fn raise_descriptor_limit(wanted: u64) {
+    let (soft, hard) = rlimit::Resource::NOFILE.get().unwrap();
+    if soft < wanted {
+        rlimit::Resource::NOFILE.set(wanted.min(hard), hard).unwrap();
+    }
+}
