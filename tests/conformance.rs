@@ -33,7 +33,7 @@ per_backend!(
     idle_runtime_does_not_spin,
     split_halves_work_from_two_tasks,
     udp_datagrams_round_trip,
-    select_refuses_descriptor_beyond_fd_setsize,
+    descriptor_past_fd_setsize_is_refused_by_select_only,
 );
 
 /// Binds a listener on an ephemeral port of 127.0.0.1.
@@ -463,7 +463,7 @@ fn udp_datagrams_round_trip(backend: &str) {
 /// The `select` backend refuses a descriptor at or above FD_SETSIZE with the documented
 /// error, and goes on serving the sockets it holds. (Other backends have no such limit: the
 /// same scenario checks that they take the high descriptor.)
-fn select_refuses_descriptor_beyond_fd_setsize(backend: &str) {
+fn descriptor_past_fd_setsize_is_refused_by_select_only(backend: &str) {
     #[cfg(unix)]
     run(backend, || async {
         use std::os::fd::AsRawFd;

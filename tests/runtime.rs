@@ -63,7 +63,7 @@ fn backend_not_compiled_in_names_its_feature() {
 #[test]
 #[should_panic(expected = "outside of a plexio runtime")]
 fn spawn_outside_a_runtime_panics_clearly() {
-    let _ = plexio::spawn(async {});
+    drop(plexio::spawn(async {}));
 }
 
 #[test]
@@ -82,11 +82,9 @@ fn io_outside_a_runtime_is_a_no_runtime_error() {
 #[test]
 fn dropping_a_runtime_cancels_its_tasks_and_frees_everything() {
     let runtime = Runtime::new().unwrap();
-    let handle = runtime.block_on(async {
-        let listener = plexio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        plexio::spawn(async move {
-            let _accepted = listener.accept().await;
-        })
+    let listener = runtime.block_on(plexio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let handle = runtime.spawn(async move {
+        let _accepted = listener.accept().await;
     });
     let stats = runtime.stats();
     assert_eq!((stats.tasks, stats.registrations), (1, 1));

@@ -98,8 +98,12 @@ pub trait Backend: Send + Sync + Debug {
     /// has been called for it: some mechanisms (IOCP/AFD) keep operations in flight on the
     /// handle. plexio's reactor upholds this through [`Registered`](crate::Registered), which
     /// owns the socket and deregisters it before it closes.
-    unsafe fn register(&self, source: RawSource, token: Token, interest: Interest)
-    -> io::Result<()>;
+    unsafe fn register(
+        &self,
+        source: RawSource,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()>;
 
     /// Changes the token and interest of a registered source (and re-arms it on a
     /// [`Triggering::Oneshot`] backend). An empty interest keeps the source registered but

@@ -95,11 +95,7 @@ pub enum Error {
 }
 
 fn list(names: &[&'static str]) -> String {
-    if names.is_empty() {
-        "none".to_owned()
-    } else {
-        names.join(", ")
-    }
+    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
 }
 
 impl Error {
@@ -136,7 +132,8 @@ mod tests {
 
     #[test]
     fn travels_inside_io_error_and_comes_back() {
-        let error = Error::DescriptorOutOfRange { descriptor: 1030, limit: 1024, backend: "select" };
+        let error =
+            Error::DescriptorOutOfRange { descriptor: 1030, limit: 1024, backend: "select" };
         let io: io::Error = error.into();
         assert_eq!(io.kind(), io::ErrorKind::InvalidInput);
         assert!(matches!(

@@ -240,9 +240,7 @@ pub struct Events {
 impl Events {
     /// A buffer that holds up to `capacity` events (at least one).
     pub fn with_capacity(capacity: usize) -> Events {
-        Events {
-            events: Vec::with_capacity(capacity.max(1)),
-        }
+        Events { events: Vec::with_capacity(capacity.max(1)) }
     }
 
     /// How many events the buffer holds at most.

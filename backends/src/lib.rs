@@ -22,6 +22,8 @@ mod event;
 mod registered;
 pub mod registry;
 mod sys;
+#[cfg(all(any(feature = "select", feature = "poll"), any(unix, windows)))]
+mod watch_list;
 
 #[cfg(all(feature = "mio", any(unix, windows)))]
 pub mod mio;

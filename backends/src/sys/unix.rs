@@ -48,3 +48,17 @@ macro_rules! syscall {
 }
 #[cfg(any(feature = "select", feature = "poll"))]
 pub(crate) use syscall;
+
+/// Whether a wait failed because a descriptor in its set was closed (`EBADF`).
+#[cfg(any(feature = "select", feature = "poll"))]
+pub(crate) fn is_bad_descriptor(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(libc::EBADF)
+}
+
+/// Whether `source` is still an open descriptor.
+#[cfg(any(feature = "select", feature = "poll"))]
+pub(crate) fn is_open(source: RawSource) -> bool {
+    // SAFETY: `F_GETFD` only reads the descriptor's flags; any integer is a valid argument,
+    // and a closed one fails with `EBADF`.
+    unsafe { libc::fcntl(source, libc::F_GETFD) != -1 }
+}

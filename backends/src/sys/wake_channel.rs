@@ -20,8 +20,11 @@ pub(crate) struct WakeChannel {
     sender: std::os::unix::net::UnixStream,
     #[cfg(windows)]
     socket: std::net::UdpSocket,
-    /// Set by `wake` before it writes and cleared by `drain` before it reads, so that many
-    /// wakes between two polls cost one write.
+    /// Set by `wake` before it writes and cleared by `drain` once the channel is empty, so
+    /// that many wakes between two polls cost one write. Clearing it *after* emptying the
+    /// channel matters: cleared before, a wake could slip its byte in between, have it read
+    /// by this drain, and leave the flag set with the channel empty, which would swallow
+    /// every later wake.
     pending: AtomicBool,
 }
 
@@ -72,7 +75,13 @@ impl WakeChannel {
 
     /// Consumes every pending wake, so that the next wait blocks again.
     pub(crate) fn drain(&self) {
+        self.empty_channel();
+        // A wake that found the flag set while the channel was emptied is answered by the
+        // poll that is returning now; one after this store writes a new byte.
         self.pending.store(false, Ordering::Release);
+    }
+
+    fn empty_channel(&self) {
         let mut buffer = [0u8; 64];
         loop {
             #[cfg(unix)]
@@ -103,5 +112,19 @@ mod tests {
         channel.drain();
         channel.wake().unwrap();
         channel.drain();
+    }
+
+    #[test]
+    fn a_wake_after_a_drain_is_seen() {
+        let channel = WakeChannel::new().unwrap();
+        channel.wake().unwrap();
+        channel.drain();
+        channel.wake().unwrap();
+        let mut buffer = [0u8; 8];
+        #[cfg(unix)]
+        let read = (&channel.receiver).read(&mut buffer);
+        #[cfg(windows)]
+        let read = channel.socket.recv(&mut buffer);
+        assert_eq!(read.unwrap(), 1, "the second wake wrote nothing");
     }
 }

@@ -31,3 +31,33 @@ pub fn connect_in_progress(error: &io::Error) -> bool {
 /// Flags for `send` on a stream socket: none are needed, as Windows raises no signal on a
 /// write to a reset connection.
 pub const SEND_FLAGS: i32 = 0;
+
+/// Whether a wait failed because a socket in its set was closed (`WSAENOTSOCK`).
+#[cfg(any(feature = "select", feature = "poll"))]
+pub(crate) fn is_bad_descriptor(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(windows_sys::Win32::Networking::WinSock::WSAENOTSOCK)
+}
+
+/// Whether `source` is still an open socket.
+#[cfg(any(feature = "select", feature = "poll"))]
+pub(crate) fn is_open(source: RawSource) -> bool {
+    use windows_sys::Win32::Networking::WinSock::{SO_TYPE, SOCKET_ERROR, SOL_SOCKET, getsockopt};
+    let mut kind: i32 = 0;
+    let mut length = size_of::<i32>() as i32;
+    // SAFETY: `kind` and `length` are live locals that describe a buffer of `length` bytes;
+    // any handle value is a valid argument, and one that is not a socket fails with
+    // `WSAENOTSOCK`.
+    let result = unsafe {
+        getsockopt(source as usize, SOL_SOCKET, SO_TYPE, (&raw mut kind).cast(), &mut length)
+    };
+    result != SOCKET_ERROR
+}
+
+/// The error of the last failed winsock call.
+#[cfg(any(feature = "select", feature = "poll"))]
+pub(crate) fn last_socket_error() -> io::Error {
+    // SAFETY: `WSAGetLastError` only reads the calling thread's last winsock error.
+    io::Error::from_raw_os_error(unsafe {
+        windows_sys::Win32::Networking::WinSock::WSAGetLastError()
+    })
+}

@@ -1,0 +1,63 @@
+//! `poll(2)` on Unix.
+
+use std::io;
+use std::time::Duration;
+
+use crate::sys::syscall;
+use crate::watch_list::WaitSet;
+use crate::{Interest, RawSource, Ready};
+
+/// The `poll(2)` flags plexio asks for and reads back.
+pub(super) mod flags {
+    pub(crate) const READ: i16 = libc::POLLIN;
+    pub(crate) const WRITE: i16 = libc::POLLOUT;
+    pub(crate) const HANG_UP: i16 = libc::POLLHUP;
+    pub(crate) const ERROR: i16 = libc::POLLERR;
+    pub(crate) const INVALID: i16 = libc::POLLNVAL;
+}
+
+/// The array of one wait.
+#[derive(Default)]
+pub(crate) struct PollSet {
+    entries: Vec<libc::pollfd>,
+}
+
+impl WaitSet for PollSet {
+    const NAME: &'static str = "poll";
+
+    fn admit(_source: RawSource, _registered: usize) -> io::Result<()> {
+        // `poll` holds any descriptor; the kernel's own limits apply at the wait.
+        Ok(())
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    fn add(&mut self, source: RawSource, interest: Interest) {
+        let mut events = 0;
+        if interest.is_readable() {
+            events |= flags::READ;
+        }
+        if interest.is_writable() {
+            events |= flags::WRITE;
+        }
+        self.entries.push(libc::pollfd { fd: source, events, revents: 0 });
+    }
+
+    fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let count = libc::nfds_t::try_from(self.entries.len()).map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidInput, "too many sources for poll")
+        })?;
+        // SAFETY: the pointer and count describe the live, initialised `entries`, which the
+        // kernel writes `revents` into and nothing else touches during the call.
+        syscall!(poll(self.entries.as_mut_ptr(), count, super::timeout_millis(timeout)))?;
+        Ok(())
+    }
+
+    fn for_each_ready(&self, mut report: impl FnMut(RawSource, Ready)) {
+        for entry in self.entries.iter().filter(|entry| entry.revents != 0) {
+            report(entry.fd, super::ready(entry.revents));
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! winsock `select` on Windows: sockets as arrays with a count.
+
+use std::io;
+use std::time::Duration;
+
+use windows_sys::Win32::Networking::WinSock::{FD_SET, SOCKET, SOCKET_ERROR, TIMEVAL, select};
+
+use crate::sys::last_socket_error;
+use crate::watch_list::WaitSet;
+use crate::{Error, Interest, RawSource, Ready};
+
+/// The number of entries in plexio's socket sets, the wake channel's included: one socket
+/// fewer than this can be registered.
+pub const MAX_SOCKETS: usize = 4096;
+
+/// A winsock `fd_set` with room for [`MAX_SOCKETS`] sockets.
+///
+/// winsock reads `count` entries, whatever the size of the array in the headers, so a
+/// larger array with the same leading fields is a valid `FD_SET` (this is what redefining
+/// `FD_SETSIZE` before including winsock2.h does in C).
+#[repr(C)]
+struct SocketArray {
+    /// # Invariant
+    ///
+    /// At most `MAX_SOCKETS`: winsock reads this many entries of `sockets`.
+    count: u32,
+    sockets: [SOCKET; MAX_SOCKETS],
+}
+
+impl SocketArray {
+    fn new() -> Box<SocketArray> {
+        Box::new(SocketArray { count: 0, sockets: [0; MAX_SOCKETS] })
+    }
+
+    fn push(&mut self, socket: SOCKET) {
+        let count = self.count as usize;
+        if count == MAX_SOCKETS {
+            // `admit` keeps the registrations below the size of the set.
+            debug_assert!(false, "more sockets than the select set holds were admitted");
+            return;
+        }
+        self.sockets[count] = socket;
+        self.count += 1;
+    }
+
+    fn as_slice(&self) -> &[SOCKET] {
+        &self.sockets[..(self.count as usize).min(MAX_SOCKETS)]
+    }
+
+    fn as_fd_set(&mut self) -> *mut FD_SET {
+        std::ptr::from_mut(self).cast()
+    }
+}
+
+/// The three sets of one wait and, after it, what was ready.
+pub(crate) struct SelectSet {
+    read: Box<SocketArray>,
+    write: Box<SocketArray>,
+    /// Sockets armed for writing, watched for a failed `connect`.
+    except: Box<SocketArray>,
+    /// The result of the last wait, one entry per socket.
+    ready: Vec<(SOCKET, Ready)>,
+}
+
+impl Default for SelectSet {
+    fn default() -> SelectSet {
+        SelectSet {
+            read: SocketArray::new(),
+            write: SocketArray::new(),
+            except: SocketArray::new(),
+            ready: Vec::new(),
+        }
+    }
+}
+
+impl WaitSet for SelectSet {
+    const NAME: &'static str = "select";
+
+    fn admit(_source: RawSource, registered: usize) -> io::Result<()> {
+        // One entry is the wake channel's.
+        if registered + 1 < MAX_SOCKETS {
+            return Ok(());
+        }
+        Err(Error::TooManySources { limit: MAX_SOCKETS - 1, backend: Self::NAME }.into())
+    }
+
+    fn clear(&mut self) {
+        self.read.count = 0;
+        self.write.count = 0;
+        self.except.count = 0;
+        self.ready.clear();
+    }
+
+    fn add(&mut self, source: RawSource, interest: Interest) {
+        // A winsock SOCKET is pointer-sized; `RawSocket` widens it to 64 bits.
+        let socket = source as SOCKET;
+        if interest.is_readable() {
+            self.read.push(socket);
+        }
+        if interest.is_writable() {
+            self.write.push(socket);
+            self.except.push(socket);
+        }
+    }
+
+    fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let limit = timeout.map(|timeout| {
+            let (seconds, micros) = super::timeout_parts(timeout);
+            // Both are bounded (seconds by `MAX_WAIT_SECONDS`), so they fit an `i32`.
+            TIMEVAL { tv_sec: seconds as i32, tv_usec: micros as i32 }
+        });
+        let limit = limit.as_ref().map_or(std::ptr::null(), std::ptr::from_ref);
+        // SAFETY: each set is a live `SocketArray`, layout-compatible with `FD_SET`, whose
+        // count is within its array (the invariant on `count`); winsock rewrites the sets in
+        // place and reads `limit`, which is null or a live local, only during the call.
+        let result = unsafe {
+            select(0, self.read.as_fd_set(), self.write.as_fd_set(), self.except.as_fd_set(), limit)
+        };
+        if result == SOCKET_ERROR {
+            return Err(last_socket_error());
+        }
+        // winsock leaves only the ready sockets in each set; merge them per socket so that
+        // one event carries every direction.
+        let sets = [
+            (&self.read, Ready::READABLE),
+            (&self.write, Ready::WRITABLE),
+            (&self.except, Ready::ERROR | Ready::READABLE | Ready::WRITABLE),
+        ];
+        for (set, ready) in sets {
+            self.ready.extend(set.as_slice().iter().map(|&socket| (socket, ready)));
+        }
+        self.ready.sort_unstable_by_key(|&(socket, _)| socket);
+        self.ready.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                earlier.1 |= later.1;
+            }
+            same
+        });
+        Ok(())
+    }
+
+    fn for_each_ready(&self, mut report: impl FnMut(RawSource, Ready)) {
+        for &(socket, ready) in &self.ready {
+            report(socket as RawSource, ready);
+        }
+    }
+}
