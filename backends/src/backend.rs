@@ -106,8 +106,10 @@ pub trait Backend: Send + Sync + Debug {
     ) -> io::Result<()>;
 
     /// Changes the token and interest of a registered source (and re-arms it on a
-    /// [`Triggering::Oneshot`] backend). An empty interest keeps the source registered but
-    /// silent. Fails with [`io::ErrorKind::NotFound`] if the source is not registered.
+    /// [`Triggering::Oneshot`] backend). An empty interest keeps the source registered and
+    /// unarmed; a mechanism that cannot express it (mio) may then report the source
+    /// spuriously, but, as for any unarmed direction, not the same readiness in every poll.
+    /// Fails with [`io::ErrorKind::NotFound`] if the source is not registered.
     fn reregister(&self, source: RawSource, token: Token, interest: Interest) -> io::Result<()>;
 
     /// Stops watching a registered source. Fails with [`io::ErrorKind::NotFound`] if it is

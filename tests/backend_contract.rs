@@ -1,0 +1,353 @@
+//! The `Backend` contract, checked on each backend directly, without the reactor above it:
+//! each guarantee written on the trait has a scenario here, generated once per backend.
+//!
+//! Where the contract leaves a choice to the backend (how it triggers), the scenario asks the
+//! backend which mode it declares and checks that it keeps to it.
+
+mod util;
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use plexio::backend::{Backend, Events, Interest, Ready, Registered, Token, Triggering};
+
+per_backend!(
+    readable_source_is_reported_with_its_token,
+    connected_socket_is_reported_writable,
+    deregistered_source_is_never_reported,
+    closed_and_reused_descriptor_reaches_only_its_new_token,
+    reregister_moves_the_token_and_interest,
+    reports_follow_the_declared_triggering,
+    unarmed_source_is_not_reported_over_and_over,
+    full_event_buffer_loses_no_readiness,
+    notify_ends_a_poll_blocked_on_another_thread,
+    many_notifies_before_a_poll_are_one_wake,
+    timeouts_are_never_cut_short,
+    zero_timeout_does_not_block,
+    peer_hang_up_is_reported,
+    misuse_is_a_clear_error,
+    register_from_another_thread_reaches_a_blocked_poll,
+);
+
+/// How long a poll waits where the scenario expects nothing: long enough for a stray event
+/// to show up, short enough to keep the suite quick.
+const QUIET: Duration = Duration::from_millis(50);
+
+/// A generous bound for a poll that expects an event which is already due.
+const DUE: Duration = Duration::from_secs(5);
+
+/// The named backend, and a watchdog that turns a hang in the scenario into a failure.
+fn open(backend: &str) -> (Arc<dyn Backend>, util::Watchdog) {
+    let watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let backend: Arc<dyn Backend> = if backend == util::THIRD_PARTY {
+        Arc::new(util::level_backend::LevelBackend::new().unwrap())
+    } else {
+        plexio::backend::open(backend).unwrap()
+    };
+    (backend, watchdog)
+}
+
+/// A connected, non-blocking pair of TCP sockets on loopback.
+fn pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    client.set_nonblocking(true).unwrap();
+    server.set_nonblocking(true).unwrap();
+    (client, server)
+}
+
+fn register(
+    backend: &Arc<dyn Backend>,
+    socket: TcpStream,
+    token: usize,
+    interest: Interest,
+) -> Registered<TcpStream> {
+    Registered::new(socket, backend.clone(), Token(token), interest).unwrap()
+}
+
+/// One poll's events, as (token, readiness) pairs.
+fn poll(backend: &Arc<dyn Backend>, timeout: Option<Duration>) -> Vec<(usize, Ready)> {
+    let mut events = Events::with_capacity(64);
+    backend.poll(&mut events, timeout).unwrap();
+    events.iter().map(|event| (event.token.0, event.ready)).collect()
+}
+
+/// Polls until an event for `token` arrives or `DUE` passes; returns its readiness.
+fn wait_for(backend: &Arc<dyn Backend>, token: usize) -> Ready {
+    let deadline = Instant::now() + DUE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "no event for token {token} within {DUE:?}");
+        if let Some(&(_, ready)) = poll(backend, Some(left)).iter().find(|(seen, _)| *seen == token)
+        {
+            return ready;
+        }
+    }
+}
+
+/// Asserts that no poll within `QUIET` reports `token`.
+fn assert_quiet(backend: &Arc<dyn Backend>, token: usize, why: &str) {
+    let deadline = Instant::now() + QUIET;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let events = poll(backend, Some(left));
+        assert!(events.iter().all(|(seen, _)| *seen != token), "{why}: got {events:?}");
+        if left.is_zero() {
+            break;
+        }
+    }
+}
+
+fn readable_source_is_reported_with_its_token(backend: &str) {
+    let (backend, _watchdog) = open(backend);
+    let (mut client, server) = pair();
+    let server = register(&backend, server, 3, Interest::READABLE);
+    client.write_all(b"ping").unwrap();
+    let ready = wait_for(&backend, 3);
+    assert!(ready.contains(Ready::READABLE), "{ready:?}");
+    let mut buffer = [0; 4];
+    server.get_ref().read_exact(&mut buffer).unwrap();
+    assert_eq!(&buffer, b"ping");
+}
+
+fn connected_socket_is_reported_writable(backend: &str) {
+    let (backend, _watchdog) = open(backend);
+    let (client, _server) = pair();
+    let _client = register(&backend, client, 4, Interest::WRITABLE);
+    let ready = wait_for(&backend, 4);
+    assert!(ready.contains(Ready::WRITABLE), "{ready:?}");
+}
+
+fn deregistered_source_is_never_reported(backend: &str) {
+    let (backend, _watchdog) = open(backend);
+    let (mut client, server) = pair();
+    let server = register(&backend, server, 5, Interest::READABLE);
+    // Ready before the deregistration: a backend must not report what it saw earlier.
+    client.write_all(b"data").unwrap();
+    std::thread::sleep(Duration::from_millis(10));
+    let server = server.into_inner().unwrap();
+    assert_quiet(&backend, 5, "an event for a deregistered source");
+    drop(server);
+}
+
+/// fd reuse (mio#219): a number closed and handed to a new socket must not carry the old
+/// registration's token.
+fn closed_and_reused_descriptor_reaches_only_its_new_token(backend: &str) {
+    let (backend, _watchdog) = open(backend);
+    let (mut old_client, old_server) = pair();
+    let old = register(&backend, old_server, 10, Interest::READABLE);
+    old_client.write_all(b"old").unwrap();
+    drop(old);
+    let (mut new_client, new_server) = pair();
+    let new = register(&backend, new_server, 11, Interest::READABLE);
+    new_client.write_all(b"new").unwrap();
+    let deadline = Instant::now() + QUIET * 2;
+    let mut seen_new = false;
+    while Instant::now() < deadline || !seen_new {
+        for (token, _) in poll(&backend, Some(QUIET)) {
+            assert_ne!(token, 10, "the old token reached the new socket");
+            seen_new |= token == 11;
+        }
+        assert!(Instant::now() < deadline + DUE, "the new socket was never reported");
+    }
+    drop(new);
+}
+
+fn reregister_moves_the_token_and_interest(backend: &str) {
+    let (backend, _watchdog) = open(backend);
+    let (mut client, server) = pair();
+    let server = register(&backend, server, 20, Interest::WRITABLE);
+    assert!(wait_for(&backend, 20).contains(Ready::WRITABLE));
+    server.reregister(Token(21), Interest::READABLE).unwrap();
+    client.write_all(b"x").unwrap();
+    let ready = wait_for(&backend, 21);
+    assert!(ready.contains(Ready::READABLE), "{ready:?}");
+    assert_quiet(&backend, 20, "the old token after reregister");
+}
+
+fn reports_follow_the_declared_triggering(backend: &str) {
+    let (backend, _watchdog) = open(backend);
+    let (mut client, server) = pair();
+    let server = register(&backend, server, 30, Interest::READABLE);
+    client.write_all(b"a").unwrap();
+    assert!(wait_for(&backend, 30).contains(Ready::READABLE));
+    // Nobody reads: what happens next depends on the mode the backend declares.
+    match backend.triggering() {
+        Triggering::Level => {
+            assert!(wait_for(&backend, 30).contains(Ready::READABLE), "level: still ready");
+        }
+        Triggering::Edge => {
+            assert_quiet(&backend, 30, "edge: no new edge, no event");
+            client.write_all(b"b").unwrap();
+            assert!(wait_for(&backend, 30).contains(Ready::READABLE), "edge: new data");
+        }
+        Triggering::Oneshot => {
+            assert_quiet(&backend, 30, "oneshot: silent until re-armed");
+            server.reregister(Token(30), Interest::READABLE).unwrap();
+            assert!(wait_for(&backend, 30).contains(Ready::READABLE), "oneshot: re-armed");
+        }
+    }
+}
+
+/// A ready source with an empty interest may get a spurious event where the mechanism cannot
+/// express "nothing" (mio), but never the same one in every poll: that is a busy loop.
+fn unarmed_source_is_not_reported_over_and_over(backend: &str) {
+    let (backend, _watchdog) = open(backend);
+    let (mut client, server) = pair();
+    let _server = register(&backend, server, 40, Interest::NONE);
+    client.write_all(b"unread").unwrap();
+    let mut reports = 0;
+    for _ in 0..5 {
+        reports += poll(&backend, Some(Duration::from_millis(10)))
+            .iter()
+            .filter(|(token, _)| *token == 40)
+            .count();
+    }
+    assert!(reports <= 1, "an unarmed source was reported {reports} times in 5 polls");
+}
+
+/// More ready sources than the buffer holds: the rest come in later polls. The scenario
+/// disarms what it was told about, as the reactor does, so that a level-triggered backend is
+/// free to report the others.
+fn full_event_buffer_loses_no_readiness(backend: &str) {
+    let (backend, _watchdog) = open(backend);
+    let mut peers = Vec::new();
+    let mut registered = Vec::new();
+    for token in 100..110 {
+        let (mut client, server) = pair();
+        client.write_all(b"!").unwrap();
+        registered.push(register(&backend, server, token, Interest::READABLE));
+        peers.push(client);
+    }
+    let mut unseen: Vec<usize> = (100..110).collect();
+    let deadline = Instant::now() + DUE;
+    while !unseen.is_empty() {
+        assert!(Instant::now() < deadline, "never reported: {unseen:?}");
+        let mut events = Events::with_capacity(3);
+        backend.poll(&mut events, Some(DUE)).unwrap();
+        assert!(events.len() <= 3);
+        for event in events.iter() {
+            unseen.retain(|token| *token != event.token.0);
+            if backend.triggering() != Triggering::Edge {
+                registered[event.token.0 - 100].reregister(event.token, Interest::NONE).unwrap();
+            }
+        }
+    }
+}
+
+fn notify_ends_a_poll_blocked_on_another_thread(backend: &str) {
+    let (backend, _watchdog) = open(backend);
+    let poller = {
+        let backend = backend.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            poll(&backend, None);
+            started.elapsed()
+        })
+    };
+    std::thread::sleep(Duration::from_millis(30));
+    backend.notify().unwrap();
+    // Only the end matters: a lost notify leaves the thread blocked and the watchdog fires.
+    poller.join().unwrap();
+}
+
+/// Notifier saturation (mio#909): a wake that is already pending is a success, and however
+/// many there were, they end one poll, not every later one.
+fn many_notifies_before_a_poll_are_one_wake(backend: &str) {
+    let (backend, _watchdog) = open(backend);
+    for _ in 0..100_000 {
+        backend.notify().unwrap();
+    }
+    poll(&backend, Some(DUE));
+    let started = Instant::now();
+    let events = poll(&backend, Some(QUIET));
+    assert!(events.is_empty(), "{events:?}");
+    assert!(started.elapsed() >= QUIET, "a second poll was woken by the old notifies");
+}
+
+/// With nothing registered and no notify, a poll returns only once its timeout has passed:
+/// a timeout rounded down would make the reactor poll for a timer in a loop of short waits.
+fn timeouts_are_never_cut_short(backend: &str) {
+    let (backend, _watchdog) = open(backend);
+    for wait in [Duration::from_micros(1_500), Duration::from_millis(7), Duration::from_millis(20)]
+    {
+        let started = Instant::now();
+        assert!(poll(&backend, Some(wait)).is_empty());
+        let took = started.elapsed();
+        assert!(took >= wait, "a poll for {wait:?} returned after {took:?}");
+    }
+}
+
+fn zero_timeout_does_not_block(backend: &str) {
+    let (backend, _watchdog) = open(backend);
+    let (_client, server) = pair();
+    let _server = register(&backend, server, 50, Interest::READABLE);
+    let started = Instant::now();
+    assert!(poll(&backend, Some(Duration::ZERO)).is_empty());
+    assert!(started.elapsed() < DUE);
+}
+
+fn peer_hang_up_is_reported(backend: &str) {
+    let (backend, _watchdog) = open(backend);
+    let (client, server) = pair();
+    let server = register(&backend, server, 60, Interest::READABLE);
+    drop(client);
+    let ready = wait_for(&backend, 60);
+    assert!(ready.intersects(Ready::READABLE | Ready::READ_CLOSED), "{ready:?}");
+    let mut buffer = [0; 8];
+    assert_eq!(server.get_ref().read(&mut buffer).unwrap(), 0, "end of stream after hang-up");
+}
+
+fn misuse_is_a_clear_error(backend: &str) {
+    use plexio::backend::AsSource;
+    let (backend, _watchdog) = open(backend);
+    let (client, server) = pair();
+    let reserved = Registered::new(client, backend.clone(), Token::RESERVED, Interest::READABLE);
+    assert_eq!(reserved.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+
+    let server = register(&backend, server, 70, Interest::READABLE);
+    let raw = server.get_ref().as_raw_source();
+    // SAFETY: `server` keeps the socket open past this call, and a refused registration
+    // leaves nothing registered to outlive it.
+    let twice = unsafe { backend.register(raw, Token(71), Interest::READABLE) };
+    assert_eq!(twice.unwrap_err().kind(), io::ErrorKind::AlreadyExists);
+    assert_eq!(
+        server.reregister(Token::RESERVED, Interest::READABLE).unwrap_err().kind(),
+        io::ErrorKind::InvalidInput
+    );
+
+    let (other, _peer) = pair();
+    let other_raw = other.as_raw_source();
+    assert_eq!(
+        backend.reregister(other_raw, Token(72), Interest::READABLE).unwrap_err().kind(),
+        io::ErrorKind::NotFound
+    );
+    assert_eq!(backend.deregister(other_raw).unwrap_err().kind(), io::ErrorKind::NotFound);
+    drop(server);
+}
+
+/// A change made while the poll is blocked takes effect without waiting for its timeout
+/// (the select and poll backends must interrupt their wait to see it).
+fn register_from_another_thread_reaches_a_blocked_poll(backend: &str) {
+    let (backend, _watchdog) = open(backend);
+    let (mut client, server) = pair();
+    let poller = {
+        let backend = backend.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + DUE;
+            loop {
+                assert!(Instant::now() < deadline, "the new registration was never reported");
+                if poll(&backend, Some(DUE)).iter().any(|(token, _)| *token == 80) {
+                    return;
+                }
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(30));
+    client.write_all(b"late").unwrap();
+    let server = register(&backend, server, 80, Interest::READABLE);
+    poller.join().unwrap();
+    drop(server);
+}
