@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use plexio::net::{TcpListener, TcpStream, UdpSocket};
-use plexio::time::{sleep, timeout};
+use plexio::time::{sleep, sleep_until, timeout};
 use util::{Checksum, echo_through, fill_pattern, run, spawn_echo_server};
 
 per_backend!(
@@ -136,8 +136,16 @@ fn peer_reset_is_an_error_not_a_hang(backend: &str) {
         drop(server);
         let mut buffer = [0; 16];
         let read = timeout(Duration::from_secs(10), client.read(&mut buffer)).await?;
-        let error = read.expect_err("a reset connection must not read as EOF");
-        assert_eq!(error.kind(), io::ErrorKind::ConnectionReset, "{error:?}");
+        match read {
+            // Wine closes a socket with a zero linger gracefully (a FIN, not the RST that
+            // Windows and every Unix send), so the peer sees a clean end of stream there.
+            // The writes below still must fail.
+            Ok(0) if util::under_wine() => eprintln!("wine: linger 0 sent a FIN, not an RST"),
+            read => {
+                let error = read.expect_err("a reset connection must not read as EOF");
+                assert_eq!(error.kind(), io::ErrorKind::ConnectionReset, "{error:?}");
+            }
+        }
         // Writing to the reset connection is an error too (and no SIGPIPE kills us).
         let mut write_failed = false;
         for _ in 0..100 {
@@ -229,8 +237,10 @@ fn timers_fire_in_order_and_never_early(backend: &str) {
             .map(|&delay| {
                 let order = order.clone();
                 plexio::spawn(async move {
+                    // Deadlines from one instant, so that their order does not depend on how
+                    // long it takes to start 200 tasks.
                     let duration = Duration::from_millis(delay);
-                    sleep(duration).await;
+                    sleep_until(start + duration).await;
                     let elapsed = start.elapsed();
                     assert!(elapsed >= duration, "a {duration:?} timer fired after {elapsed:?}");
                     order.lock().unwrap().push(delay);
@@ -345,7 +355,7 @@ fn always_ready_task_does_not_starve_io(backend: &str) {
         let (mut server, _) = listener.accept().await?;
         // A task that reads a socket that is always readable, in a loop that never awaits
         // anything else: the cooperative budget must make it yield.
-        client.write_all(&vec![1; 1 << 20]).await?;
+        client.write_all(&vec![1; 64 << 10]).await?;
         let spinner = plexio::spawn(async move {
             let mut buffer = [0; 1];
             loop {

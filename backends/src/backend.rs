@@ -112,8 +112,9 @@ pub trait Backend: Send + Sync + Debug {
     /// Fails with [`io::ErrorKind::NotFound`] if the source is not registered.
     fn reregister(&self, source: RawSource, token: Token, interest: Interest) -> io::Result<()>;
 
-    /// Stops watching a registered source. Fails with [`io::ErrorKind::NotFound`] if it is
-    /// not registered.
+    /// Stops watching a registered source. For a source that is not registered it fails
+    /// with [`io::ErrorKind::NotFound`] or, where the mechanism keeps no record to tell
+    /// (the polling crate on Windows), does nothing; either way no other source is touched.
     fn deregister(&self, source: RawSource) -> io::Result<()>;
 
     /// Waits for readiness and adds what it saw to `events` (which the caller cleared), up to

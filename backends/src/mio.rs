@@ -21,6 +21,7 @@
 use std::fmt;
 use std::io;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::{Backend, Event, Events, Interest, RawSource, Ready, Token, Triggering};
@@ -31,6 +32,11 @@ pub struct MioBackend {
     poller: Mutex<(mio::Poll, mio::Events)>,
     registry: mio::Registry,
     waker: mio::Waker,
+    /// Set by the `notify` that wakes the poller and cleared when the poller takes the wake,
+    /// so that many notifies make one. mio does not coalesce them everywhere: on Windows
+    /// each `Waker::wake` posts a completion packet of its own, and a burst of them would end
+    /// poll after poll (notifier saturation, mio#909).
+    notified: AtomicBool,
     #[cfg(windows)]
     sockets: windows::Sockets,
 }
@@ -45,6 +51,7 @@ impl MioBackend {
             poller: Mutex::new((poll, mio::Events::with_capacity(1024))),
             registry,
             waker,
+            notified: AtomicBool::new(false),
             #[cfg(windows)]
             sockets: windows::Sockets::default(),
         })
@@ -161,6 +168,9 @@ impl Backend for MioBackend {
         poll.poll(received, timeout)?;
         for event in received.iter() {
             if event.token().0 == Token::RESERVED.0 {
+                // A notify from now on needs a wake of its own; one that came before this
+                // store is answered by the poll that is returning.
+                self.notified.store(false, Ordering::Release);
                 continue;
             }
             events.push(Event { token: Token(event.token().0), ready: ready(event) });
@@ -169,7 +179,10 @@ impl Backend for MioBackend {
     }
 
     fn notify(&self) -> io::Result<()> {
-        self.waker.wake()
+        if self.notified.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.waker.wake().inspect_err(|_| self.notified.store(false, Ordering::Release))
     }
 }
 

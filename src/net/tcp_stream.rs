@@ -65,8 +65,33 @@ impl TcpStream {
             Err(error) => return Err(error),
         }
         let stream = TcpStream { io: Registration::new(socket.into(), Interest::BOTH)? };
-        poll_fn(|cx| stream.poll_connected(cx)).await?;
+        stream.connected().await?;
         Ok(stream)
+    }
+
+    #[cfg(not(windows))]
+    async fn connected(&self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_connected(cx)).await
+    }
+
+    /// On Windows before 10 version 2004, `WSAPoll` never reports a non-blocking `connect`
+    /// that failed (it neither sets `POLLHUP`/`POLLERR` nor `POLLWRNORM`; Microsoft documents
+    /// this under `WSAPoll`), so a refused connection would wait for ever on the `poll`
+    /// backend. Asking `SO_ERROR` now and then ends it; on the other backends the event comes
+    /// first and the check costs one timer.
+    #[cfg(windows)]
+    async fn connected(&self) -> io::Result<()> {
+        const RECHECK: std::time::Duration = std::time::Duration::from_millis(100);
+        loop {
+            match crate::time::timeout(RECHECK, poll_fn(|cx| self.poll_connected(cx))).await {
+                Ok(result) => return result,
+                Err(_) => {
+                    if let Some(error) = self.io.get_ref().take_error()? {
+                        return Err(error);
+                    }
+                }
+            }
+        }
     }
 
     /// Resolves once a non-blocking connect has finished: writable, then `SO_ERROR` says

@@ -53,6 +53,13 @@ macro_rules! per_backend {
     };
 }
 
+/// Whether the tests run under wine (`../shared/cross/wine-test.sh` sets `WINEPREFIX`, and
+/// wine hands the Unix environment to Windows programs). Only for the documented places
+/// where wine is not Windows; never to skip a test.
+pub fn under_wine() -> bool {
+    cfg!(windows) && std::env::var_os("WINEPREFIX").is_some()
+}
+
 /// A runtime on the named backend.
 pub fn runtime(backend: &str) -> Runtime {
     let builder = if backend == THIRD_PARTY {
