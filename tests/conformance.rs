@@ -228,6 +228,7 @@ fn write_larger_than_socket_buffer_completes(backend: &str) {
 }
 
 fn timers_fire_in_order_and_never_early(backend: &str) {
+    const SETTLE: Duration = Duration::from_millis(100);
     run(backend, || async {
         let order = Arc::new(std::sync::Mutex::new(Vec::new()));
         let start = Instant::now();
@@ -237,9 +238,10 @@ fn timers_fire_in_order_and_never_early(backend: &str) {
             .map(|&delay| {
                 let order = order.clone();
                 plexio::spawn(async move {
-                    // Deadlines from one instant, so that their order does not depend on how
-                    // long it takes to start 200 tasks.
-                    let duration = Duration::from_millis(delay);
+                    // Deadlines from one instant, far enough ahead that every timer is set
+                    // before it is due however slowly the 200 tasks start (a deadline
+                    // already past completes at once, in start order, not deadline order).
+                    let duration = SETTLE + Duration::from_millis(delay);
                     sleep_until(start + duration).await;
                     let elapsed = start.elapsed();
                     assert!(elapsed >= duration, "a {duration:?} timer fired after {elapsed:?}");

@@ -72,6 +72,22 @@ fn nested_block_on_panics_clearly() {
     plexio::block_on(async { plexio::block_on(async {}) });
 }
 
+/// Regression: the second `block_on` on one runtime found the "poll the main future" flag
+/// cleared by the first, never polled its future, and slept for ever.
+#[test]
+fn every_block_on_on_one_runtime_polls_its_future() {
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let runtime = Runtime::new().unwrap();
+    for round in 0..3 {
+        assert_eq!(runtime.block_on(async move { round }), round);
+    }
+    let listener = runtime.block_on(plexio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = runtime.block_on(plexio::net::TcpStream::connect(addr)).unwrap();
+    let (server, _) = runtime.block_on(listener.accept()).unwrap();
+    assert_eq!(server.peer_addr().unwrap(), client.local_addr().unwrap());
+}
+
 #[test]
 fn io_outside_a_runtime_is_a_no_runtime_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

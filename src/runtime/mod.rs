@@ -127,6 +127,9 @@ impl Runtime {
         let waker = Waker::from(Arc::new(MainWaker(self.shared.clone())));
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
+        // A new future is polled at once; the flag may have been left cleared by an earlier
+        // `block_on` on this runtime.
+        self.shared.wake_main();
         loop {
             if self.shared.take_main_woken() {
                 if let Poll::Ready(output) = coop::budgeted(|| future.as_mut().poll(&mut cx)) {

@@ -76,6 +76,12 @@ impl Shared {
         lock(&self.queue).len()
     }
 
+    /// Asks the runtime thread to poll the future of `block_on`.
+    pub(crate) fn wake_main(&self) {
+        self.main_woken.store(true, Ordering::SeqCst);
+        self.unpark();
+    }
+
     pub(crate) fn take_main_woken(&self) -> bool {
         self.main_woken.swap(false, Ordering::AcqRel)
     }
@@ -135,7 +141,6 @@ impl Wake for MainWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.0.main_woken.store(true, Ordering::SeqCst);
-        self.0.unpark();
+        self.0.wake_main();
     }
 }
