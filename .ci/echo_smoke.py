@@ -1,6 +1,7 @@
 """Starts the echo example on each backend and talks to it with Python's socket module.
 
-Usage: echo_smoke.py PATH_TO_ECHO BACKEND...
+Usage: echo_smoke.py [--runner PROGRAM] PATH_TO_ECHO BACKEND...
+With --runner, the server is started through PROGRAM (for example wine64 for echo.exe).
 A peer plexio did not write checks that lines come back unchanged, over several
 connections at once, and that the server survives a client that resets its connection.
 """
@@ -17,10 +18,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def check(binary, backend):
+def check(command, backend):
     port = free_port()
     server = subprocess.Popen(
-        [binary, "--addr", f"127.0.0.1:{port}", "--backend", backend],
+        command + ["--addr", f"127.0.0.1:{port}", "--backend", backend],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -71,9 +72,13 @@ def check(binary, backend):
 
 
 def main():
-    binary, backends = sys.argv[1], sys.argv[2:]
+    arguments = sys.argv[1:]
+    runner = []
+    if arguments[:1] == ["--runner"]:
+        runner, arguments = [arguments[1]], arguments[2:]
+    binary, backends = arguments[0], arguments[1:]
     for backend in backends:
-        check(binary, backend)
+        check(runner + [binary], backend)
 
 
 if __name__ == "__main__":

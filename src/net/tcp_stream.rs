@@ -120,6 +120,11 @@ impl TcpStream {
     /// Outside of a plexio runtime, or if the runtime's backend refuses the socket.
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
+        // Apple platforms have no `MSG_NOSIGNAL`: without `SO_NOSIGPIPE` a write to a reset
+        // connection would raise SIGPIPE and kill the process. Set here, since whether an
+        // accepted socket inherits it from its listener is not documented.
+        #[cfg(target_vendor = "apple")]
+        SockRef::from(&stream).set_nosigpipe(true)?;
         Ok(TcpStream { io: Registration::new(stream, Interest::BOTH)? })
     }
 

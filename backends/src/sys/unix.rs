@@ -30,7 +30,7 @@ pub fn connect_in_progress(error: &io::Error) -> bool {
 /// Flags for `send` on a stream socket: `MSG_NOSIGNAL` where the platform has it, so that a
 /// write to a connection the peer reset is an `EPIPE` error, never a `SIGPIPE` that kills the
 /// process. Apple platforms lack it and rely on `SO_NOSIGPIPE`, which socket2 sets on the
-/// sockets it creates and which accepted sockets inherit from their listener.
+/// sockets it creates and plexio sets on every stream it wraps (accepted ones included).
 #[cfg(not(any(target_vendor = "apple", target_os = "aix")))]
 pub const SEND_FLAGS: i32 = libc::MSG_NOSIGNAL;
 /// Flags for `send` on a stream socket (see the other platforms' definition).

@@ -6,7 +6,9 @@
 //! one byte is in flight: a wake that finds one pending is already done (a full channel is
 //! a successful wake, never an error).
 
-use std::io::{self, Read, Write};
+use std::io;
+#[cfg(unix)]
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::sys::{AsSource, RawSource};
