@@ -59,6 +59,12 @@ pub mod backend {
         AsSource, Backend, Event, Events, Interest, RawSource, Ready, Registered, Token, Triggering,
     };
 
+    /// A wrapper backend that injects the faults the [`Backend`] contract allows, to test a
+    /// program (or the runtime) against them: `Runtime::builder().custom_backend(
+    /// ChaosBackend::new(plexio::backend::open("poll")?, seed))`.
+    #[cfg(feature = "chaos")]
+    pub use plexio_backends::chaos;
+
     /// Opens one of plexio's own backends by name (as `Runtime::builder().backend(name)`
     /// does), for example to wrap it in a backend of your own that adds behaviour (counting,
     /// tracing, fault injection) and hand the wrapper to

@@ -70,7 +70,7 @@ fn stop_counting() -> u64 {
     ALLOCATIONS.with(Cell::get)
 }
 
-per_backend!(echo_round_trips_allocate_nothing_in_steady_state);
+per_backend!(plain: echo_round_trips_allocate_nothing_in_steady_state);
 
 const WARM_UP: usize = 1_000;
 /// Round trips counted; fewer under wine, where each one costs a millisecond of emulated

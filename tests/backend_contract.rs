@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use plexio::backend::{Backend, Events, Interest, Ready, Registered, Token, Triggering};
 
 per_backend!(
+    plain:
     readable_source_is_reported_with_its_token,
     connected_socket_is_reported_writable,
     deregistered_source_is_never_reported,

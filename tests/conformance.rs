@@ -55,7 +55,7 @@ fn accept_and_connect(backend: &str) {
         assert!(client.nodelay()?);
         client.set_ttl(42)?;
         assert_eq!(client.ttl()?, 42);
-        assert_eq!(plexio::current_backend(), Some(backend));
+        assert_eq!(plexio::current_backend(), Some(util::base_backend(backend)));
         Ok(())
     });
 }
@@ -412,7 +412,10 @@ fn idle_runtime_does_not_spin(backend: &str) {
         // Sockets open, idle, and one timer: the backend should be polled a handful of times.
         sleep(Duration::from_millis(200)).await;
         let during = polls.load(Ordering::SeqCst) - before;
-        assert!(during <= 10, "{during} polls while idle for 200 ms: the runtime spins");
+        // The fault-injecting backend ends some polls early on purpose (interrupts, short
+        // timeouts, spurious events): a few more polls, still nowhere near a spin.
+        let limit = if backend.ends_with(util::CHAOS) { 40 } else { 10 };
+        assert!(during <= limit, "{during} polls while idle for 200 ms: the runtime spins");
     });
 }
 
@@ -491,7 +494,7 @@ fn descriptor_past_fd_setsize_is_refused_by_select_only(backend: &str) {
             fillers.push(std::net::UdpSocket::bind("127.0.0.1:0")?);
         }
         let result = TcpStream::connect(addr).await;
-        if backend == "select" {
+        if util::base_backend(backend) == "select" {
             let error = result.expect_err("select must refuse a descriptor past FD_SETSIZE");
             assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
             let plexio_error = plexio::Error::from_io(&error).expect("a plexio error inside");

@@ -5,14 +5,16 @@
 //! |---|---|---|
 //! | [`select`] | `select(2)` on Unix, winsock `select` on Windows | oneshot (ours) |
 //! | [`poll`] | `poll(2)` on Unix, `WSAPoll` on Windows | oneshot (ours) |
-//! | [`mio`](crate::mio) | epoll, kqueue, IOCP/AFD through the mio crate | edge (oneshot on Windows) |
-//! | [`polling`](crate::polling) | epoll, kqueue, event ports, IOCP through the polling crate | edge where supported, else oneshot |
+//! | [`mio`] | epoll, kqueue, IOCP/AFD through the mio crate | edge (oneshot on Windows) |
+//! | [`polling`] | epoll, kqueue, event ports, IOCP through the polling crate | edge where supported, else oneshot |
 //!
 //! Each module is behind the cargo feature of the same name. Every line of code that talks
 //! to the operating system, and every `unsafe` block of plexio, lives in this crate; the
 //! runtime above it is safe Rust.
 //!
-//! The contract a backend must keep is written on the [`Backend`] trait.
+//! The contract a backend must keep is written on the [`Backend`] trait. With the `chaos`
+//! feature, [`chaos::ChaosBackend`](crate::chaos) wraps any backend and injects every fault
+//! that contract allows, for tests.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -25,6 +27,8 @@ mod sys;
 #[cfg(all(any(feature = "select", feature = "poll"), any(unix, windows)))]
 mod watch_list;
 
+#[cfg(feature = "chaos")]
+pub mod chaos;
 #[cfg(all(feature = "mio", any(unix, windows)))]
 pub mod mio;
 #[cfg(all(feature = "poll", any(unix, windows)))]

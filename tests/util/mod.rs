@@ -23,30 +23,51 @@ pub const TEST_LIMIT: Duration = Duration::from_secs(120);
 
 /// Generates, for every backend compiled in plus the test-only third-party backend, a module
 /// named after the backend holding one `#[test]` per scenario, each calling the scenario with
-/// the backend's name: a failure reads `poll::echo_8_mib_with_checksum`.
+/// the backend's name: a failure reads `poll::echo_8_mib_with_checksum`. With the `chaos`
+/// feature, each module also holds a `chaos` module that runs the scenarios again through
+/// the fault-injecting backend (`poll::chaos::echo_8_mib_with_checksum`, with the name
+/// `"poll+chaos"`); `per_backend!(plain: ...)` leaves it out, for scenarios about a backend's
+/// own behaviour, which the faults would change on purpose.
 #[macro_export]
 macro_rules! per_backend {
-    ($($scenario:ident),* $(,)?) => {
-        $crate::per_backend!(@backend "select", select, $($scenario),*);
-        $crate::per_backend!(@backend "poll", poll, $($scenario),*);
-        $crate::per_backend!(@backend "mio", mio, $($scenario),*);
-        $crate::per_backend!(@backend "polling", polling, $($scenario),*);
-        mod third_party_level {
-            $(
-                #[test]
-                fn $scenario() {
-                    super::$scenario($crate::util::THIRD_PARTY);
-                }
-            )*
-        }
+    (plain: $($scenario:ident),* $(,)?) => {
+        $crate::per_backend!(@all [], $($scenario),*);
     };
-    (@backend $name:literal, $module:ident, $($scenario:ident),*) => {
+    ($($scenario:ident),* $(,)?) => {
+        $crate::per_backend!(@all [chaos], $($scenario),*);
+    };
+    (@all [$($chaos:ident)?], $($scenario:ident),*) => {
+        $crate::per_backend!(@backend "select", select, [$($chaos)?], $($scenario),*);
+        $crate::per_backend!(@backend "poll", poll, [$($chaos)?], $($scenario),*);
+        $crate::per_backend!(@backend "mio", mio, [$($chaos)?], $($scenario),*);
+        $crate::per_backend!(@backend "polling", polling, [$($chaos)?], $($scenario),*);
+        $crate::per_backend!(@module "third_party_level", third_party_level, [$($chaos)?],
+            $($scenario),*);
+    };
+    (@backend $name:literal, $module:ident, [$($chaos:ident)?], $($scenario:ident),*) => {
         #[cfg(feature = $name)]
+        $crate::per_backend!(@module $name, $module, [$($chaos)?], $($scenario),*);
+    };
+    (@module $name:literal, $module:ident, [$($chaos:ident)?], $($scenario:ident),*) => {
         mod $module {
             $(
                 #[test]
                 fn $scenario() {
                     super::$scenario($name);
+                }
+            )*
+            $crate::per_backend!(@chaos $name, [$($chaos)?], $($scenario),*);
+        }
+    };
+    (@chaos $name:literal, [], $($scenario:ident),*) => {};
+    (@chaos $name:literal, [chaos], $($scenario:ident),*) => {
+        /// The same scenarios through the fault-injecting wrapper.
+        #[cfg(feature = "chaos")]
+        mod chaos {
+            $(
+                #[test]
+                fn $scenario() {
+                    super::super::$scenario(concat!($name, "+chaos"));
                 }
             )*
         }
@@ -60,15 +81,57 @@ pub fn under_wine() -> bool {
     cfg!(windows) && std::env::var_os("WINEPREFIX").is_some()
 }
 
-/// A runtime on the named backend.
-pub fn runtime(backend: &str) -> Runtime {
-    let builder = if backend == THIRD_PARTY {
-        Runtime::builder().custom_backend(level_backend::LevelBackend::new().unwrap())
+/// The suffix of a backend name that runs it through the fault-injecting `ChaosBackend`:
+/// `"poll+chaos"`.
+pub const CHAOS: &str = "+chaos";
+
+/// The backend a test name stands for, without the `+chaos` suffix.
+pub fn base_backend(backend: &str) -> &str {
+    backend.strip_suffix(CHAOS).unwrap_or(backend)
+}
+
+/// Opens the backend a test name stands for: one of plexio's own, the test-only third-party
+/// backend, and either of them wrapped in the `ChaosBackend` for a `+chaos` name, whose seed
+/// is `PLEXIO_CHAOS_SEED` or else a fresh one, printed so that a failure can be replayed.
+pub fn open_backend(backend: &str) -> std::sync::Arc<dyn plexio::backend::Backend> {
+    let base = base_backend(backend);
+    let inner: std::sync::Arc<dyn plexio::backend::Backend> = if base == THIRD_PARTY {
+        std::sync::Arc::new(level_backend::LevelBackend::new().unwrap())
     } else {
-        Runtime::builder().backend(backend)
+        plexio::backend::open(base).unwrap()
     };
-    let runtime = builder.build().unwrap();
-    assert_eq!(runtime.backend_name(), backend);
+    if base == backend {
+        return inner;
+    }
+    chaos(inner)
+}
+
+#[cfg(feature = "chaos")]
+fn chaos(
+    inner: std::sync::Arc<dyn plexio::backend::Backend>,
+) -> std::sync::Arc<dyn plexio::backend::Backend> {
+    let seed = match std::env::var("PLEXIO_CHAOS_SEED") {
+        Ok(seed) => seed.parse().expect("PLEXIO_CHAOS_SEED is a number"),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos() as u64),
+    };
+    // Shown with the output of a failing test: replay with PLEXIO_CHAOS_SEED.
+    eprintln!("chaos seed for the {} backend: PLEXIO_CHAOS_SEED={seed}", inner.name());
+    std::sync::Arc::new(plexio::backend::chaos::ChaosBackend::new(inner, seed))
+}
+
+#[cfg(not(feature = "chaos"))]
+fn chaos(
+    _inner: std::sync::Arc<dyn plexio::backend::Backend>,
+) -> std::sync::Arc<dyn plexio::backend::Backend> {
+    unreachable!("+chaos tests exist only with the chaos feature")
+}
+
+/// A runtime on the backend a test name stands for (see [`open_backend`]).
+pub fn runtime(backend: &str) -> Runtime {
+    let runtime = Runtime::builder().custom_backend(open_backend(backend)).build().unwrap();
+    assert_eq!(runtime.backend_name(), base_backend(backend));
     runtime
 }
 
@@ -224,11 +287,7 @@ pub struct CountingRuntime {
 }
 
 pub fn counting_runtime(backend: &str) -> CountingRuntime {
-    let inner: std::sync::Arc<dyn plexio::backend::Backend> = if backend == THIRD_PARTY {
-        std::sync::Arc::new(level_backend::LevelBackend::new().unwrap())
-    } else {
-        plexio::backend::open(backend).unwrap()
-    };
+    let inner = open_backend(backend);
     let polls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counting = counting_backend::Counting { inner, polls: polls.clone() };
     CountingRuntime { runtime: Runtime::builder().custom_backend(counting).build().unwrap(), polls }

@@ -3,7 +3,7 @@
 //! `poll` takes an array of `(descriptor, wanted events)` and fills in what happened to
 //! each. Unlike `select` it has no descriptor-number limit, but it keeps no state between
 //! calls either: every poll rebuilds the array from the backend's
-//! [watch list](crate::watch_list), which makes it oneshot (a reported socket is left out
+//! watch list, which makes it oneshot (a reported socket is left out
 //! until the reactor re-arms it), and every wait costs time in proportion to the number of
 //! watched sockets.
 //!

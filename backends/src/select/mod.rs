@@ -3,7 +3,7 @@
 //!
 //! `select` takes three bit sets (or, on Windows, arrays) of descriptors and returns when one
 //! of them is ready. It keeps no state between calls, so every poll rebuilds the sets from
-//! the backend's [watch list](crate::watch_list), which also makes it oneshot: a reported
+//! the backend's watch list, which also makes it oneshot: a reported
 //! socket is left out of the sets until the reactor re-arms it.
 //!
 //! # Limits
@@ -16,7 +16,7 @@
 //!   sockets.
 //! * **Windows:** a winsock `fd_set` is an array with a count, 64 entries in the headers.
 //!   The count is what winsock reads, so plexio allocates larger sets of
-//!   [`MAX_SOCKETS`] entries (the documented way of raising `FD_SETSIZE`), and refuses a
+//!   `MAX_SOCKETS` (4096) entries (the documented way of raising `FD_SETSIZE`), and refuses a
 //!   socket beyond that with [`Error::TooManySources`](crate::Error::TooManySources). The
 //!   wake channel takes one entry.
 //! * Every wait costs time in proportion to the number of watched sockets (on Unix, to the
