@@ -184,6 +184,68 @@ pub fn fill_pattern(seed: u64, stream: u64, offset: u64, buffer: &mut [u8]) {
     }
 }
 
+/// Deterministic stream contents, cheap enough for tens of mebibytes: byte `index` of
+/// stream `stream` comes from a hash of (stream, index / 8), so a lost, duplicated or
+/// reordered byte shows where it lands.
+pub struct Stripes;
+
+impl Stripes {
+    fn word(stream: u64, block: u64) -> u64 {
+        let mut x = stream.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ block;
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
+    }
+
+    /// Byte `index` of stream `stream`.
+    pub fn byte(stream: u64, index: u64) -> u8 {
+        (Stripes::word(stream, index / 8) >> ((index % 8) * 8)) as u8
+    }
+
+    /// Fills `buffer` with stream `stream` from byte `offset` on.
+    pub fn fill(stream: u64, offset: u64, buffer: &mut [u8]) {
+        let mut block = u64::MAX;
+        let mut word = 0;
+        for (i, byte) in buffer.iter_mut().enumerate() {
+            let index = offset + i as u64;
+            if index / 8 != block {
+                block = index / 8;
+                word = Stripes::word(stream, block);
+            }
+            *byte = (word >> ((index % 8) * 8)) as u8;
+        }
+    }
+
+    /// Whether `bytes` are stream `stream` from byte `offset` on.
+    pub fn check(stream: u64, offset: u64, bytes: &[u8]) -> bool {
+        let mut expected = [0; 4096];
+        bytes.chunks(expected.len()).enumerate().all(|(n, chunk)| {
+            let expected = &mut expected[..chunk.len()];
+            Stripes::fill(stream, offset + (n * 4096) as u64, expected);
+            expected == chunk
+        })
+    }
+}
+
+/// A small seeded generator (SplitMix64) for sizes and delays that vary but replay.
+pub struct Random(u64);
+
+impl Random {
+    pub fn new(seed: u64) -> Random {
+        Random(seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        Stripes::word(0, self.0)
+    }
+
+    /// A number in `0..bound`.
+    pub fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound as u64) as usize
+    }
+}
+
 /// A running checksum (FNV-1a, 64-bit) of a byte stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Checksum(u64);

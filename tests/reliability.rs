@@ -1,0 +1,408 @@
+//! Reliability: the ways a reactor loses data or wakeups under pressure, each checked on
+//! every backend and again through the fault-injecting backend. Every byte is a function of
+//! its stream and position and is checked where it arrives.
+//!
+//! Sizes are bounded for CI; `PLEXIO_SOAK=1` runs the long versions.
+
+mod util;
+
+use std::cell::RefCell;
+use std::io;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use futures::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use plexio::net::{TcpListener, TcpStream};
+use plexio::time::{sleep, sleep_until, timeout};
+use util::{Random, Stripes, run};
+
+per_backend!(
+    slow_sender_one_byte_at_a_time_never_hangs_the_reader,
+    partial_reader_is_woken_for_the_rest,
+    large_write_to_a_slow_reader_arrives_exactly,
+    accepts_raced_by_short_timeouts_lose_no_connection,
+    reads_raced_by_short_timeouts_lose_no_byte,
+    dropping_sockets_during_dispatch_is_safe,
+    thousands_of_timers_fire_in_order_never_early,
+    a_timer_of_duration_max_never_fires,
+    wakes_from_many_threads_lose_no_final_wake,
+);
+
+/// Whether the long versions run.
+fn soak() -> bool {
+    std::env::var_os("PLEXIO_SOAK").is_some()
+}
+
+/// A connected pair on 127.0.0.1.
+async fn pair() -> io::Result<(TcpStream, TcpStream)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let (client, (server, _)) =
+        futures::try_join!(TcpStream::connect(listener.local_addr()?), listener.accept())?;
+    Ok((client, server))
+}
+
+fn slow_sender_one_byte_at_a_time_never_hangs_the_reader(backend: &str) {
+    run(backend, || async {
+        let (mut client, mut server) = pair().await?;
+        const BYTES: u64 = 300;
+        let sender = plexio::spawn(async move {
+            let mut random = Random::new(1);
+            for index in 0..BYTES {
+                client.write_all(&[Stripes::byte(7, index)]).await?;
+                sleep(Duration::from_micros(random.below(2_000) as u64)).await;
+            }
+            Ok::<_, io::Error>(client)
+        });
+        let mut received = 0;
+        let mut buffer = [0; 16];
+        while received < BYTES {
+            // A lost wakeup shows as this read stalling.
+            let n = timeout(Duration::from_secs(10), server.read(&mut buffer)).await??;
+            assert!(n > 0, "end of stream after {received} bytes");
+            for &byte in &buffer[..n] {
+                assert_eq!(byte, Stripes::byte(7, received), "byte {received}");
+                received += 1;
+            }
+        }
+        sender.await??;
+        Ok(())
+    });
+}
+
+/// On edge-triggered mechanisms the data left after a partial read raises no new event: the
+/// readiness kept by the reactor must let the reader go on.
+fn partial_reader_is_woken_for_the_rest(backend: &str) {
+    run(backend, || async {
+        let (mut client, mut server) = pair().await?;
+        const BYTES: u64 = 256 << 10;
+        let mut data = vec![0; BYTES as usize];
+        Stripes::fill(3, 0, &mut data);
+        client.write_all(&data).await?;
+        let mut received = 0;
+        let mut buffer = [0; 100];
+        while received < BYTES {
+            let n = timeout(Duration::from_secs(10), server.read(&mut buffer)).await??;
+            assert!(n > 0);
+            assert!(Stripes::check(3, received, &buffer[..n]), "bytes from {received}");
+            received += n as u64;
+            if received % 7_000 < 100 {
+                // Let other tasks and the reactor run between reads, as a busy program does.
+                plexio::task::yield_now().await;
+            }
+        }
+        Ok(())
+    });
+}
+
+fn large_write_to_a_slow_reader_arrives_exactly(backend: &str) {
+    let mebibytes = if soak() {
+        64
+    } else if util::under_wine() {
+        8
+    } else {
+        32
+    };
+    run(backend, || async move {
+        let (mut client, mut server) = pair().await?;
+        let length = mebibytes << 20;
+        let writer = plexio::spawn(async move {
+            let mut data = vec![0; length as usize];
+            Stripes::fill(11, 0, &mut data);
+            // One call: the socket takes it in many short writes.
+            client.write_all(&data).await?;
+            client.close().await?;
+            Ok::<_, io::Error>(())
+        });
+        let mut random = Random::new(2);
+        let mut received = 0u64;
+        let mut buffer = vec![0; 64 << 10];
+        loop {
+            let want = 1 + random.below(buffer.len());
+            let n = timeout(Duration::from_secs(30), server.read(&mut buffer[..want])).await??;
+            if n == 0 {
+                break;
+            }
+            assert!(Stripes::check(11, received, &buffer[..n]), "bytes from {received}");
+            received += n as u64;
+            if random.below(64) == 0 {
+                sleep(Duration::from_millis(1)).await;
+            }
+        }
+        assert_eq!(received, length, "bytes received");
+        writer.await??;
+        Ok(())
+    });
+}
+
+/// A cancelled `accept` must leave its connection queued for the next one.
+fn accepts_raced_by_short_timeouts_lose_no_connection(backend: &str) {
+    let attempts = if soak() {
+        20_000
+    } else if util::under_wine() {
+        500
+    } else {
+        3_000
+    };
+    run(backend, || async move {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        const CONNECTIONS: usize = 200;
+        let connector = plexio::spawn(async move {
+            let mut random = Random::new(3);
+            let mut streams = Vec::new();
+            for id in 0..CONNECTIONS {
+                let mut stream = TcpStream::connect(addr).await?;
+                stream.write_all(&(id as u32).to_le_bytes()).await?;
+                streams.push(stream);
+                sleep(Duration::from_micros(random.below(500) as u64)).await;
+            }
+            Ok::<_, io::Error>(streams)
+        });
+        let mut random = Random::new(4);
+        let mut seen = vec![false; CONNECTIONS];
+        let mut accepted = 0;
+        let mut tries = 0;
+        while accepted < CONNECTIONS {
+            tries += 1;
+            // After the racing part, wait properly for what is left.
+            let limit = if tries < attempts {
+                Duration::from_micros(random.below(1_000) as u64)
+            } else {
+                Duration::from_secs(10)
+            };
+            match timeout(limit, listener.accept()).await {
+                Ok(accepted_stream) => {
+                    let (mut stream, _) = accepted_stream?;
+                    let mut id = [0; 4];
+                    stream.read_exact(&mut id).await?;
+                    let id = u32::from_le_bytes(id) as usize;
+                    assert!(!seen[id], "connection {id} accepted twice");
+                    seen[id] = true;
+                    accepted += 1;
+                }
+                Err(_) => assert!(tries < attempts, "a connection was lost: {accepted} accepted"),
+            }
+        }
+        connector.await??;
+        Ok(())
+    });
+}
+
+/// A cancelled `read` must not have consumed anything.
+fn reads_raced_by_short_timeouts_lose_no_byte(backend: &str) {
+    let total: u64 = if soak() {
+        4 << 20
+    } else if util::under_wine() {
+        64 << 10
+    } else {
+        512 << 10
+    };
+    run(backend, || async move {
+        let (mut client, mut server) = pair().await?;
+        let writer = plexio::spawn(async move {
+            let mut random = Random::new(5);
+            let mut sent = 0u64;
+            let mut chunk = vec![0; 4096];
+            while sent < total {
+                let n = (1 + random.below(chunk.len())).min((total - sent) as usize);
+                Stripes::fill(13, sent, &mut chunk[..n]);
+                client.write_all(&chunk[..n]).await?;
+                sent += n as u64;
+                if random.below(8) == 0 {
+                    sleep(Duration::from_micros(random.below(1_000) as u64)).await;
+                }
+            }
+            client.close().await?;
+            Ok::<_, io::Error>(())
+        });
+        let mut random = Random::new(6);
+        let mut received = 0u64;
+        let mut buffer = vec![0; 8192];
+        let mut cancelled = 0;
+        loop {
+            let limit = Duration::from_micros(random.below(1_000) as u64);
+            match timeout(limit, server.read(&mut buffer)).await {
+                Err(_) => cancelled += 1,
+                Ok(read) => {
+                    let n = read?;
+                    if n == 0 {
+                        break;
+                    }
+                    assert!(Stripes::check(13, received, &buffer[..n]), "bytes from {received}");
+                    received += n as u64;
+                }
+            }
+        }
+        assert_eq!(received, total);
+        writer.await??;
+        // The race was real: some reads were cancelled while waiting.
+        assert!(cancelled > 0, "no read was cancelled; the test raced nothing");
+        Ok(())
+    });
+}
+
+/// A task that drops other sockets, and its own, while their events are being dispatched:
+/// the reactor must deliver nothing to them and free every registration.
+fn dropping_sockets_during_dispatch_is_safe(backend: &str) {
+    let runtime = util::runtime(backend);
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let before = runtime.stats();
+    runtime
+        .block_on(async {
+            const PAIRS: usize = 40;
+            let mut clients = Vec::new();
+            let servers = Rc::new(RefCell::new(Vec::new()));
+            for _ in 0..PAIRS {
+                let (client, server) = pair().await?;
+                clients.push(client);
+                servers.borrow_mut().push(Some(server));
+            }
+            // Every server gets a reader task; the first one woken drops all the others' sockets
+            // (and its own) before they run.
+            let woken = Rc::new(AtomicUsize::new(0));
+            let mut readers = Vec::new();
+            for index in 0..PAIRS {
+                let servers = servers.clone();
+                let woken = woken.clone();
+                readers.push(plexio::spawn(async move {
+                    let readable = std::future::poll_fn(|cx| {
+                        let mut servers = servers.borrow_mut();
+                        let Some(server) = servers[index].as_mut() else {
+                            return Poll::Ready(false);
+                        };
+                        let mut byte = [0];
+                        match std::pin::Pin::new(server).poll_read(cx, &mut byte) {
+                            Poll::Ready(_) => Poll::Ready(true),
+                            Poll::Pending => Poll::Pending,
+                        }
+                    })
+                    .await;
+                    if readable && woken.fetch_add(1, Ordering::SeqCst) == 0 {
+                        for server in servers.borrow_mut().iter_mut() {
+                            drop(server.take());
+                        }
+                    }
+                }));
+            }
+            plexio::task::yield_now().await;
+            for client in &mut clients {
+                client.write_all(b"x").await?;
+            }
+            // The readers whose socket went before they ran finish without reading.
+            for reader in readers {
+                timeout(Duration::from_secs(10), reader).await?.map_err(io::Error::from)?;
+            }
+            assert!(servers.borrow().iter().all(Option::is_none));
+            drop(clients);
+            // The runtime goes on serving.
+            let (mut client, mut server) = pair().await?;
+            client.write_all(b"after").await?;
+            let mut buffer = [0; 5];
+            server.read_exact(&mut buffer).await?;
+            assert_eq!(&buffer, b"after");
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    let after = runtime.stats();
+    assert_eq!(after.registrations, before.registrations, "registrations leaked");
+    assert_eq!(after.tasks, before.tasks, "tasks leaked");
+}
+
+fn thousands_of_timers_fire_in_order_never_early(backend: &str) {
+    let count = if soak() {
+        100_000
+    } else if util::under_wine() {
+        2_000
+    } else {
+        10_000
+    };
+    run(backend, || async move {
+        // Set well ahead of the first deadline, so that every timer is waiting when it falls
+        // due and the order is the deadlines' order.
+        let start = Instant::now() + Duration::from_millis(300);
+        let fired = Rc::new(RefCell::new(Vec::with_capacity(count)));
+        let mut random = Random::new(7);
+        let mut tasks = Vec::new();
+        for _ in 0..count {
+            let deadline = start + Duration::from_micros(random.below(200_000) as u64);
+            let fired = fired.clone();
+            tasks.push(plexio::spawn(async move {
+                sleep_until(deadline).await;
+                let now = Instant::now();
+                assert!(now >= deadline, "fired {:?} early", deadline - now);
+                fired.borrow_mut().push(deadline);
+            }));
+        }
+        for task in tasks {
+            task.await.map_err(io::Error::from)?;
+        }
+        let fired = fired.borrow();
+        assert_eq!(fired.len(), count);
+        assert!(fired.windows(2).all(|pair| pair[0] <= pair[1]), "timers fired out of order");
+        Ok(())
+    });
+}
+
+fn a_timer_of_duration_max_never_fires(backend: &str) {
+    let runtime = util::runtime(backend);
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    runtime.block_on(async {
+        let never = timeout(Duration::from_millis(100), sleep(Duration::MAX)).await;
+        assert!(never.is_err(), "a sleep of Duration::MAX completed");
+        let far =
+            timeout(Duration::from_millis(50), sleep(Duration::from_secs(u64::MAX / 2))).await;
+        assert!(far.is_err());
+    });
+    assert_eq!(runtime.stats().timers, 0, "cancelled timers stayed registered");
+}
+
+/// Millions of wakes from several threads at once, and then the last one, which must not be
+/// lost however the earlier ones were coalesced.
+fn wakes_from_many_threads_lose_no_final_wake(backend: &str) {
+    let per_thread = if soak() {
+        1_000_000
+    } else if util::under_wine() {
+        20_000
+    } else {
+        250_000
+    };
+    run(backend, || async move {
+        const THREADS: usize = 4;
+        let done = Arc::new(AtomicUsize::new(0));
+        let started = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        let task = {
+            let done = done.clone();
+            let started = started.clone();
+            std::future::poll_fn(move |cx| {
+                if !started.swap(true, Ordering::SeqCst) {
+                    for _ in 0..THREADS {
+                        let waker = cx.waker().clone();
+                        let done = done.clone();
+                        threads.push(std::thread::spawn(move || {
+                            for _ in 0..per_thread {
+                                waker.wake_by_ref();
+                            }
+                            done.fetch_add(1, Ordering::SeqCst);
+                            waker.wake();
+                        }));
+                    }
+                }
+                if done.load(Ordering::SeqCst) == THREADS {
+                    for thread in threads.drain(..) {
+                        thread.join().unwrap();
+                    }
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+        };
+        // Spawned, so that its waker is a task's, scheduled from other threads.
+        timeout(Duration::from_secs(60), plexio::spawn(task)).await?.map_err(io::Error::from)?;
+        Ok(())
+    });
+}
