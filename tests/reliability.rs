@@ -162,7 +162,7 @@ fn accepts_raced_by_short_timeouts_lose_no_connection(backend: &str) {
             Ok::<_, io::Error>(streams)
         });
         let mut random = Random::new(4);
-        let mut seen = vec![false; CONNECTIONS];
+        let mut seen = [false; CONNECTIONS];
         let mut accepted = 0;
         let mut tries = 0;
         while accepted < CONNECTIONS {
