@@ -95,7 +95,7 @@ fn concurrent_200_connections_echo_256_kib(backend: &str) {
     run(backend, || async {
         let addr = spawn_echo_server().await?;
         let clients: Vec<_> = (0..200)
-            .map(|id| plexio::spawn(echo_through(addr, 11, id, 256 << 10, 16 << 10)))
+            .map(|id| plexio::spawn(echo_through(addr, 11, id, 256 << 10, 16 << 10, || 16 << 10)))
             .collect();
         for client in clients {
             client.await??;

@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 use futures::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use plexio::net::{TcpListener, TcpStream};
 use plexio::time::{sleep, sleep_until, timeout};
-use util::{Random, Stripes, run};
+use util::{Random, Stripes, echo_through, run, spawn_echo_server};
 
 per_backend!(
+    many_connections_echo_with_random_write_sizes,
     slow_sender_one_byte_at_a_time_never_hangs_the_reader,
     partial_reader_is_woken_for_the_rest,
     large_write_to_a_slow_reader_arrives_exactly,
@@ -42,6 +43,39 @@ async fn pair() -> io::Result<(TcpStream, TcpStream)> {
     let (client, (server, _)) =
         futures::try_join!(TcpStream::connect(listener.local_addr()?), listener.accept())?;
     Ok((client, server))
+}
+
+/// Many connections at once, each echoing its stream in writes of random size from 1 byte
+/// to 256 KiB, every byte checked. `select` runs as many as its descriptor limit holds (two
+/// descriptors per connection live in this process); what it refuses past the limit is
+/// `conformance::descriptor_past_fd_setsize_is_refused_by_select_only`.
+fn many_connections_echo_with_random_write_sizes(backend: &str) {
+    let (mut connections, length) = if soak() {
+        (1_000, 1 << 20)
+    } else if util::under_wine() {
+        (50, 64 << 10)
+    } else {
+        (200, 256 << 10)
+    };
+    if util::base_backend(backend) == "select" {
+        connections = connections.min(400);
+    }
+    #[cfg(unix)]
+    util::raise_descriptor_limit(4 * connections as u64 + 256);
+    run(backend, || async move {
+        let addr = spawn_echo_server().await?;
+        let clients: Vec<_> = (0..connections)
+            .map(|id| {
+                let mut random = Random::new(id);
+                let sizes = move || 1 + random.below(256 << 10);
+                plexio::spawn(echo_through(addr, 17, id, length, 256 << 10, sizes))
+            })
+            .collect();
+        for client in clients {
+            client.await??;
+        }
+        Ok(())
+    });
 }
 
 fn slow_sender_one_byte_at_a_time_never_hangs_the_reader(backend: &str) {

@@ -294,22 +294,24 @@ pub async fn echo(mut stream: TcpStream) -> io::Result<u64> {
     }
 }
 
-/// Sends `length` pattern bytes of stream `id` through an echo server at `addr` while
-/// reading the echo concurrently, checking every byte where it arrives.
+/// Sends `length` pattern bytes of stream `id` through an echo server at `addr`, in writes
+/// of the sizes `chunk` picks (at most `max_chunk`), while reading the echo concurrently and
+/// checking every byte where it arrives.
 pub async fn echo_through(
     addr: std::net::SocketAddr,
     seed: u64,
     id: u64,
     length: u64,
-    chunk: usize,
+    max_chunk: usize,
+    mut chunk: impl FnMut() -> usize + 'static,
 ) -> io::Result<()> {
     let stream = TcpStream::connect(addr).await?;
     let (mut reader, mut writer) = stream.into_split();
     let sender = plexio::spawn(async move {
-        let mut buffer = vec![0; chunk];
+        let mut buffer = vec![0; max_chunk];
         let mut sent = 0u64;
         while sent < length {
-            let n = chunk.min((length - sent) as usize);
+            let n = chunk().clamp(1, max_chunk).min((length - sent) as usize);
             fill_pattern(seed, id, sent, &mut buffer[..n]);
             writer.write_all(&buffer[..n]).await?;
             sent += n as u64;
