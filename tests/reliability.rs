@@ -61,7 +61,7 @@ fn many_connections_echo_with_random_write_sizes(backend: &str) {
         connections = connections.min(400);
     }
     #[cfg(unix)]
-    util::raise_descriptor_limit(4 * connections as u64 + 256);
+    util::raise_descriptor_limit(4 * connections + 256);
     run(backend, || async move {
         let addr = spawn_echo_server().await?;
         let clients: Vec<_> = (0..connections)
