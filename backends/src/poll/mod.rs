@@ -26,8 +26,8 @@ use windows::{PollSet, flags};
 use std::io;
 use std::time::Duration;
 
-use crate::Ready;
 use crate::watch_list::{WatchList, forward_to_watch_list};
+use crate::{Interest, Ready};
 
 /// The `poll` backend. See the [module documentation](self).
 #[derive(Debug)]
@@ -58,6 +58,18 @@ fn timeout_millis(timeout: Option<Duration>) -> i32 {
         None => -1,
         Some(timeout) => i32::try_from(timeout.as_nanos().div_ceil(1_000_000)).unwrap_or(i32::MAX),
     }
+}
+
+/// The `events` of an entry watching for `interest`.
+fn requested(interest: Interest) -> i16 {
+    let mut events = 0;
+    if interest.is_readable() {
+        events |= flags::READ;
+    }
+    if interest.is_writable() {
+        events |= flags::WRITE;
+    }
+    events
 }
 
 /// What the `revents` of one entry mean for the reactor.

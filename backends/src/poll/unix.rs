@@ -35,13 +35,7 @@ impl WaitSet for PollSet {
     }
 
     fn add(&mut self, source: RawSource, interest: Interest) {
-        let mut events = 0;
-        if interest.is_readable() {
-            events |= flags::READ;
-        }
-        if interest.is_writable() {
-            events |= flags::WRITE;
-        }
+        let events = super::requested(interest);
         self.entries.push(libc::pollfd { fd: source, events, revents: 0 });
     }
 

@@ -42,13 +42,7 @@ impl WaitSet for PollSet {
     }
 
     fn add(&mut self, source: RawSource, interest: Interest) {
-        let mut events = 0;
-        if interest.is_readable() {
-            events |= flags::READ;
-        }
-        if interest.is_writable() {
-            events |= flags::WRITE;
-        }
+        let events = super::requested(interest);
         // A winsock SOCKET is pointer-sized; `RawSocket` widens it to 64 bits.
         self.entries.push(WSAPOLLFD { fd: source as usize, events, revents: 0 });
     }
