@@ -30,6 +30,7 @@ per_backend!(
     thousands_of_timers_fire_in_order_never_early,
     a_timer_of_duration_max_never_fires,
     wakes_from_many_threads_lose_no_final_wake,
+    busy_connections_stay_responsive_among_thousands_of_idle_ones,
 );
 
 /// Whether the long versions run.
@@ -437,6 +438,64 @@ fn wakes_from_many_threads_lose_no_final_wake(backend: &str) {
         };
         // Spawned, so that its waker is a task's, scheduled from other threads.
         timeout(Duration::from_secs(60), plexio::spawn(task)).await?.map_err(io::Error::from)?;
+        Ok(())
+    });
+}
+
+/// Thousands of idle connections beside a hundred busy ones: the busy ones' round trips stay
+/// prompt (the idle ones cost the O(ready) mechanisms nothing per wait, and `poll` a scan).
+/// `select` cannot hold this many descriptors (`FD_SETSIZE`), which
+/// `descriptor_past_fd_setsize_is_refused_by_select_only` pins instead.
+fn busy_connections_stay_responsive_among_thousands_of_idle_ones(backend: &str) {
+    if util::base_backend(backend) == "select" {
+        eprintln!("select holds descriptors below FD_SETSIZE only; nothing to check here");
+        return;
+    }
+    let (idle, busy, rounds) = if soak() {
+        (9_000, 100, 1_000)
+    } else if util::under_wine() {
+        (300, 20, 50)
+    } else {
+        (2_000, 100, 100)
+    };
+    #[cfg(unix)]
+    util::raise_descriptor_limit(2 * idle as u64 + 2 * busy + 256);
+    run(backend, || async move {
+        let addr = spawn_echo_server().await?;
+        let mut parked = Vec::with_capacity(idle);
+        for _ in 0..idle {
+            parked.push(TcpStream::connect(addr).await?);
+        }
+        let workers: Vec<_> = (0..busy)
+            .map(|id| {
+                plexio::spawn(async move {
+                    let mut stream = TcpStream::connect(addr).await?;
+                    let mut latencies = Vec::with_capacity(rounds);
+                    let mut message = [0u8; 64];
+                    let mut echo = [0u8; 64];
+                    for round in 0..rounds {
+                        Stripes::fill(id, (round * 64) as u64, &mut message);
+                        let sent = Instant::now();
+                        stream.write_all(&message).await?;
+                        stream.read_exact(&mut echo).await?;
+                        latencies.push(sent.elapsed());
+                        assert_eq!(echo, message);
+                    }
+                    Ok::<_, io::Error>(latencies)
+                })
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        for worker in workers {
+            latencies.extend(worker.await??);
+        }
+        latencies.sort();
+        let p99 = latencies[latencies.len() * 99 / 100];
+        // A bound on starvation, not a speed target: a round trip that waits on thousands of
+        // idle sockets' bookkeeping, or on a stalled wakeup, takes far longer.
+        assert!(p99 < Duration::from_secs(1), "p99 round trip {p99:?} among {idle} idle");
+        eprintln!("p99 round trip among {idle} idle connections: {p99:?}");
+        drop(parked);
         Ok(())
     });
 }
