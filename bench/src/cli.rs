@@ -1,0 +1,223 @@
+//! Command-line parsing: the driver's options, and the `server` subcommand's.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::load::Window;
+use crate::scenario::{self, Case};
+use crate::server::ServerKind;
+
+/// The usage text.
+pub const USAGE: &str = "\
+usage: plexio-bench [--scenario NAME[,NAME...]] [--servers KIND[,KIND...]] [--repeats N]
+                    [--duration SECS] [--warmup SECS] [--idle-connections N] [--quick]
+                    [--output PATH] [--strace]
+       plexio-bench server --kind KIND --addr HOST:PORT [--cpu N]
+
+scenarios: all (default), pingpong-64, pingpong-4k, stream-64k, idle-10k
+servers:   plexio-select, plexio-poll, plexio-mio, plexio-polling, tokio-ct, tokio-mt, smol,
+           raw-epoll (default: all of them)
+defaults:  --repeats 3 --duration 2 --warmup 0.5 --idle-connections 10000,
+           --output bench/results/latest.md
+--quick:   a smoke run of about 20 s: --repeats 1 --duration 0.25 --warmup 0.1
+           --idle-connections 1000 --output bench/results/quick.md (explicit flags win)
+--strace:  instead of measuring, run the first echo case of --scenario once per server under
+           `strace -c -f` and print system calls per message (Linux, needs strace)";
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    /// Run the benchmark.
+    Bench(BenchOptions),
+    /// Be an echo server (the driver starts these).
+    Server(ServerOptions),
+    /// Print the usage text.
+    Help,
+}
+
+/// The driver's options.
+#[derive(Debug)]
+pub struct BenchOptions {
+    /// The cases to run, in order.
+    pub cases: Vec<Case>,
+    /// The servers to run them against, in report order.
+    pub servers: Vec<ServerKind>,
+    /// How many times each measurement is repeated.
+    pub repeats: usize,
+    /// Warm-up and measurement time of each echo measurement.
+    pub window: Window,
+    /// Whether this is a `--quick` smoke run.
+    pub quick: bool,
+    /// Where the markdown report is written.
+    pub output: PathBuf,
+    /// Whether to count system calls under strace instead of measuring.
+    pub strace: bool,
+}
+
+/// The `server` subcommand's options.
+#[derive(Debug)]
+pub struct ServerOptions {
+    /// Which server to run.
+    pub kind: ServerKind,
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// The CPU to pin the server to, if any.
+    pub cpu: Option<usize>,
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut args = args.into_iter().peekable();
+    if args.peek().map(String::as_str) == Some("server") {
+        args.next();
+        return parse_server(args).map(Command::Server);
+    }
+    let mut scenarios = None;
+    let mut servers = None;
+    let mut repeats = None;
+    let mut duration = None;
+    let mut warmup = None;
+    let mut idle_connections = None;
+    let mut output = None;
+    let mut quick = false;
+    let mut strace = false;
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--scenario" => scenarios = Some(value()?),
+            "--servers" => servers = Some(parse_servers(&value()?)?),
+            "--repeats" => repeats = Some(parse_number(&flag, &value()?)?.max(1)),
+            "--duration" => duration = Some(parse_seconds(&flag, &value()?)?),
+            "--warmup" => warmup = Some(parse_seconds(&flag, &value()?)?),
+            "--idle-connections" => idle_connections = Some(parse_number(&flag, &value()?)?),
+            "--output" => output = Some(PathBuf::from(value()?)),
+            "--quick" => quick = true,
+            "--strace" => strace = true,
+            "-h" | "--help" => return Ok(Command::Help),
+            other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
+        }
+    }
+    let idle_connections = idle_connections.unwrap_or(if quick { 1000 } else { 10_000 });
+    let mut cases = Vec::new();
+    for name in scenarios.as_deref().unwrap_or("all").split(',') {
+        cases.extend(
+            scenario::cases(name.trim(), idle_connections)
+                .ok_or_else(|| format!("unknown scenario {name:?}\n\n{USAGE}"))?,
+        );
+    }
+    let results = concat!(env!("CARGO_MANIFEST_DIR"), "/results");
+    Ok(Command::Bench(BenchOptions {
+        cases,
+        servers: servers.unwrap_or_else(|| {
+            ServerKind::ALL.into_iter().filter(|kind| kind.is_supported()).collect()
+        }),
+        repeats: repeats.unwrap_or(if quick { 1 } else { 3 }),
+        window: Window {
+            warmup: warmup.unwrap_or(Duration::from_millis(if quick { 100 } else { 500 })),
+            duration: duration.unwrap_or(Duration::from_millis(if quick { 250 } else { 2000 })),
+        },
+        quick,
+        strace,
+        output: output.unwrap_or_else(|| {
+            PathBuf::from(results).join(if quick { "quick.md" } else { "latest.md" })
+        }),
+    }))
+}
+
+fn parse_server(mut args: impl Iterator<Item = String>) -> Result<ServerOptions, String> {
+    let (mut kind, mut addr, mut cpu) = (None, None, None);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--kind" => {
+                let name = value()?;
+                kind =
+                    Some(ServerKind::from_name(&name).ok_or(format!("unknown server {name:?}"))?);
+            }
+            "--addr" => {
+                let text = value()?;
+                addr = Some(text.parse().map_err(|_| format!("bad address {text:?}"))?);
+            }
+            "--cpu" => cpu = Some(parse_number(&flag, &value()?)?),
+            other => return Err(format!("unknown server argument {other:?}\n\n{USAGE}")),
+        }
+    }
+    Ok(ServerOptions {
+        kind: kind.ok_or("server needs --kind")?,
+        addr: addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+        cpu,
+    })
+}
+
+fn parse_servers(list: &str) -> Result<Vec<ServerKind>, String> {
+    let mut kinds = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|name| !name.is_empty()) {
+        let kind =
+            ServerKind::from_name(name).ok_or(format!("unknown server {name:?}\n\n{USAGE}"))?;
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    if kinds.is_empty() {
+        return Err("--servers names no server".to_owned());
+    }
+    Ok(kinds)
+}
+
+fn parse_number(flag: &str, text: &str) -> Result<usize, String> {
+    text.parse().map_err(|_| format!("{flag} takes a whole number, not {text:?}"))
+}
+
+fn parse_seconds(flag: &str, text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| format!("{flag} takes seconds, not {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_args(args: &[&str]) -> Result<Command, String> {
+        parse(args.iter().map(|arg| (*arg).to_owned()))
+    }
+
+    #[test]
+    fn defaults_run_everything() {
+        let Ok(Command::Bench(options)) = parse_args(&[]) else { panic!() };
+        assert_eq!(options.cases.len(), 6);
+        assert_eq!(options.repeats, 3);
+        assert_eq!(options.window.duration, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn picks_scenarios_and_servers() {
+        let Ok(Command::Bench(options)) = parse_args(&[
+            "--scenario",
+            "pingpong-64",
+            "--servers",
+            "tokio-ct,plexio-mio",
+            "--quick",
+        ]) else {
+            panic!()
+        };
+        assert_eq!(options.cases.len(), 3);
+        assert_eq!(options.servers, [ServerKind::TokioCt, ServerKind::PlexioMio]);
+        assert_eq!(options.repeats, 1);
+        assert!(parse_args(&["--scenario", "nope"]).is_err());
+        assert!(parse_args(&["--servers", "nope"]).is_err());
+    }
+
+    #[test]
+    fn server_subcommand() {
+        let Ok(Command::Server(options)) =
+            parse_args(&["server", "--kind", "raw-epoll", "--addr", "127.0.0.1:0", "--cpu", "1"])
+        else {
+            panic!()
+        };
+        assert_eq!(options.kind, ServerKind::RawEpoll);
+        assert_eq!(options.cpu, Some(1));
+    }
+}

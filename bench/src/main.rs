@@ -1,0 +1,86 @@
+//! `plexio-bench`: the driver of the echo benchmark, and (with `server`) the echo servers it
+//! starts. See `bench/README.md`.
+
+use std::process::ExitCode;
+
+use plexio_bench::cli::{self, Command, ServerOptions};
+use plexio_bench::{report, runner, server, system};
+
+fn main() -> ExitCode {
+    match cli::parse(std::env::args().skip(1)) {
+        Ok(Command::Help) => {
+            println!("{}", cli::USAGE);
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Server(options)) => run_server(&options),
+        Ok(Command::Bench(options)) if options.strace => diagnose_syscalls(&options),
+        Ok(Command::Bench(options)) => match runner::run(&options) {
+            Ok(results) => {
+                let markdown = report::markdown(&results);
+                println!("{markdown}");
+                let written = options
+                    .output
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| std::fs::write(&options.output, &markdown));
+                match written {
+                    Ok(()) => {
+                        eprintln!("written to {}", options.output.display());
+                        ExitCode::SUCCESS
+                    }
+                    Err(error) => {
+                        eprintln!(
+                            "plexio-bench: cannot write {}: {error}",
+                            options.output.display()
+                        );
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+            Err(error) => {
+                eprintln!("plexio-bench: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn diagnose_syscalls(options: &cli::BenchOptions) -> ExitCode {
+    match runner::diagnose_syscalls(options) {
+        Ok(markdown) => {
+            println!("{markdown}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("plexio-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn diagnose_syscalls(_options: &cli::BenchOptions) -> ExitCode {
+    eprintln!("plexio-bench: --strace runs on Linux only");
+    ExitCode::FAILURE
+}
+
+fn run_server(options: &ServerOptions) -> ExitCode {
+    if let Some(cpu) = options.cpu {
+        // Before the runtime starts, so that its threads inherit the affinity.
+        if let Err(error) = system::pin_to_cpu(cpu) {
+            eprintln!("{} server: cannot pin to CPU {cpu}: {error}", options.kind);
+        }
+    }
+    match server::serve(options.kind, options.addr) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{} server: {error}", options.kind);
+            ExitCode::FAILURE
+        }
+    }
+}

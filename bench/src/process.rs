@@ -1,0 +1,142 @@
+//! Starting an echo server as a child process (this binary, re-executed with `server`), and
+//! killing it again, also when the driver unwinds.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::error::BenchError;
+use crate::server::ServerKind;
+
+/// How long a server may take to start and print its address.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running echo server, killed when dropped.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    kind: ServerKind,
+    addr: SocketAddr,
+    /// The server's own process id (not strace's, when traced).
+    pid: u32,
+}
+
+impl ServerProcess {
+    /// Starts a `kind` server on an ephemeral port of 127.0.0.1, pinned to `cpu` if given,
+    /// and waits until it listens.
+    pub fn start(kind: ServerKind, cpu: Option<usize>) -> Result<ServerProcess, BenchError> {
+        ServerProcess::start_with(Command::new(std::env::current_exe()?), kind, cpu)
+    }
+
+    /// Like [`start`](Self::start), but under `strace -c -f`, which writes its syscall
+    /// summary to `summary` once the server is stopped with [`stop_traced`](Self::stop_traced).
+    pub fn start_traced(
+        kind: ServerKind,
+        cpu: Option<usize>,
+        summary: &Path,
+    ) -> Result<ServerProcess, BenchError> {
+        let mut command = Command::new("strace");
+        command.args(["-c", "-f", "-o"]).arg(summary).arg(std::env::current_exe()?);
+        ServerProcess::start_with(command, kind, cpu)
+    }
+
+    fn start_with(
+        mut command: Command,
+        kind: ServerKind,
+        cpu: Option<usize>,
+    ) -> Result<ServerProcess, BenchError> {
+        command.args(["server", "--kind", kind.name(), "--addr", "127.0.0.1:0"]);
+        if let Some(cpu) = cpu {
+            command.args(["--cpu", &cpu.to_string()]);
+        }
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|error| {
+                BenchError::failed(format!("cannot start the {kind} server: {error}"))
+            })?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        // From here on, dropping `server` kills the child (which also ends the reader thread).
+        let mut server =
+            ServerProcess { child, kind, addr: SocketAddr::from(([127, 0, 0, 1], 0)), pid: 0 };
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = BufReader::new(stdout).read_line(&mut line).map(|_| line);
+            let _ = sender.send(read);
+        });
+        let line = match receiver.recv_timeout(START_TIMEOUT) {
+            Ok(Ok(line)) => line,
+            Ok(Err(error)) => return Err(server.failure(format!("reading its address: {error}"))),
+            Err(_) => return Err(server.failure("it did not print its address in time".to_owned())),
+        };
+        let mut words = line.split_whitespace();
+        match (words.next().map(str::parse), words.next().map(str::parse)) {
+            (Some(Ok(addr)), Some(Ok(pid))) => (server.addr, server.pid) = (addr, pid),
+            _ => return Err(server.failure(format!("it printed {line:?}"))),
+        }
+        Ok(server)
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Adds to `error` that the server process has exited, and how, if it has.
+    pub fn explain(&mut self, error: BenchError) -> BenchError {
+        match self.child.try_wait() {
+            Ok(Some(status)) => error.context(&format!("{} server exited ({status})", self.kind)),
+            _ => error,
+        }
+    }
+
+    /// Kills the traced server (strace then writes its summary and exits) and waits up to
+    /// `timeout` for strace to exit; strace is killed on drop if it has not.
+    #[cfg(unix)]
+    pub fn stop_traced(
+        &mut self,
+        timeout: Duration,
+    ) -> std::io::Result<Option<std::process::ExitStatus>> {
+        let pid = libc::pid_t::try_from(self.pid).map_err(std::io::Error::other)?;
+        // SAFETY: kill takes no pointers. `pid` is strace's child, which strace reaps only
+        // after it has died, so the id still names the server (or a zombie of it).
+        if unsafe { libc::kill(pid, libc::SIGKILL) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Some(status));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn failure(&mut self, message: String) -> BenchError {
+        let error =
+            BenchError::failed(format!("the {} server failed to start: {message}", self.kind));
+        self.explain(error)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // It may have exited already; either way, reap it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

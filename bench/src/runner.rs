@@ -1,0 +1,201 @@
+//! Runs every case against every server, `--repeats` times, each measurement against a
+//! freshly started server process.
+//!
+//! The repeats are interleaved (every server once, then every server again), so that a
+//! machine that gets slower or faster during the run shifts all servers alike rather than
+//! favouring whichever ran first.
+
+use std::time::Duration;
+
+use crate::cli::BenchOptions;
+use crate::error::BenchError;
+use crate::idle::run_idle;
+use crate::load::{EchoLoad, Window, run_echo};
+use crate::machine::Machine;
+use crate::pattern::Pattern;
+use crate::process::ServerProcess;
+use crate::procfs;
+use crate::results::{CaseResult, Figure, Measurement, Outcome, Results};
+use crate::scenario::{Case, Workload};
+use crate::server::ServerKind;
+use crate::system;
+
+/// Descriptors a process needs besides its connections (standard streams, listener, poller,
+/// wakers, the load generator's own).
+const SPARE_DESCRIPTORS: usize = 64;
+
+/// Runs the benchmark as `options` say, printing progress on stderr.
+///
+/// # Errors
+///
+/// [`BenchError::Mismatch`] (naming the server) if any server echoes wrong bytes; every other
+/// failure is recorded in the results and the run goes on.
+pub fn run(options: &BenchOptions) -> Result<Results, BenchError> {
+    // Before pinning, which narrows what the process sees of the machine.
+    let machine = Machine::describe();
+    let mut notes = Vec::new();
+    let descriptor_limit = match system::raise_descriptor_limit() {
+        Ok(limit) => usize::try_from(limit).unwrap_or(usize::MAX),
+        Err(error) => {
+            notes.push(format!("could not read or raise RLIMIT_NOFILE ({error}); assuming 1024"));
+            1024
+        }
+    };
+    let (pinning, server_cpu) = pin(&mut notes);
+    let settings = vec![
+        format!(
+            "{} repeat(s) per measurement, each against a fresh server process: {} s warm-up, then {} s measured; figures are the median, with the min–max range in parentheses",
+            options.repeats,
+            seconds(options.window.warmup),
+            seconds(options.window.duration),
+        ),
+        pinning,
+        "load generator: one thread, mio (epoll), every connection with TCP_NODELAY; every echoed byte is checked".to_owned(),
+        "server CPU = user + system time of the whole server process over the measured window (/proc/PID/stat), divided by the messages echoed in it".to_owned(),
+    ];
+
+    let pattern = Pattern::new();
+    let total = options.cases.len() * options.servers.len() * options.repeats;
+    let mut done = 0;
+    let mut cases = Vec::new();
+    for &case in &options.cases {
+        let case = fit_to_limit(case, descriptor_limit, &mut notes);
+        let mut rows: Vec<(ServerKind, Outcome)> =
+            options.servers.iter().map(|&kind| (kind, applicable(kind, &case))).collect();
+        for repeat in 1..=options.repeats {
+            for (kind, outcome) in &mut rows {
+                done += 1;
+                let Outcome::Measured(measurements) = outcome else { continue };
+                let progress = format!(
+                    "[{done}/{total}] {} · {kind} · run {repeat}/{}",
+                    case.title(),
+                    options.repeats
+                );
+                match measure(&case, *kind, options.window, server_cpu, &pattern) {
+                    Ok(measurement) => {
+                        eprintln!("{progress}: {}", summary(&measurement));
+                        measurements.push(measurement);
+                    }
+                    Err(BenchError::Mismatch(message)) => {
+                        return Err(BenchError::Mismatch(format!(
+                            "the {kind} server, {}: {message}",
+                            case.title()
+                        )));
+                    }
+                    Err(BenchError::Failed(message)) => {
+                        eprintln!("{progress}: failed: {message}");
+                        *outcome = Outcome::Failed(message);
+                    }
+                }
+            }
+        }
+        cases.push(CaseResult { case, rows });
+    }
+    Ok(Results { machine, settings, cases, notes })
+}
+
+/// `--strace`: counts each server's system calls per message in the first echo case of
+/// `options`, and returns them as a markdown table.
+#[cfg(target_os = "linux")]
+pub fn diagnose_syscalls(options: &BenchOptions) -> Result<String, BenchError> {
+    let case = options
+        .cases
+        .iter()
+        .find(|case| matches!(case.workload, Workload::Echo { .. }))
+        .ok_or_else(|| BenchError::failed("--strace needs an echo scenario"))?;
+    let (_, server_cpu) = pin(&mut Vec::new());
+    crate::syscalls::diagnose(case, &options.servers, options.window.duration, server_cpu)
+}
+
+/// Starts a `kind` server, runs `case` against it once, and kills it.
+fn measure(
+    case: &Case,
+    kind: ServerKind,
+    window: Window,
+    server_cpu: Option<usize>,
+    pattern: &Pattern,
+) -> Result<Measurement, BenchError> {
+    let mut server = ServerProcess::start(kind, server_cpu)?;
+    let (addr, pid) = (server.addr(), server.pid());
+    let measured = match case.workload {
+        Workload::Echo { connections, message_size, in_flight } => {
+            let load = EchoLoad { connections, message_size, in_flight };
+            run_echo(addr, load, window, pattern, || procfs::cpu_time(pid).ok()).and_then(
+                |result| {
+                    Measurement::from_echo(&result)
+                        .ok_or_else(|| BenchError::failed("no message was echoed in the window"))
+                },
+            )
+        }
+        Workload::Idle { connections } => {
+            run_idle(addr, connections, pattern, || procfs::resident_set(pid))
+                .map(|result| Measurement::from_idle(&result))
+        }
+    };
+    measured.map_err(|error| server.explain(error))
+}
+
+/// Whether `kind` can run `case` at all: `select(2)` cannot hold descriptors at or above
+/// `FD_SETSIZE`, so the idle scenario's thousands of connections are beyond it. (The echo
+/// scenarios' 500 connections fit; should they not, the measurement fails and says why.)
+fn applicable(kind: ServerKind, case: &Case) -> Outcome {
+    match (kind.descriptor_limit(), case.workload) {
+        (Some(limit), Workload::Idle { connections })
+            if connections + SPARE_DESCRIPTORS / 4 > limit =>
+        {
+            Outcome::NotApplicable("n/a (FD_SETSIZE)".to_owned())
+        }
+        _ => Outcome::Measured(Vec::new()),
+    }
+}
+
+/// Lowers the case's connection count to what the descriptor limit allows, with a note.
+fn fit_to_limit(case: Case, descriptor_limit: usize, notes: &mut Vec<String>) -> Case {
+    let most = descriptor_limit.saturating_sub(SPARE_DESCRIPTORS);
+    if case.connections() <= most {
+        return case;
+    }
+    let note = format!(
+        "{}: RLIMIT_NOFILE is {descriptor_limit}, so {most} connections instead of {}",
+        case.scenario,
+        case.connections()
+    );
+    eprintln!("note: {note}");
+    notes.push(note);
+    case.with_connections_at_most(most)
+}
+
+/// Pins this process (the load generator) to the first CPU it may use and picks the second
+/// for the servers; returns the settings line and the servers' CPU.
+fn pin(notes: &mut Vec<String>) -> (String, Option<usize>) {
+    let cpus = system::allowed_cpus();
+    if let [generator, server, ..] = cpus[..] {
+        match system::pin_to_cpu(generator) {
+            Ok(()) => {
+                return (
+                    format!("server pinned to CPU {server}, load generator to CPU {generator}"),
+                    Some(server),
+                );
+            }
+            Err(error) => notes.push(format!("CPU pinning failed: {error}")),
+        }
+    }
+    (format!("no CPU pinning ({} CPU(s) available to pin to)", cpus.len()), None)
+}
+
+/// A one-line summary of a measurement, for progress output.
+fn summary(measurement: &Measurement) -> String {
+    [Figure::MessagesPerSecond, Figure::LatencyP50, Figure::CpuPerMessage, Figure::RssPerConnection]
+        .into_iter()
+        .filter_map(|figure| {
+            measurement
+                .get(figure)
+                .map(|value| format!("{} {}", figure.format(value), figure.heading()))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn seconds(duration: Duration) -> String {
+    format!("{}", duration.as_secs_f64())
+}

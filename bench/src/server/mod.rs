@@ -1,0 +1,178 @@
+//! The echo servers under test, and the `server` subcommand that runs one of them.
+//!
+//! Every server is written the same way, so that what differs is the runtime and not the
+//! program:
+//!
+//! * the listening socket is made by [`listener`] (same options, same backlog) and handed to
+//!   the runtime;
+//! * one accept loop; each accepted connection gets `TCP_NODELAY` and its own
+//!   [`BUFFER_SIZE`] buffer, allocated zeroed when the connection is accepted;
+//! * per connection: read once into that buffer, write all of what was read back, repeat;
+//!   end of stream or any error closes the connection;
+//! * accept errors are handled by [`accept_failed`]: pause only when out of descriptors.
+//!
+//! The async servers spawn one task per connection; `raw-epoll` keeps one state record per
+//! descriptor instead, which is the point of it: it is the mechanism without a runtime.
+
+mod plexio;
+#[cfg(target_os = "linux")]
+mod raw_epoll;
+mod smol;
+mod tokio;
+
+use std::fmt;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// The size of each connection's buffer, the same in every server.
+pub const BUFFER_SIZE: usize = 64 * 1024;
+
+/// The listen backlog of every server (plexio's and tokio's own default).
+const BACKLOG: i32 = 1024;
+
+/// How many accept errors a server reports on stderr before it goes quiet.
+const ACCEPT_ERRORS_REPORTED: usize = 3;
+
+/// An echo server implementation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ServerKind {
+    /// plexio on its `select(2)` backend.
+    PlexioSelect,
+    /// plexio on its `poll(2)` backend.
+    PlexioPoll,
+    /// plexio on its mio (epoll) backend.
+    PlexioMio,
+    /// plexio on its polling-crate (epoll) backend.
+    PlexioPolling,
+    /// tokio's current-thread runtime.
+    TokioCt,
+    /// tokio's multi-thread runtime (its worker count follows the CPUs it may run on).
+    TokioMt,
+    /// smol: `smol::block_on` driving a `LocalExecutor`, one thread.
+    Smol,
+    /// A hand-written single-threaded level-triggered epoll loop (Linux only).
+    RawEpoll,
+}
+
+impl ServerKind {
+    /// Every kind, in report order.
+    pub const ALL: [ServerKind; 8] = [
+        ServerKind::PlexioSelect,
+        ServerKind::PlexioPoll,
+        ServerKind::PlexioMio,
+        ServerKind::PlexioPolling,
+        ServerKind::TokioCt,
+        ServerKind::TokioMt,
+        ServerKind::Smol,
+        ServerKind::RawEpoll,
+    ];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerKind::PlexioSelect => "plexio-select",
+            ServerKind::PlexioPoll => "plexio-poll",
+            ServerKind::PlexioMio => "plexio-mio",
+            ServerKind::PlexioPolling => "plexio-polling",
+            ServerKind::TokioCt => "tokio-ct",
+            ServerKind::TokioMt => "tokio-mt",
+            ServerKind::Smol => "smol",
+            ServerKind::RawEpoll => "raw-epoll",
+        }
+    }
+
+    /// The kind called `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<ServerKind> {
+        ServerKind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
+    /// Whether this kind can run on this platform.
+    pub fn is_supported(self) -> bool {
+        self != ServerKind::RawEpoll || cfg!(target_os = "linux")
+    }
+
+    /// The number of descriptors this kind can hold at most, if it has such a limit:
+    /// `select(2)` cannot watch a descriptor at or above `FD_SETSIZE` on Unix, and plexio's
+    /// winsock `select` backend holds 4096 sockets per runtime.
+    pub fn descriptor_limit(self) -> Option<usize> {
+        #[cfg(unix)]
+        let limit = libc::FD_SETSIZE;
+        #[cfg(not(unix))]
+        let limit = 4096;
+        (self == ServerKind::PlexioSelect).then_some(limit)
+    }
+}
+
+impl fmt::Display for ServerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Runs the echo server `kind` on `addr`: binds, prints the bound address and its process id
+/// on a line of its own on stdout (`127.0.0.1:41234 5678`), then serves until killed.
+pub fn serve(kind: ServerKind, addr: SocketAddr) -> io::Result<()> {
+    let listener = listener(addr)?;
+    let bound = listener.local_addr()?;
+    let announce = move || -> io::Result<()> {
+        let mut stdout = io::stdout().lock();
+        writeln!(stdout, "{bound} {}", std::process::id())?;
+        stdout.flush()
+    };
+    match kind {
+        ServerKind::PlexioSelect => plexio::serve("select", listener, announce),
+        ServerKind::PlexioPoll => plexio::serve("poll", listener, announce),
+        ServerKind::PlexioMio => plexio::serve("mio", listener, announce),
+        ServerKind::PlexioPolling => plexio::serve("polling", listener, announce),
+        ServerKind::TokioCt => tokio::serve_current_thread(listener, announce),
+        ServerKind::TokioMt => tokio::serve_multi_thread(listener, announce),
+        ServerKind::Smol => smol::serve(listener, announce),
+        #[cfg(target_os = "linux")]
+        ServerKind::RawEpoll => raw_epoll::serve(listener, announce),
+        #[cfg(not(target_os = "linux"))]
+        ServerKind::RawEpoll => {
+            Err(io::Error::new(io::ErrorKind::Unsupported, "raw-epoll runs on Linux only"))
+        }
+    }
+}
+
+/// The listening socket every server uses: `SO_REUSEADDR` on Unix, non-blocking,
+/// [`BACKLOG`] deep.
+fn listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Handles a failed `accept`, the same way in every server: reports the first few errors on
+/// stderr and returns how long to pause before accepting again.
+///
+/// Running out of descriptors leaves the connection queued and the listener readable, so the
+/// server pauses rather than spin; any other error concerns one connection only (among them a
+/// connection that the `select` backend cannot hold, which plexio closes) and the server goes
+/// straight on.
+fn accept_failed(error: &io::Error) -> Option<Duration> {
+    static REPORTED: AtomicUsize = AtomicUsize::new(0);
+    if REPORTED.fetch_add(1, Ordering::Relaxed) < ACCEPT_ERRORS_REPORTED {
+        eprintln!("echo server: accept failed: {error}");
+    }
+    out_of_descriptors(error).then_some(Duration::from_millis(10))
+}
+
+#[cfg(unix)]
+fn out_of_descriptors(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+}
+
+#[cfg(not(unix))]
+fn out_of_descriptors(_error: &io::Error) -> bool {
+    false
+}
