@@ -1,4 +1,10 @@
 //! `poll(2)` on Unix.
+//!
+//! Where the platforms differ from Linux: macOS's `poll` does not support devices (a tty
+//! reports `POLLNVAL`), which plexio never registers, as it watches sockets only; and on
+//! macOS and the BSDs a peer's hang-up may come as `POLLHUP` with `POLLIN`, or as `POLLIN`
+//! alone with the end of stream left for `read` to find, which the reactor handles the same
+//! way (an event is a hint, the operation decides).
 
 use std::io;
 use std::time::Duration;

@@ -1,4 +1,10 @@
 //! `select(2)` on Unix: descriptors as bits of an `fd_set`.
+//!
+//! `FD_SETSIZE` and the layout of `fd_set` come from libc for each target, never assumed.
+//! macOS and the BSDs would accept larger, hand-allocated sets (`_DARWIN_UNLIMITED_SELECT`)
+//! but Linux's glibc would not, so plexio keeps to `FD_SETSIZE` everywhere and refuses what
+//! lies beyond it. Linux rewrites the timeout argument with the time left; a fresh one is
+//! built for every wait.
 
 use std::io;
 use std::mem::MaybeUninit;
