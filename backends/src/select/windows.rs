@@ -119,8 +119,21 @@ impl WaitSet for SelectSet {
         if result == SOCKET_ERROR {
             return Err(last_socket_error());
         }
-        // winsock leaves only the ready sockets in each set; merge them per socket so that
-        // one event carries every direction.
+        self.collect_ready();
+        Ok(())
+    }
+
+    fn for_each_ready(&self, mut report: impl FnMut(RawSource, Ready)) {
+        for &(socket, ready) in &self.ready {
+            report(socket as RawSource, ready);
+        }
+    }
+}
+
+impl SelectSet {
+    /// Reads the sets as a wait left them: winsock keeps only the ready sockets in each.
+    /// They are merged per socket, so that one event carries every direction.
+    fn collect_ready(&mut self) {
         let sets = [
             (&self.read, Ready::READABLE),
             (&self.write, Ready::WRITABLE),
@@ -137,12 +150,39 @@ impl WaitSet for SelectSet {
             }
             same
         });
-        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockets_past_the_set_are_refused_with_a_clear_error() {
+        assert!(SelectSet::admit(1, MAX_SOCKETS - 2).is_ok());
+        let error = SelectSet::admit(1, MAX_SOCKETS - 1).unwrap_err();
+        let inner = Error::from_io(&error).expect("a plexio error");
+        assert!(matches!(inner, Error::TooManySources { limit, .. } if *limit == MAX_SOCKETS - 1));
+        assert!(error.to_string().contains("poll"), "{error}");
     }
 
-    fn for_each_ready(&self, mut report: impl FnMut(RawSource, Ready)) {
-        for &(socket, ready) in &self.ready {
-            report(socket as RawSource, ready);
-        }
+    #[test]
+    fn results_merge_per_socket() {
+        let mut set = SelectSet::default();
+        set.add(9, Interest::READABLE);
+        set.add(7, Interest::BOTH);
+        set.add(5, Interest::WRITABLE);
+        // As winsock leaves the sets after a wait: 7 and 9 readable, 7 writable, 5 failed.
+        set.read.count = 2;
+        set.write.sockets[0] = 7;
+        set.write.count = 1;
+        set.except.sockets[0] = 5;
+        set.except.count = 1;
+        set.collect_ready();
+        let error = Ready::ERROR | Ready::READABLE | Ready::WRITABLE;
+        assert_eq!(
+            set.ready,
+            [(5, error), (7, Ready::READABLE | Ready::WRITABLE), (9, Ready::READABLE)]
+        );
     }
 }
