@@ -6,7 +6,7 @@
 
 mod util;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -37,6 +37,10 @@ per_backend!(
 fn soak() -> bool {
     std::env::var_os("PLEXIO_SOAK").is_some()
 }
+
+/// How long a wait may take before the test calls it a lost wakeup: far past any honest
+/// delay, even under wine on a loaded machine.
+const STALL: Duration = Duration::from_secs(10);
 
 /// A connected pair on 127.0.0.1.
 async fn pair() -> io::Result<(TcpStream, TcpStream)> {
@@ -442,8 +446,11 @@ fn wakes_from_many_threads_lose_no_final_wake(backend: &str) {
     });
 }
 
-/// Thousands of idle connections beside a hundred busy ones: the busy ones' round trips stay
-/// prompt (the idle ones cost the O(ready) mechanisms nothing per wait, and `poll` a scan).
+/// Thousands of idle connections beside a hundred busy ones. What is asserted is behaviour,
+/// not speed: the busy ones progress together (when the first finishes its rounds, none of
+/// the others has fallen far behind: nothing is starved), no round trip stalls, and every
+/// idle connection is still registered and answers at the end. The p99 round trip is printed
+/// for information; `plexio-bench` measures the cost of the idle ones.
 /// `select` cannot hold this many descriptors (`FD_SETSIZE`), which
 /// `descriptor_past_fd_setsize_is_refused_by_select_only` pins instead.
 fn busy_connections_stay_responsive_among_thousands_of_idle_ones(backend: &str) {
@@ -459,27 +466,37 @@ fn busy_connections_stay_responsive_among_thousands_of_idle_ones(backend: &str) 
         (2_000, 100, 100)
     };
     #[cfg(unix)]
-    util::raise_descriptor_limit(2 * idle as u64 + 2 * busy + 256);
+    util::raise_descriptor_limit(2 * idle as u64 + 2 * busy as u64 + 256);
     run(backend, || async move {
         let addr = spawn_echo_server().await?;
         let mut parked = Vec::with_capacity(idle);
         for _ in 0..idle {
             parked.push(TcpStream::connect(addr).await?);
         }
+        let progress: Rc<Vec<Cell<usize>>> = Rc::new((0..busy).map(|_| Cell::new(0)).collect());
+        let laggard_at_first_finish: Rc<Cell<Option<usize>>> = Rc::default();
         let workers: Vec<_> = (0..busy)
             .map(|id| {
+                let progress = Rc::clone(&progress);
+                let laggard_at_first_finish = Rc::clone(&laggard_at_first_finish);
                 plexio::spawn(async move {
                     let mut stream = TcpStream::connect(addr).await?;
                     let mut latencies = Vec::with_capacity(rounds);
                     let mut message = [0u8; 64];
                     let mut echo = [0u8; 64];
                     for round in 0..rounds {
-                        Stripes::fill(id, (round * 64) as u64, &mut message);
+                        Stripes::fill(id as u64, (round * 64) as u64, &mut message);
                         let sent = Instant::now();
                         stream.write_all(&message).await?;
-                        stream.read_exact(&mut echo).await?;
+                        // A lost wakeup shows as this read stalling.
+                        timeout(STALL, stream.read_exact(&mut echo)).await??;
                         latencies.push(sent.elapsed());
                         assert_eq!(echo, message);
+                        progress[id].set(round + 1);
+                    }
+                    if laggard_at_first_finish.get().is_none() {
+                        let slowest = progress.iter().map(Cell::get).min().unwrap_or(rounds);
+                        laggard_at_first_finish.set(Some(slowest));
                     }
                     Ok::<_, io::Error>(latencies)
                 })
@@ -489,13 +506,25 @@ fn busy_connections_stay_responsive_among_thousands_of_idle_ones(backend: &str) 
         for worker in workers {
             latencies.extend(worker.await??);
         }
+        let slowest = laggard_at_first_finish.get().expect("a worker finished");
+        assert!(
+            slowest >= rounds / 4,
+            "starvation: when the first of {busy} busy connections finished {rounds} rounds, \
+             one had done only {slowest}"
+        );
         latencies.sort();
         let p99 = latencies[latencies.len() * 99 / 100];
-        // A bound on starvation, not a speed target: a round trip that waits on thousands of
-        // idle sockets' bookkeeping, or on a stalled wakeup, takes far longer.
-        assert!(p99 < Duration::from_secs(1), "p99 round trip {p99:?} among {idle} idle");
-        eprintln!("p99 round trip among {idle} idle connections: {p99:?}");
-        drop(parked);
+        eprintln!(
+            "p99 round trip among {idle} idle connections: {p99:?}; the slowest busy one had \
+             done {slowest} of {rounds} rounds when the first finished"
+        );
+        for (index, stream) in parked.iter_mut().enumerate() {
+            let message = [index as u8; 8];
+            stream.write_all(&message).await?;
+            let mut echo = [0u8; 8];
+            timeout(STALL, stream.read_exact(&mut echo)).await??;
+            assert_eq!(echo, message, "idle connection {index}");
+        }
         Ok(())
     });
 }
