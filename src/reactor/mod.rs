@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use plexio_backends::{AsSource, Backend, Events, Interest, Token, Triggering};
 
+use crate::runtime::{Counted, Counters};
 use io_state::IoState;
 pub(crate) use io_state::lock;
 pub(crate) use registration::Registration;
@@ -36,13 +37,13 @@ pub(crate) struct Reactor {
     triggering: Triggering,
     slots: Mutex<Slots>,
     shut_down: AtomicBool,
+    counters: Arc<Counters>,
 }
 
 #[derive(Debug, Default)]
 struct Slots {
     entries: Vec<Slot>,
     free: Vec<usize>,
-    live: usize,
 }
 
 #[derive(Debug, Default)]
@@ -63,12 +64,13 @@ impl EventBuffer {
 }
 
 impl Reactor {
-    pub(crate) fn new(backend: Arc<dyn Backend>) -> Reactor {
+    pub(crate) fn new(backend: Arc<dyn Backend>, counters: Arc<Counters>) -> Reactor {
         Reactor {
             triggering: backend.triggering(),
             backend,
             slots: Mutex::new(Slots::default()),
             shut_down: AtomicBool::new(false),
+            counters,
         }
     }
 
@@ -76,9 +78,9 @@ impl Reactor {
         &self.backend
     }
 
-    /// How many sockets are registered now.
-    pub(crate) fn registrations(&self) -> usize {
-        lock(&self.slots).live
+    /// Counts a socket that an I/O object of this runtime now owns, until the guard drops.
+    fn socket_opened(&self) -> Counted {
+        self.counters.socket_opened()
     }
 
     /// Registers `source` for `interest` and returns the pieces a `Registration` holds.
@@ -105,7 +107,7 @@ impl Reactor {
             let token = Token((slot.generation << INDEX_BITS) | index);
             let state = Arc::new(IoState::new(token, raw, interest));
             slot.state = Some(state.clone());
-            slots.live += 1;
+            self.counters.registration_added();
             (token, state)
         };
         match plexio_backends::Registered::new(source, self.backend.clone(), token, interest) {
@@ -127,7 +129,7 @@ impl Reactor {
         slot.state = None;
         slot.generation = (slot.generation + 1) & ((1 << GENERATION_BITS) - 1);
         slots.free.push(index);
-        slots.live -= 1;
+        self.counters.registration_removed();
     }
 
     /// Waits for events for at most `timeout` and dispatches them.

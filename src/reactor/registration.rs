@@ -14,6 +14,7 @@ use plexio_backends::{AsSource, Interest, Registered, Token};
 
 use super::Reactor;
 use super::io_state::{IoState, ReadyEvent};
+use crate::runtime::Counted;
 use crate::runtime::context;
 use crate::task::coop;
 
@@ -28,14 +29,18 @@ pub(crate) struct Registration<S: AsSource> {
     /// deregistration (inside `Registered`) then runs, then the socket closes. `None` only
     /// once `into_inner` has taken it (and released the slot itself).
     source: Option<Registered<S>>,
+    /// Counts the socket as open in the runtime's statistics; declared after `source` so that
+    /// it drops once the socket is closed.
+    _open: Counted,
 }
 
 impl<S: AsSource> Registration<S> {
     /// Registers `source` with the reactor of the runtime running on this thread.
     pub(crate) fn new(source: S, interest: Interest) -> io::Result<Registration<S>> {
         let reactor = context::reactor()?;
+        let open = reactor.socket_opened();
         let (source, state, token) = reactor.register(source, interest)?;
-        Ok(Registration { state, token, reactor, source: Some(source) })
+        Ok(Registration { state, token, reactor, source: Some(source), _open: open })
     }
 
     /// The socket.

@@ -8,6 +8,7 @@
 mod builder;
 pub(crate) mod context;
 mod shared;
+mod stats;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -24,6 +25,8 @@ use plexio_backends::Backend;
 pub use builder::{BACKEND_ENV, Builder};
 use shared::MainWaker;
 pub(crate) use shared::Shared;
+pub(crate) use stats::{Counted, Counters};
+pub use stats::{RuntimeStats, StatsHandle};
 
 use crate::reactor::{EventBuffer, Reactor};
 use crate::task::{JoinHandle, coop};
@@ -55,19 +58,6 @@ struct Core {
     expired: Vec<Waker>,
 }
 
-/// Counts of what a runtime holds now; each goes back to where it was once the tasks,
-/// sockets and timers that added to it are gone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RuntimeStats {
-    /// Spawned tasks whose future has not been dropped yet.
-    pub tasks: usize,
-    /// Sockets registered with the runtime's backend.
-    pub registrations: usize,
-    /// Timers waiting to fire.
-    pub timers: usize,
-}
-
 impl Runtime {
     /// A runtime on the default backend: the one `PLEXIO_BACKEND` names, else the most
     /// preferred one compiled in.
@@ -82,9 +72,10 @@ impl Runtime {
 
     pub(crate) fn with_backend(backend: Arc<dyn Backend>) -> Runtime {
         let backend_name = backend.name();
-        let reactor = Arc::new(Reactor::new(backend));
+        let counters = Arc::new(Counters::default());
+        let reactor = Arc::new(Reactor::new(backend, counters.clone()));
         Runtime {
-            shared: Arc::new(Shared::new(reactor)),
+            shared: Arc::new(Shared::new(reactor, counters)),
             core: RefCell::new(Core { events: EventBuffer::new(), expired: Vec::new() }),
             backend_name,
             _not_send: PhantomData,
@@ -96,13 +87,15 @@ impl Runtime {
         self.backend_name
     }
 
-    /// Counts of the tasks, registrations and timers the runtime holds now.
+    /// Counts of the tasks, registrations, timers and sockets the runtime holds now.
     pub fn stats(&self) -> RuntimeStats {
-        RuntimeStats {
-            tasks: self.shared.tasks(),
-            registrations: self.shared.reactor.registrations(),
-            timers: self.shared.timers.len(),
-        }
+        self.shared.counters.snapshot()
+    }
+
+    /// A handle that reads the same counts from any thread, and still reads them after the
+    /// runtime is dropped: all zero once everything it held has been released.
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle(self.shared.counters.clone())
     }
 
     /// Spawns a task onto this runtime; it runs during this runtime's `block_on` calls.

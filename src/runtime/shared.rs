@@ -2,13 +2,14 @@
 //! says whether a wake must interrupt the backend, the reactor and the timers.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Wake;
 use std::thread::ThreadId;
 
 use async_task::Runnable;
 
+use super::{Counted, Counters};
 use crate::reactor::{Reactor, lock};
 use crate::time::Timers;
 
@@ -17,6 +18,7 @@ use crate::time::Timers;
 pub(crate) struct Shared {
     pub(crate) reactor: Arc<Reactor>,
     pub(crate) timers: Timers,
+    pub(crate) counters: Arc<Counters>,
     queue: Mutex<VecDeque<Runnable>>,
     /// True while the runtime thread is (about to be) blocked in the backend. Whoever makes
     /// work for it afterwards must notify the backend.
@@ -25,20 +27,19 @@ pub(crate) struct Shared {
     main_woken: AtomicBool,
     /// Set when the runtime is dropped: tasks scheduled from then on are dropped.
     closed: AtomicBool,
-    tasks: AtomicUsize,
     owner: ThreadId,
 }
 
 impl Shared {
-    pub(crate) fn new(reactor: Arc<Reactor>) -> Shared {
+    pub(crate) fn new(reactor: Arc<Reactor>, counters: Arc<Counters>) -> Shared {
         Shared {
             reactor,
-            timers: Timers::default(),
+            timers: Timers::new(counters.clone()),
+            counters,
             queue: Mutex::new(VecDeque::new()),
             parked: AtomicBool::new(false),
             main_woken: AtomicBool::new(true),
             closed: AtomicBool::new(false),
-            tasks: AtomicUsize::new(0),
             owner: std::thread::current().id(),
         }
     }
@@ -111,23 +112,8 @@ impl Shared {
     }
 
     /// Counts a spawned task until the returned guard (held by the task's future) drops.
-    pub(crate) fn task_started(self: &Arc<Self>) -> LiveTask {
-        self.tasks.fetch_add(1, Ordering::Relaxed);
-        LiveTask(self.clone())
-    }
-
-    pub(crate) fn tasks(&self) -> usize {
-        self.tasks.load(Ordering::Relaxed)
-    }
-}
-
-/// Held by each task's future; counts the task as live until the future is dropped.
-#[derive(Debug)]
-pub(crate) struct LiveTask(Arc<Shared>);
-
-impl Drop for LiveTask {
-    fn drop(&mut self) {
-        self.0.tasks.fetch_sub(1, Ordering::Relaxed);
+    pub(crate) fn task_started(&self) -> Counted {
+        self.counters.task_started()
     }
 }
 

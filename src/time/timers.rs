@@ -1,19 +1,21 @@
 //! The timers of one runtime: deadlines ordered in a map, each with the waker to call.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::Instant;
 
 use crate::reactor::lock;
+use crate::runtime::Counters;
 
 /// A timer's place in the map: its deadline, and a sequence number that orders timers with
 /// the same deadline by creation and keeps keys unique.
 pub(crate) type TimerKey = (Instant, u64);
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Timers {
     inner: Mutex<Inner>,
+    counters: Arc<Counters>,
 }
 
 #[derive(Debug, Default)]
@@ -23,6 +25,10 @@ struct Inner {
 }
 
 impl Timers {
+    pub(crate) fn new(counters: Arc<Counters>) -> Timers {
+        Timers { inner: Mutex::default(), counters }
+    }
+
     /// Adds a timer; also says whether it is now the earliest one (and so must shorten a
     /// wait the runtime thread may be blocked in).
     pub(crate) fn insert(&self, deadline: Instant, waker: &Waker) -> (TimerKey, bool) {
@@ -31,6 +37,7 @@ impl Timers {
         inner.next_sequence += 1;
         let earliest = inner.pending.first_key_value().is_none_or(|(first, _)| key < *first);
         inner.pending.insert(key, waker.clone());
+        self.counters.set_timers(inner.pending.len());
         (key, earliest)
     }
 
@@ -49,7 +56,10 @@ impl Timers {
     }
 
     pub(crate) fn remove(&self, key: TimerKey) {
-        lock(&self.inner).pending.remove(&key);
+        let mut inner = lock(&self.inner);
+        if inner.pending.remove(&key).is_some() {
+            self.counters.set_timers(inner.pending.len());
+        }
     }
 
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
@@ -65,14 +75,15 @@ impl Timers {
             }
             expired.push(entry.remove());
         }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        lock(&self.inner).pending.len()
+        self.counters.set_timers(inner.pending.len());
     }
 
     /// Removes every timer, handing back their wakers (used when the runtime shuts down).
     pub(crate) fn take_all(&self) -> Vec<Waker> {
-        std::mem::take(&mut lock(&self.inner).pending).into_values().collect()
+        let mut inner = lock(&self.inner);
+        let pending = std::mem::take(&mut inner.pending);
+        self.counters.set_timers(0);
+        drop(inner);
+        pending.into_values().collect()
     }
 }

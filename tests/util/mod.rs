@@ -142,10 +142,16 @@ where
     Fut: Future<Output = io::Result<()>>,
 {
     let runtime = runtime(backend);
+    let stats = runtime.stats_handle();
     let _watchdog = Watchdog::start(TEST_LIMIT);
     if let Err(error) = runtime.block_on(test()) {
         panic!("test failed on the {backend} backend: {error} ({error:?})");
     }
+    // Whatever the test left running (servers, timers, parked sockets) is cancelled and
+    // released with the runtime: nothing may outlive it.
+    drop(runtime);
+    let left = stats.get();
+    assert!(left.is_empty(), "the dropped runtime still holds {left:?}");
 }
 
 /// Aborts the process if not dropped within its limit.

@@ -1,0 +1,122 @@
+//! Runtime statistics: counts of what a runtime holds (tasks, registrations, timers, open
+//! sockets), kept where they change and readable from any thread, also after the runtime
+//! is gone, so that a program (or a test) can check that everything it started was released.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Counts of what a runtime holds at one moment; each goes back to where it was once the
+/// tasks, sockets and timers that added to it are gone, and to zero once the runtime is
+/// dropped and its I/O objects with it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RuntimeStats {
+    /// Spawned tasks whose future has not been dropped yet.
+    pub tasks: usize,
+    /// Sockets registered with the runtime's backend.
+    pub registrations: usize,
+    /// Timers waiting to fire.
+    pub timers: usize,
+    /// Sockets owned by the runtime's I/O objects and not yet closed. It differs from
+    /// `registrations` while an I/O object is being dropped: its registration is removed
+    /// first, then its socket closes.
+    pub sockets: usize,
+}
+
+impl RuntimeStats {
+    /// Whether the runtime holds nothing at all.
+    pub fn is_empty(&self) -> bool {
+        *self == RuntimeStats::default()
+    }
+}
+
+/// A handle to a runtime's statistics that any thread may keep and read, before and after
+/// the runtime is dropped.
+///
+/// ```
+/// let runtime = plexio::Runtime::new().unwrap();
+/// let stats = runtime.stats_handle();
+/// runtime.block_on(async {
+///     let _listener = plexio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     assert_eq!(stats.get().registrations, 1);
+/// });
+/// drop(runtime);
+/// assert!(stats.get().is_empty());
+/// ```
+#[derive(Clone, Debug)]
+pub struct StatsHandle(pub(crate) Arc<Counters>);
+
+impl StatsHandle {
+    /// The counts now.
+    pub fn get(&self) -> RuntimeStats {
+        self.0.snapshot()
+    }
+}
+
+/// The live counters one runtime's parts update.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    tasks: AtomicUsize,
+    registrations: AtomicUsize,
+    timers: AtomicUsize,
+    sockets: AtomicUsize,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> RuntimeStats {
+        RuntimeStats {
+            tasks: self.tasks.load(Ordering::Relaxed),
+            registrations: self.registrations.load(Ordering::Relaxed),
+            timers: self.timers.load(Ordering::Relaxed),
+            sockets: self.sockets.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn registration_added(&self) {
+        self.registrations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn registration_removed(&self) {
+        self.registrations.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Records the number of pending timers; called under the timers' lock after each change.
+    pub(crate) fn set_timers(&self, pending: usize) {
+        self.timers.store(pending, Ordering::Relaxed);
+    }
+
+    /// Counts a spawned task until the guard (held by the task's future) drops.
+    pub(crate) fn task_started(self: &Arc<Self>) -> Counted {
+        self.tasks.fetch_add(1, Ordering::Relaxed);
+        Counted { counters: self.clone(), counter: Counter::Task }
+    }
+
+    /// Counts an open socket until the guard (dropped after the socket closes) drops.
+    pub(crate) fn socket_opened(self: &Arc<Self>) -> Counted {
+        self.sockets.fetch_add(1, Ordering::Relaxed);
+        Counted { counters: self.clone(), counter: Counter::Socket }
+    }
+}
+
+#[derive(Debug)]
+enum Counter {
+    Task,
+    Socket,
+}
+
+/// Counts one task or socket as live until dropped.
+#[derive(Debug)]
+pub(crate) struct Counted {
+    counters: Arc<Counters>,
+    counter: Counter,
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let counter = match self.counter {
+            Counter::Task => &self.counters.tasks,
+            Counter::Socket => &self.counters.sockets,
+        };
+        counter.fetch_sub(1, Ordering::Relaxed);
+    }
+}
