@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use plexio_backends::{AsSource, Backend, Events, Interest, Token, Triggering};
 
-use crate::runtime::{Counted, Counters};
+use crate::runtime::{Counters, OpenSocket};
 use io_state::IoState;
 pub(crate) use io_state::lock;
 pub(crate) use registration::Registration;
@@ -79,7 +79,7 @@ impl Reactor {
     }
 
     /// Counts a socket that an I/O object of this runtime now owns, until the guard drops.
-    fn socket_opened(&self) -> Counted {
+    fn socket_opened(&self) -> OpenSocket {
         self.counters.socket_opened()
     }
 

@@ -14,7 +14,7 @@ use plexio_backends::{AsSource, Interest, Registered, Token};
 
 use super::Reactor;
 use super::io_state::{IoState, ReadyEvent};
-use crate::runtime::Counted;
+use crate::runtime::OpenSocket;
 use crate::runtime::context;
 use crate::task::coop;
 
@@ -31,7 +31,7 @@ pub(crate) struct Registration<S: AsSource> {
     source: Option<Registered<S>>,
     /// Counts the socket as open in the runtime's statistics; declared after `source` so that
     /// it drops once the socket is closed.
-    _open: Counted,
+    _open: OpenSocket,
 }
 
 impl<S: AsSource> Registration<S> {

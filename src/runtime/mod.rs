@@ -9,6 +9,7 @@ mod builder;
 pub(crate) mod context;
 mod shared;
 mod stats;
+mod task_list;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -25,7 +26,7 @@ use plexio_backends::Backend;
 pub use builder::{BACKEND_ENV, Builder};
 use shared::MainWaker;
 pub(crate) use shared::Shared;
-pub(crate) use stats::{Counted, Counters};
+pub(crate) use stats::{Counters, OpenSocket};
 pub use stats::{RuntimeStats, StatsHandle};
 
 use crate::reactor::{EventBuffer, Reactor};
@@ -166,15 +167,16 @@ impl Runtime {
 }
 
 impl Drop for Runtime {
-    /// Cancels every task and closes every registration: tasks' futures are dropped here,
-    /// which closes their sockets and removes their timers.
+    /// Cancels every task and closes every registration: every task's future is dropped
+    /// here, on the runtime's thread, which closes its sockets and removes its timers; also
+    /// a task that waits on a channel or on another thread.
     fn drop(&mut self) {
         self.shared.close();
         self.shared.reactor.shut_down();
         for waker in self.shared.timers.take_all() {
             waker.wake();
         }
-        self.shared.close();
+        self.shared.cancel_all_tasks();
     }
 }
 

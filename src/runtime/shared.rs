@@ -1,5 +1,6 @@
 //! The part of a runtime that other threads reach: the run queue, the parked flag that
-//! says whether a wake must interrupt the backend, the reactor and the timers.
+//! says whether a wake must interrupt the backend, the reactor, the timers and the list of
+//! live tasks.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,7 +10,8 @@ use std::thread::ThreadId;
 
 use async_task::Runnable;
 
-use super::{Counted, Counters};
+use super::Counters;
+use super::task_list::TaskList;
 use crate::reactor::{Reactor, lock};
 use crate::time::Timers;
 
@@ -19,13 +21,14 @@ pub(crate) struct Shared {
     pub(crate) reactor: Arc<Reactor>,
     pub(crate) timers: Timers,
     pub(crate) counters: Arc<Counters>,
+    tasks: TaskList,
     queue: Mutex<VecDeque<Runnable>>,
     /// True while the runtime thread is (about to be) blocked in the backend. Whoever makes
     /// work for it afterwards must notify the backend.
     parked: AtomicBool,
     /// Set when the future given to `block_on` was woken.
     main_woken: AtomicBool,
-    /// Set when the runtime is dropped: tasks scheduled from then on are dropped.
+    /// Set when the runtime is dropped: tasks scheduled from then on are dropped, not run.
     closed: AtomicBool,
     owner: ThreadId,
 }
@@ -35,6 +38,7 @@ impl Shared {
         Shared {
             reactor,
             timers: Timers::new(counters.clone()),
+            tasks: TaskList::new(counters.clone()),
             counters,
             queue: Mutex::new(VecDeque::new()),
             parked: AtomicBool::new(false),
@@ -46,17 +50,13 @@ impl Shared {
 
     /// Queues a task to run, from any thread.
     pub(crate) fn schedule(&self, runnable: Runnable) {
-        if self.closed.load(Ordering::Acquire) {
-            if std::thread::current().id() == self.owner {
-                // Dropping it drops the task's future, here on its own thread.
-                drop(runnable);
-            } else {
-                // A thread-local task must not be dropped elsewhere; its runtime is gone, so
-                // the task is leaked rather than run.
-                std::mem::forget(runnable);
-            }
+        if self.closed.load(Ordering::Acquire) && std::thread::current().id() == self.owner {
+            // Dropping it drops the task's future, here on its own thread.
+            drop(runnable);
             return;
         }
+        // From another thread, also once closed: a thread-local task must not be dropped
+        // elsewhere, so it is queued for `cancel_all_tasks` to drop on the runtime's thread.
         lock(&self.queue).push_back(runnable);
         self.unpark();
     }
@@ -111,9 +111,56 @@ impl Shared {
         }
     }
 
-    /// Counts a spawned task until the returned guard (held by the task's future) drops.
-    pub(crate) fn task_started(&self) -> Counted {
-        self.counters.task_started()
+    /// Lists a task about to be spawned; the returned guard, held by its future, takes it
+    /// off the list when the future is dropped.
+    pub(crate) fn task_started(self: &Arc<Self>) -> LiveTask {
+        LiveTask { shared: self.clone(), index: self.tasks.add() }
+    }
+
+    /// Gives the list the waker of the task at `index`, once the task exists.
+    pub(crate) fn set_task_waker(&self, index: usize, waker: std::task::Waker) {
+        self.tasks.set_waker(index, waker);
+    }
+
+    /// Drops the future of every live task, on the runtime's thread; called once the
+    /// runtime is closed. Each task is woken, which schedules it, and a closed runtime drops
+    /// what is scheduled. A task another thread is scheduling right now reaches the queue a
+    /// moment later: the loop drains it until no task is left.
+    pub(crate) fn cancel_all_tasks(&self) {
+        debug_assert!(self.closed.load(Ordering::Acquire));
+        loop {
+            for waker in self.tasks.take_wakers() {
+                waker.wake();
+            }
+            while let Some(runnable) = self.pop() {
+                drop(runnable);
+            }
+            if self.tasks.live() == 0 {
+                return;
+            }
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Held by each task's future: keeps the task on its runtime's list of live tasks until the
+/// future is dropped.
+#[derive(Debug)]
+pub(crate) struct LiveTask {
+    shared: Arc<Shared>,
+    index: usize,
+}
+
+impl LiveTask {
+    /// The task's place on the list.
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+}
+
+impl Drop for LiveTask {
+    fn drop(&mut self) {
+        self.shared.tasks.remove(self.index);
     }
 }
 

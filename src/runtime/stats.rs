@@ -85,38 +85,24 @@ impl Counters {
         self.timers.store(pending, Ordering::Relaxed);
     }
 
-    /// Counts a spawned task until the guard (held by the task's future) drops.
-    pub(crate) fn task_started(self: &Arc<Self>) -> Counted {
-        self.tasks.fetch_add(1, Ordering::Relaxed);
-        Counted { counters: self.clone(), counter: Counter::Task }
+    /// Records the number of live tasks; called under the task list's lock after each change.
+    pub(crate) fn set_tasks(&self, live: usize) {
+        self.tasks.store(live, Ordering::Relaxed);
     }
 
     /// Counts an open socket until the guard (dropped after the socket closes) drops.
-    pub(crate) fn socket_opened(self: &Arc<Self>) -> Counted {
+    pub(crate) fn socket_opened(self: &Arc<Self>) -> OpenSocket {
         self.sockets.fetch_add(1, Ordering::Relaxed);
-        Counted { counters: self.clone(), counter: Counter::Socket }
+        OpenSocket(self.clone())
     }
 }
 
+/// Counts one socket as open until dropped.
 #[derive(Debug)]
-enum Counter {
-    Task,
-    Socket,
-}
+pub(crate) struct OpenSocket(Arc<Counters>);
 
-/// Counts one task or socket as live until dropped.
-#[derive(Debug)]
-pub(crate) struct Counted {
-    counters: Arc<Counters>,
-    counter: Counter,
-}
-
-impl Drop for Counted {
+impl Drop for OpenSocket {
     fn drop(&mut self) {
-        let counter = match self.counter {
-            Counter::Task => &self.counters.tasks,
-            Counter::Socket => &self.counters.sockets,
-        };
-        counter.fetch_sub(1, Ordering::Relaxed);
+        self.0.sockets.fetch_sub(1, Ordering::Relaxed);
     }
 }

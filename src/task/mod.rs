@@ -55,12 +55,15 @@ where
     F::Output: 'static,
 {
     let live = shared.task_started();
+    let index = live.index();
     let future = async move {
         let _live = live;
         AssertUnwindSafe(future).catch_unwind().await
     };
+    let list = shared.clone();
     let schedule = move |runnable| shared.schedule(runnable);
     let (runnable, task) = async_task::spawn_local(future, schedule);
+    list.set_task_waker(index, runnable.waker());
     runnable.schedule();
     JoinHandle::new(task)
 }

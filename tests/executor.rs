@@ -1,0 +1,263 @@
+//! The executor, timers and task machinery on a backend that makes no system call: it holds
+//! no sockets and parks the runtime thread on a condition variable. That keeps these tests
+//! inside what Miri can run, so CI runs this file under Miri too
+//! (`cargo +nightly miri test --test executor`), which checks the `unsafe` code of the task
+//! machinery plexio builds on and every cross-thread wake path for undefined behaviour and
+//! data races. Natively it runs with the rest of the suite.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::channel::oneshot;
+use plexio::backend::{Backend, Events, Interest, RawSource, Token, Triggering};
+use plexio::time::{sleep, sleep_until, timeout};
+use plexio::{JoinHandle, Runtime};
+
+/// A backend with nothing to watch: `poll` sleeps until notified or timed out.
+#[derive(Debug, Default)]
+struct ParkingBackend {
+    notified: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Backend for ParkingBackend {
+    fn name(&self) -> &'static str {
+        "parking"
+    }
+
+    fn triggering(&self) -> Triggering {
+        Triggering::Level
+    }
+
+    unsafe fn register(&self, _: RawSource, _: Token, _: Interest) -> io::Result<()> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "the parking backend holds no sockets"))
+    }
+
+    fn reregister(&self, _: RawSource, _: Token, _: Interest) -> io::Result<()> {
+        Err(io::ErrorKind::NotFound.into())
+    }
+
+    fn deregister(&self, _: RawSource) -> io::Result<()> {
+        Err(io::ErrorKind::NotFound.into())
+    }
+
+    fn poll(&self, _: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+        let notified = self.notified.lock().unwrap();
+        let mut notified = match timeout {
+            None => self.wake.wait_while(notified, |notified| !*notified).unwrap(),
+            Some(timeout) => {
+                self.wake.wait_timeout_while(notified, timeout, |notified| !*notified).unwrap().0
+            }
+        };
+        *notified = false;
+        Ok(())
+    }
+
+    fn notify(&self) -> io::Result<()> {
+        *self.notified.lock().unwrap() = true;
+        self.wake.notify_one();
+        Ok(())
+    }
+}
+
+fn runtime() -> Runtime {
+    Runtime::builder().custom_backend(ParkingBackend::default()).build().unwrap()
+}
+
+/// Fewer iterations under Miri, which runs code thousands of times slower.
+fn scaled(native: usize, miri: usize) -> usize {
+    if cfg!(miri) { miri } else { native }
+}
+
+#[test]
+fn tasks_join_in_any_order_and_return_their_output() {
+    let runtime = runtime();
+    let count = scaled(1_000, 50);
+    let total = runtime.block_on(async {
+        let handles: Vec<JoinHandle<usize>> = (0..count)
+            .map(|n| {
+                plexio::spawn(async move {
+                    plexio::task::yield_now().await;
+                    n
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for handle in handles.into_iter().rev() {
+            total += handle.await.unwrap();
+        }
+        total
+    });
+    assert_eq!(total, count * (count - 1) / 2);
+    assert!(runtime.stats().is_empty(), "{:?}", runtime.stats());
+}
+
+#[test]
+fn abort_cancels_and_a_panic_is_contained() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let (_never_sent, never) = oneshot::channel::<()>();
+        let stalled = plexio::spawn(never);
+        stalled.abort();
+        assert!(stalled.await.unwrap_err().is_cancelled());
+
+        let panicked = plexio::spawn(async { panic!("a task panics") });
+        assert!(panicked.await.unwrap_err().is_panic());
+
+        // The runtime goes on serving other tasks.
+        assert_eq!(plexio::spawn(async { 7 }).await.unwrap(), 7);
+    });
+    assert!(runtime.stats().is_empty(), "{:?}", runtime.stats());
+}
+
+#[test]
+fn timers_fire_in_deadline_order_and_never_early() {
+    let runtime = runtime();
+    let fired = runtime.block_on(async {
+        // Every timer is set before the first deadline, even on Miri's clock, which runs
+        // far ahead while the tasks start.
+        let start = Instant::now() + Duration::from_millis(scaled(20, 1_000) as u64);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let handles: Vec<_> = [5u64, 1, 4, 2, 3]
+            .into_iter()
+            .map(|millis| {
+                let order = order.clone();
+                plexio::spawn(async move {
+                    let duration = Duration::from_millis(millis);
+                    sleep_until(start + duration).await;
+                    assert!(Instant::now() >= start + duration, "{millis} ms fired early");
+                    order.lock().unwrap().push(millis);
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.await.unwrap();
+        }
+        Arc::try_unwrap(order).unwrap().into_inner().unwrap()
+    });
+    assert_eq!(fired, [1, 2, 3, 4, 5]);
+    assert_eq!(runtime.stats().timers, 0);
+}
+
+#[test]
+fn timeout_cancels_a_future_that_never_completes() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let (_never_sent, never) = oneshot::channel::<()>();
+        assert!(timeout(Duration::from_millis(2), never).await.is_err());
+        let (sender, received) = oneshot::channel();
+        sender.send(3).unwrap();
+        assert_eq!(timeout(Duration::from_secs(60), received).await.unwrap(), Ok(3));
+    });
+    assert!(runtime.stats().is_empty(), "{:?}", runtime.stats());
+}
+
+/// Wakes from other threads reach a runtime blocked in its backend, and none is lost: every
+/// task that waits on another thread's message finishes.
+#[test]
+fn wakes_from_other_threads_reach_a_parked_runtime() {
+    let runtime = runtime();
+    let threads = scaled(8, 3);
+    let messages = scaled(200, 5);
+    runtime.block_on(async {
+        let mut tasks = Vec::new();
+        let mut senders = Vec::new();
+        for _ in 0..threads {
+            let mut thread_senders = Vec::new();
+            for _ in 0..messages {
+                let (sender, receiver) = oneshot::channel::<usize>();
+                thread_senders.push(sender);
+                tasks.push(plexio::spawn(receiver));
+            }
+            senders.push(thread_senders);
+        }
+        let workers: Vec<_> = senders
+            .into_iter()
+            .map(|thread_senders| {
+                std::thread::spawn(move || {
+                    for (n, sender) in thread_senders.into_iter().enumerate() {
+                        sender.send(n).unwrap();
+                        if n % 16 == 0 {
+                            std::thread::yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut received = 0;
+        for task in tasks {
+            task.await.unwrap().unwrap();
+            received += 1;
+        }
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        assert_eq!(received, threads * messages);
+    });
+}
+
+/// A future that is ready again each time it is polled, forever, unless its task yields to
+/// others; with the cooperative budget, the others still finish.
+#[test]
+fn a_task_that_never_waits_does_not_starve_the_others() {
+    struct Spin;
+    impl Future for Spin {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+    let runtime = runtime();
+    runtime.block_on(async {
+        let spinner = plexio::spawn(Spin);
+        for _ in 0..scaled(100, 5) {
+            plexio::spawn(async { plexio::task::yield_now().await }).await.unwrap();
+        }
+        sleep(Duration::from_millis(1)).await;
+        spinner.abort();
+        assert!(spinner.await.unwrap_err().is_cancelled());
+    });
+}
+
+/// Dropping the runtime drops every task's future on the runtime thread, including tasks
+/// whose wakers other threads still hold, and releases their timers.
+#[test]
+fn dropping_the_runtime_releases_tasks_timers_and_wakers() {
+    let runtime = runtime();
+    let stats = runtime.stats_handle();
+    let (sender, receiver) = oneshot::channel::<()>();
+    runtime.block_on(async {
+        plexio::spawn(receiver);
+        plexio::spawn(sleep(Duration::from_secs(3_600)));
+        plexio::spawn(async {
+            let (_sender, never) = oneshot::channel::<()>();
+            timeout(Duration::from_secs(3_600), never).await
+        });
+        plexio::task::yield_now().await;
+        assert_eq!(stats.get().tasks, 3);
+        assert_eq!(stats.get().timers, 2);
+    });
+    drop(runtime);
+    assert!(stats.get().is_empty(), "{:?}", stats.get());
+    // The receiving task is gone: its end of the channel was dropped with it.
+    assert!(sender.send(()).is_err());
+}
+
+/// A second `block_on` on the same runtime polls its future, and tasks spawned in the first
+/// run on.
+#[test]
+fn block_on_can_be_called_again() {
+    let runtime = runtime();
+    let (sender, receiver) = oneshot::channel::<u32>();
+    // The handle leaves the first `block_on` on purpose, to be awaited in the next one.
+    #[allow(clippy::async_yields_async)]
+    let waiter = runtime.block_on(async { plexio::spawn(receiver) });
+    sender.send(9).unwrap();
+    assert_eq!(runtime.block_on(waiter).unwrap(), Ok(9));
+    assert_eq!(runtime.block_on(async { 1 }), 1);
+}
