@@ -15,9 +15,11 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use plexio::net::{TcpListener, TcpStream};
+use plexio::net::{TcpListener, TcpStream, UdpSocket};
 use plexio::time::{sleep, sleep_until, timeout};
-use util::{Random, Stripes, echo_through, run, spawn_echo_server};
+use util::{
+    Checksum, Random, Stripes, echo_through, fill_pattern, pattern_byte, run, spawn_echo_server,
+};
 
 per_backend!(
     many_connections_echo_with_random_write_sizes,
@@ -31,6 +33,9 @@ per_backend!(
     a_timer_of_duration_max_never_fires,
     wakes_from_many_threads_lose_no_final_wake,
     busy_connections_stay_responsive_among_thousands_of_idle_ones,
+    half_closed_streams_are_answered_with_their_length_and_crc,
+    datagrams_arrive_whole_once_each_and_checked,
+    reading_a_socket_that_is_always_writable_does_not_livelock,
 );
 
 /// Whether the long versions run.
@@ -241,21 +246,36 @@ fn reads_raced_by_short_timeouts_lose_no_byte(backend: &str) {
     };
     run(backend, || async move {
         let (mut client, mut server) = pair().await?;
-        let writer = plexio::spawn(async move {
-            let mut random = Random::new(5);
-            let mut sent = 0u64;
-            let mut chunk = vec![0; 4096];
-            while sent < total {
-                let n = (1 + random.below(chunk.len())).min((total - sent) as usize);
-                Stripes::fill(13, sent, &mut chunk[..n]);
-                client.write_all(&chunk[..n]).await?;
-                sent += n as u64;
-                if random.below(8) == 0 {
-                    sleep(Duration::from_micros(random.below(1_000) as u64)).await;
+        let consumed = Rc::new(Cell::new(0u64));
+        let writer = plexio::spawn({
+            let consumed = consumed.clone();
+            async move {
+                let mut random = Random::new(5);
+                let mut sent = 0u64;
+                let mut chunk = vec![0; 4096];
+                for round in 1.. {
+                    if sent == total {
+                        break;
+                    }
+                    let n = (1 + random.below(chunk.len())).min((total - sent) as usize);
+                    Stripes::fill(13, sent, &mut chunk[..n]);
+                    client.write_all(&chunk[..n]).await?;
+                    sent += n as u64;
+                    if random.below(8) == 0 {
+                        sleep(Duration::from_micros(random.below(1_000) as u64)).await;
+                    }
+                    if round % 16 == 0 {
+                        // Once the reader has taken everything, a pause longer than any of its
+                        // timeouts: whatever the machine's speed, some reads time out.
+                        while consumed.get() < sent {
+                            sleep(Duration::from_micros(200)).await;
+                        }
+                        sleep(Duration::from_millis(3)).await;
+                    }
                 }
+                client.close().await?;
+                Ok::<_, io::Error>(())
             }
-            client.close().await?;
-            Ok::<_, io::Error>(())
         });
         let mut random = Random::new(6);
         let mut received = 0u64;
@@ -272,12 +292,13 @@ fn reads_raced_by_short_timeouts_lose_no_byte(backend: &str) {
                     }
                     assert!(Stripes::check(13, received, &buffer[..n]), "bytes from {received}");
                     received += n as u64;
+                    consumed.set(received);
                 }
             }
         }
         assert_eq!(received, total);
         writer.await??;
-        // The race was real: some reads were cancelled while waiting.
+        // The pauses make sure some reads were cancelled while waiting.
         assert!(cancelled > 0, "no read was cancelled; the test raced nothing");
         Ok(())
     });
@@ -525,6 +546,257 @@ fn busy_connections_stay_responsive_among_thousands_of_idle_ones(backend: &str) 
             timeout(STALL, stream.read_exact(&mut echo)).await??;
             assert_eq!(echo, message, "idle connection {index}");
         }
+        Ok(())
+    });
+}
+
+/// The seed of the pattern bytes of the length-and-CRC and datagram scenarios.
+const SEED: u64 = 0x5eed;
+
+/// Each connection sends its id, then pattern bytes in writes of random size, and shuts its
+/// write half down. The server checks every byte where it arrives and, at EOF, answers with
+/// the length and the CRC-32 it computed; the sender compares them with its own.
+fn half_closed_streams_are_answered_with_their_length_and_crc(backend: &str) {
+    let (connections, length) = if soak() {
+        (200, 4 << 20)
+    } else if util::under_wine() {
+        (10, 64 << 10)
+    } else {
+        (32, 256 << 10)
+    };
+    run(backend, || async move {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        plexio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await?;
+                plexio::spawn(answer_length_and_crc(stream));
+            }
+            #[allow(unreachable_code)]
+            Ok::<_, io::Error>(())
+        });
+        let senders: Vec<_> = (0..connections)
+            .map(|id| plexio::spawn(send_and_compare_crc(addr, id, length)))
+            .collect();
+        for sender in senders {
+            sender.await??;
+        }
+        Ok(())
+    });
+}
+
+/// The server side: reads an id, then checks the stream's bytes until EOF, then answers.
+async fn answer_length_and_crc(mut stream: TcpStream) -> io::Result<()> {
+    let mut id = [0; 8];
+    stream.read_exact(&mut id).await?;
+    let id = u64::from_le_bytes(id);
+    let mut crc = Checksum::default();
+    let mut length = 0u64;
+    let mut buffer = vec![0; 32 << 10];
+    loop {
+        let n = stream.read(&mut buffer).await?;
+        if n == 0 {
+            break;
+        }
+        for (offset, &byte) in buffer[..n].iter().enumerate() {
+            let index = length + offset as u64;
+            if byte != pattern_byte(SEED, id, index) {
+                return Err(io::Error::other(format!("stream {id}: byte {index} is wrong")));
+            }
+        }
+        crc.update(&buffer[..n]);
+        length += n as u64;
+    }
+    let mut answer = [0; 12];
+    answer[..8].copy_from_slice(&length.to_le_bytes());
+    answer[8..].copy_from_slice(&crc.value().to_le_bytes());
+    stream.write_all(&answer).await?;
+    stream.close().await
+}
+
+/// The client side of `half_closed_streams_are_answered_with_their_length_and_crc`.
+async fn send_and_compare_crc(addr: std::net::SocketAddr, id: u64, length: u64) -> io::Result<()> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.write_all(&id.to_le_bytes()).await?;
+    let mut random = Random::new(id);
+    let mut crc = Checksum::default();
+    let mut buffer = vec![0; 256 << 10];
+    let mut sent = 0u64;
+    while sent < length {
+        let n = (1 + random.below(256 << 10)).min((length - sent) as usize);
+        fill_pattern(SEED, id, sent, &mut buffer[..n]);
+        stream.write_all(&buffer[..n]).await?;
+        crc.update(&buffer[..n]);
+        sent += n as u64;
+    }
+    stream.close().await?;
+    let mut answer = [0; 12];
+    timeout(STALL, stream.read_exact(&mut answer)).await??;
+    let their_length = u64::from_le_bytes(answer[..8].try_into().unwrap());
+    let their_crc = u32::from_le_bytes(answer[8..].try_into().unwrap());
+    assert_eq!((their_length, their_crc), (length, crc.value()), "stream {id}");
+    assert_eq!(stream.read(&mut buffer).await?, 0, "stream {id}: more after the answer");
+    Ok(())
+}
+
+/// The header of a checked datagram: connection, sequence number, length, CRC-32 of the
+/// payload, each a little-endian `u32`.
+const DATAGRAM_HEADER: usize = 16;
+
+/// Builds datagram `sequence` of connection `connection`, `length` bytes long in all.
+fn build_datagram(connection: u32, sequence: u32, length: usize, datagram: &mut [u8]) {
+    let stream = (u64::from(connection) << 32) | u64::from(sequence);
+    let (header, payload) = datagram[..length].split_at_mut(DATAGRAM_HEADER);
+    fill_pattern(SEED, stream, 0, payload);
+    header[0..4].copy_from_slice(&connection.to_le_bytes());
+    header[4..8].copy_from_slice(&sequence.to_le_bytes());
+    header[8..12].copy_from_slice(&(length as u32).to_le_bytes());
+    header[12..16].copy_from_slice(&Checksum::of(payload).to_le_bytes());
+}
+
+/// Checks a datagram against its header and its pattern; returns its connection and
+/// sequence number.
+fn check_datagram(datagram: &[u8]) -> io::Result<(u32, u32)> {
+    let field = |at: usize| u32::from_le_bytes(datagram[at..at + 4].try_into().unwrap());
+    if datagram.len() < DATAGRAM_HEADER {
+        return Err(io::Error::other(format!("a datagram of {} bytes", datagram.len())));
+    }
+    let (connection, sequence, length, crc) = (field(0), field(4), field(8), field(12));
+    let payload = &datagram[DATAGRAM_HEADER..];
+    let stream = (u64::from(connection) << 32) | u64::from(sequence);
+    let whole = length as usize == datagram.len()
+        && crc == Checksum::of(payload)
+        && payload
+            .iter()
+            .enumerate()
+            .all(|(i, &byte)| byte == pattern_byte(SEED, stream, i as u64));
+    if !whole {
+        return Err(io::Error::other(format!(
+            "datagram {sequence} of connection {connection}: {} bytes, header says {length}, or \
+             its bytes differ",
+            datagram.len()
+        )));
+    }
+    Ok((connection, sequence))
+}
+
+/// Many UDP sockets, each keeping a few datagrams of random length in flight through an echo
+/// socket. Both ends check every datagram whole (header, length, CRC, bytes), and each
+/// client sees each of its datagrams come back exactly once. The window keeps what is in
+/// flight well inside the sockets' buffers, so that loopback drops nothing.
+fn datagrams_arrive_whole_once_each_and_checked(backend: &str) {
+    const WINDOW: u32 = 2;
+    const LARGEST: usize = 1_400;
+    let (connections, datagrams) = if soak() {
+        (16, 10_000)
+    } else if util::under_wine() {
+        (8, 50)
+    } else {
+        (16, 300)
+    };
+    run(backend, || async move {
+        let server = UdpSocket::bind("127.0.0.1:0").await?;
+        let addr = server.local_addr()?;
+        let total = connections * datagrams;
+        let echo = plexio::spawn(async move {
+            let mut buffer = vec![0; 2 * LARGEST];
+            for _ in 0..total {
+                let (n, from) = server.recv_from(&mut buffer).await?;
+                check_datagram(&buffer[..n])?;
+                server.send_to(&buffer[..n], from).await?;
+            }
+            Ok::<_, io::Error>(())
+        });
+        let clients: Vec<_> = (0..connections)
+            .map(|connection| {
+                plexio::spawn(async move {
+                    let socket = UdpSocket::bind("127.0.0.1:0").await?;
+                    socket.connect(addr).await?;
+                    let mut random = Random::new(u64::from(connection));
+                    let mut seen = vec![false; datagrams as usize];
+                    let (mut sent, mut received) = (0u32, 0u32);
+                    let mut datagram = vec![0; LARGEST];
+                    let mut buffer = vec![0; 2 * LARGEST];
+                    while received < datagrams {
+                        while sent < datagrams && sent - received < WINDOW {
+                            let length =
+                                DATAGRAM_HEADER + random.below(LARGEST - DATAGRAM_HEADER + 1);
+                            build_datagram(connection, sent, length, &mut datagram);
+                            socket.send(&datagram[..length]).await?;
+                            sent += 1;
+                        }
+                        let n = timeout(STALL, socket.recv(&mut buffer)).await??;
+                        let (from, sequence) = check_datagram(&buffer[..n])?;
+                        assert_eq!(from, connection, "another connection's datagram");
+                        let seen = &mut seen[sequence as usize];
+                        assert!(!*seen, "datagram {sequence} of {connection} came back twice");
+                        *seen = true;
+                        received += 1;
+                    }
+                    Ok::<_, io::Error>(())
+                })
+            })
+            .collect();
+        for client in clients {
+            client.await??;
+        }
+        echo.await??;
+        Ok(())
+    });
+}
+
+/// One task reads a socket that always has data and is always writable, answering each
+/// read with a write, in a loop; its readiness never runs dry. Another connection's round
+/// trips must still complete (a livelock or a starved run queue shows as the watchdog
+/// firing), and the flood ends cleanly once they have.
+fn reading_a_socket_that_is_always_writable_does_not_livelock(backend: &str) {
+    let rounds = if util::under_wine() { 50 } else { 500 };
+    run(backend, || async move {
+        let (mut busy, flooder) = pair().await?;
+        let (mut flood_reader, mut flood_writer) = flooder.into_split();
+        let stop = Rc::new(Cell::new(false));
+        let flood = plexio::spawn({
+            let stop = stop.clone();
+            async move {
+                let chunk = [0x5a; 4096];
+                while !stop.get() {
+                    flood_writer.write_all(&chunk).await?;
+                }
+                flood_writer.close().await
+            }
+        });
+        let drain = plexio::spawn(async move {
+            let mut buffer = vec![0; 64 << 10];
+            while flood_reader.read(&mut buffer).await? > 0 {}
+            Ok::<_, io::Error>(())
+        });
+        let reader = plexio::spawn(async move {
+            let mut buffer = [0; 512];
+            let mut total = 0u64;
+            loop {
+                let n = busy.read(&mut buffer).await?;
+                if n == 0 {
+                    busy.close().await?;
+                    return Ok::<_, io::Error>(total);
+                }
+                busy.write_all(&buffer[..1]).await?;
+                total += n as u64;
+            }
+        });
+        let addr = spawn_echo_server().await?;
+        let mut other = TcpStream::connect(addr).await?;
+        for round in 0..rounds {
+            let message = (round as u64).to_le_bytes();
+            other.write_all(&message).await?;
+            let mut echo = [0; 8];
+            other.read_exact(&mut echo).await?;
+            assert_eq!(echo, message);
+        }
+        stop.set(true);
+        flood.await??;
+        let flooded = reader.await??;
+        drain.await??;
+        assert!(flooded > 0);
         Ok(())
     });
 }

@@ -252,22 +252,37 @@ impl Random {
     }
 }
 
-/// A running checksum (FNV-1a, 64-bit) of a byte stream.
+/// A running CRC-32 (IEEE 802.3, the polynomial of Ethernet and zlib) of a byte stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Checksum(u64);
+pub struct Checksum(u32);
 
 impl Default for Checksum {
     fn default() -> Checksum {
-        Checksum(0xcbf2_9ce4_8422_2325)
+        Checksum(!0)
     }
 }
 
 impl Checksum {
     pub fn update(&mut self, bytes: &[u8]) {
         for &byte in bytes {
-            self.0 ^= u64::from(byte);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+            self.0 ^= u32::from(byte);
+            for _ in 0..8 {
+                let mask = (self.0 & 1).wrapping_neg();
+                self.0 = (self.0 >> 1) ^ (0xedb8_8320 & mask);
+            }
         }
+    }
+
+    /// The CRC of the bytes so far.
+    pub fn value(&self) -> u32 {
+        !self.0
+    }
+
+    /// The CRC of `bytes` alone.
+    pub fn of(bytes: &[u8]) -> u32 {
+        let mut crc = Checksum::default();
+        crc.update(bytes);
+        crc.value()
     }
 }
 
@@ -423,5 +438,16 @@ pub fn raise_descriptor_limit(wanted: u64) {
     let (soft, hard) = rlimit::Resource::NOFILE.get().unwrap();
     if soft < wanted {
         rlimit::Resource::NOFILE.set(wanted.min(hard), hard).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod checksum_tests {
+    use super::Checksum;
+
+    /// The standard check value of CRC-32/IEEE.
+    #[test]
+    fn crc32_of_the_check_string() {
+        assert_eq!(Checksum::of(b"123456789"), 0xcbf4_3926);
     }
 }
