@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use crate::load::Window;
 use crate::scenario::{self, Case};
-use crate::server::ServerKind;
+use crate::server::{Buffers, LAZY_BUFFERS_FLAG, ServerKind};
 
 /// The usage text.
 pub const USAGE: &str = "\
 usage: plexio-bench [--scenario NAME[,NAME...]] [--servers KIND[,KIND...]] [--repeats N]
                     [--duration SECS] [--warmup SECS] [--idle-connections N] [--quick]
                     [--output PATH] [--strace]
-       plexio-bench server --kind KIND --addr HOST:PORT [--cpu N]
+       plexio-bench server --kind KIND --addr HOST:PORT [--cpu N] [--lazy-buffers]
 
 scenarios: all (default), pingpong-64, pingpong-4k, stream-64k, idle-10k
 servers:   plexio-select, plexio-poll, plexio-mio, plexio-polling, tokio-ct, tokio-mt, smol,
@@ -23,7 +23,9 @@ defaults:  --repeats 3 --duration 2 --warmup 0.5 --idle-connections 10000,
 --quick:   a smoke run of about 20 s: --repeats 1 --duration 0.25 --warmup 0.1
            --idle-connections 1000 --output bench/results/quick.md (explicit flags win)
 --strace:  instead of measuring, run the first echo case of --scenario once per server under
-           `strace -c -f` and print system calls per message (Linux, needs strace)";
+           `strace -c -f` and print system calls per message (Linux, needs strace)
+server --lazy-buffers: hold no buffer while a connection is idle; allocate it when the socket
+           is readable and drop it once the data is echoed (the driver uses it for idle-10k)";
 
 /// What the command line asks for.
 #[derive(Debug)]
@@ -64,6 +66,8 @@ pub struct ServerOptions {
     pub addr: SocketAddr,
     /// The CPU to pin the server to, if any.
     pub cpu: Option<usize>,
+    /// When each connection's buffer is allocated.
+    pub buffers: Buffers,
 }
 
 /// Parses the arguments after the program name.
@@ -127,6 +131,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
 
 fn parse_server(mut args: impl Iterator<Item = String>) -> Result<ServerOptions, String> {
     let (mut kind, mut addr, mut cpu) = (None, None, None);
+    let mut buffers = Buffers::Eager;
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
@@ -140,6 +145,7 @@ fn parse_server(mut args: impl Iterator<Item = String>) -> Result<ServerOptions,
                 addr = Some(text.parse().map_err(|_| format!("bad address {text:?}"))?);
             }
             "--cpu" => cpu = Some(parse_number(&flag, &value()?)?),
+            LAZY_BUFFERS_FLAG => buffers = Buffers::Lazy,
             other => return Err(format!("unknown server argument {other:?}\n\n{USAGE}")),
         }
     }
@@ -147,6 +153,7 @@ fn parse_server(mut args: impl Iterator<Item = String>) -> Result<ServerOptions,
         kind: kind.ok_or("server needs --kind")?,
         addr: addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
         cpu,
+        buffers,
     })
 }
 
@@ -219,5 +226,12 @@ mod tests {
         };
         assert_eq!(options.kind, ServerKind::RawEpoll);
         assert_eq!(options.cpu, Some(1));
+        assert_eq!(options.buffers, Buffers::Eager);
+        let Ok(Command::Server(options)) =
+            parse_args(&["server", "--kind", "plexio-mio", "--lazy-buffers"])
+        else {
+            panic!()
+        };
+        assert_eq!(options.buffers, Buffers::Lazy);
     }
 }

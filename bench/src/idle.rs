@@ -1,9 +1,11 @@
 //! The idle-connection scenario: how much memory the server holds per open, idle connection.
 //!
 //! Each connection makes one 64-byte round trip (checked), so the server has certainly
-//! accepted it, allocated its state and buffer, and read into that buffer once, as a
-//! connection that has been used and then gone quiet would have. The server's resident
-//! memory is read before the first connection and after the last.
+//! accepted it, allocated its state, and served it once, as a connection that has been used
+//! and then gone quiet would have. The servers run with lazy buffers
+//! ([`Buffers::Lazy`](crate::server::Buffers::Lazy)): the buffer that served the probe has
+//! been dropped again, so what is left is what the runtime itself keeps per connection. The
+//! server's resident memory is read before the first connection and after the last.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

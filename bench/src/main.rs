@@ -76,7 +76,7 @@ fn run_server(options: &ServerOptions) -> ExitCode {
             eprintln!("{} server: cannot pin to CPU {cpu}: {error}", options.kind);
         }
     }
-    match server::serve(options.kind, options.addr) {
+    match server::serve(options.kind, options.addr, options.buffers) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("{} server: {error}", options.kind);

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::error::BenchError;
-use crate::server::ServerKind;
+use crate::server::{Buffers, ServerKind};
 
 /// How long a server may take to start and print its address.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,13 +26,18 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts a `kind` server on an ephemeral port of 127.0.0.1, pinned to `cpu` if given,
-    /// and waits until it listens.
-    pub fn start(kind: ServerKind, cpu: Option<usize>) -> Result<ServerProcess, BenchError> {
-        ServerProcess::start_with(Command::new(std::env::current_exe()?), kind, cpu)
+    /// with the buffer policy `buffers`, and waits until it listens.
+    pub fn start(
+        kind: ServerKind,
+        cpu: Option<usize>,
+        buffers: Buffers,
+    ) -> Result<ServerProcess, BenchError> {
+        ServerProcess::start_with(Command::new(std::env::current_exe()?), kind, cpu, buffers)
     }
 
-    /// Like [`start`](Self::start), but under `strace -c -f`, which writes its syscall
-    /// summary to `summary` once the server is stopped with [`stop_traced`](Self::stop_traced).
+    /// Like [`start`](Self::start) with eager buffers (strace counts echo cases only), but
+    /// under `strace -c -f`, which writes its syscall summary to `summary` once the server is
+    /// stopped with [`stop_traced`](Self::stop_traced).
     pub fn start_traced(
         kind: ServerKind,
         cpu: Option<usize>,
@@ -40,18 +45,16 @@ impl ServerProcess {
     ) -> Result<ServerProcess, BenchError> {
         let mut command = Command::new("strace");
         command.args(["-c", "-f", "-o"]).arg(summary).arg(std::env::current_exe()?);
-        ServerProcess::start_with(command, kind, cpu)
+        ServerProcess::start_with(command, kind, cpu, Buffers::Eager)
     }
 
     fn start_with(
         mut command: Command,
         kind: ServerKind,
         cpu: Option<usize>,
+        buffers: Buffers,
     ) -> Result<ServerProcess, BenchError> {
-        command.args(["server", "--kind", kind.name(), "--addr", "127.0.0.1:0"]);
-        if let Some(cpu) = cpu {
-            command.args(["--cpu", &cpu.to_string()]);
-        }
+        command.args(server_args(kind, cpu, buffers));
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -133,10 +136,39 @@ impl ServerProcess {
     }
 }
 
+/// The arguments that make this binary the `kind` server with `cpu` and `buffers`.
+pub fn server_args(kind: ServerKind, cpu: Option<usize>, buffers: Buffers) -> Vec<String> {
+    let mut args: Vec<String> =
+        ["server", "--kind", kind.name(), "--addr", "127.0.0.1:0"].map(str::to_owned).to_vec();
+    if let Some(cpu) = cpu {
+        args.extend(["--cpu".to_owned(), cpu.to_string()]);
+    }
+    args.extend(buffers.flag().map(str::to_owned));
+    args
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         // It may have exited already; either way, reap it.
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{self, Command};
+
+    #[test]
+    fn server_args_round_trip_through_the_parser() {
+        for buffers in [Buffers::Eager, Buffers::Lazy] {
+            let args = server_args(ServerKind::Smol, Some(1), buffers);
+            assert_eq!(args.iter().any(|arg| arg == "--lazy-buffers"), buffers == Buffers::Lazy);
+            let Ok(Command::Server(options)) = cli::parse(args) else { panic!() };
+            assert_eq!(options.kind, ServerKind::Smol);
+            assert_eq!(options.cpu, Some(1));
+            assert_eq!(options.buffers, buffers);
+        }
     }
 }

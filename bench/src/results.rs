@@ -23,7 +23,7 @@ pub enum Figure {
     LatencyP999,
     /// Server CPU time (user + system) per message, in microseconds.
     CpuPerMessage,
-    /// Growth of the server's resident memory per idle connection, in KiB.
+    /// Growth of the server's resident memory per idle connection, in bytes.
     RssPerConnection,
 }
 
@@ -50,7 +50,7 @@ impl Figure {
             Figure::LatencyP99 => "p99 µs",
             Figure::LatencyP999 => "p99.9 µs",
             Figure::CpuPerMessage => "server CPU µs/msg",
-            Figure::RssPerConnection => "server RSS KiB/conn",
+            Figure::RssPerConnection => "server RSS bytes/conn",
         }
     }
 
@@ -79,7 +79,8 @@ impl Figure {
             Figure::MessagesPerSecond if value >= 1e6 => format!("{:.2}M", value / 1e6),
             Figure::MessagesPerSecond if value >= 1e4 => format!("{:.1}k", value / 1e3),
             Figure::MessagesPerSecond => format!("{value:.0}"),
-            Figure::MegabytesPerSecond | Figure::RssPerConnection => format!("{value:.1}"),
+            Figure::MegabytesPerSecond => format!("{value:.1}"),
+            Figure::RssPerConnection => format!("{value:.0}"),
             _ if value >= 100.0 => format!("{value:.0}"),
             _ if value >= 10.0 => format!("{value:.1}"),
             _ => format!("{value:.2}"),
@@ -118,9 +119,7 @@ impl Measurement {
 
     /// The figures of an idle measurement.
     pub fn from_idle(result: &IdleResult) -> Measurement {
-        Measurement {
-            values: vec![(Figure::RssPerConnection, result.bytes_per_connection() / 1024.0)],
-        }
+        Measurement { values: vec![(Figure::RssPerConnection, result.bytes_per_connection())] }
     }
 
     /// The value of `figure`, if it was measured.

@@ -17,7 +17,7 @@ use crate::process::ServerProcess;
 use crate::procfs;
 use crate::results::{CaseResult, Figure, Measurement, Outcome, Results};
 use crate::scenario::{Case, Workload};
-use crate::server::ServerKind;
+use crate::server::{Buffers, ServerKind};
 use crate::system;
 
 /// Descriptors a process needs besides its connections (standard streams, listener, poller,
@@ -115,7 +115,7 @@ fn measure(
     server_cpu: Option<usize>,
     pattern: &Pattern,
 ) -> Result<Measurement, BenchError> {
-    let mut server = ServerProcess::start(kind, server_cpu)?;
+    let mut server = ServerProcess::start(kind, server_cpu, buffers(case))?;
     let (addr, pid) = (server.addr(), server.pid());
     let measured = match case.workload {
         Workload::Echo { connections, message_size, in_flight } => {
@@ -133,6 +133,16 @@ fn measure(
         }
     };
     measured.map_err(|error| server.explain(error))
+}
+
+/// The buffer policy of the servers for `case`: lazy for the idle scenario, so that it
+/// measures what the runtime holds per connection rather than the buffer; eager for the echo
+/// scenarios, whose connections are never idle for long.
+pub fn buffers(case: &Case) -> Buffers {
+    match case.workload {
+        Workload::Echo { .. } => Buffers::Eager,
+        Workload::Idle { .. } => Buffers::Lazy,
+    }
 }
 
 /// Whether `kind` can run `case` at all: `select(2)` cannot hold descriptors at or above
@@ -198,4 +208,25 @@ fn summary(measurement: &Measurement) -> String {
 
 fn seconds(duration: Duration) -> String {
     format!("{}", duration.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario;
+
+    #[test]
+    fn idle_servers_get_lazy_buffers_and_echo_servers_eager() {
+        let cases = scenario::cases("all", 1000).unwrap();
+        assert!(cases.iter().any(|case| matches!(case.workload, Workload::Idle { .. })));
+        for case in &cases {
+            let expected = match case.workload {
+                Workload::Idle { .. } => Buffers::Lazy,
+                Workload::Echo { .. } => Buffers::Eager,
+            };
+            assert_eq!(buffers(case), expected, "{}", case.title());
+        }
+        assert_eq!(buffers(&scenario::cases("idle-10k", 10).unwrap()[0]), Buffers::Lazy);
+        assert_eq!(buffers(&scenario::cases("pingpong-64", 10).unwrap()[0]), Buffers::Eager);
+    }
 }

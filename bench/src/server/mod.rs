@@ -6,9 +6,15 @@
 //! * the listening socket is made by [`listener`] (same options, same backlog) and handed to
 //!   the runtime;
 //! * one accept loop; each accepted connection gets `TCP_NODELAY` and its own
-//!   [`BUFFER_SIZE`] buffer, allocated zeroed when the connection is accepted;
+//!   [`BUFFER_SIZE`] buffer, allocated zeroed;
 //! * per connection: read once into that buffer, write all of what was read back, repeat;
 //!   end of stream or any error closes the connection;
+//! * when the buffer is allocated is the [`Buffers`] policy, the same for every server:
+//!   [`Buffers::Eager`] allocates it when the connection is accepted and keeps it until the
+//!   connection ends (the echo scenarios); [`Buffers::Lazy`] holds none while the connection
+//!   is idle: wait until the socket is readable without a buffer, allocate it, read once,
+//!   write all of it back, drop it, and wait again (the idle scenario, which then measures
+//!   the runtime's own cost per connection and not the buffer);
 //! * accept errors are handled by [`accept_failed`]: pause only when out of descriptors.
 //!
 //! The async servers spawn one task per connection; `raw-epoll` keeps one state record per
@@ -21,9 +27,12 @@ mod smol;
 mod tokio;
 
 use std::fmt;
+use std::future::{Future, poll_fn};
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -36,6 +45,39 @@ const BACKLOG: i32 = 1024;
 
 /// How many accept errors a server reports on stderr before it goes quiet.
 const ACCEPT_ERRORS_REPORTED: usize = 3;
+
+/// When a server allocates each connection's [`BUFFER_SIZE`] buffer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Buffers {
+    /// Allocated (zeroed) when the connection is accepted, kept until it ends.
+    #[default]
+    Eager,
+    /// None while idle: allocated (zeroed) once the socket is readable, dropped again once
+    /// what was read has been written back.
+    Lazy,
+}
+
+impl Buffers {
+    /// The `server` subcommand's flag that selects this policy, if it needs one.
+    pub fn flag(self) -> Option<&'static str> {
+        match self {
+            Buffers::Eager => None,
+            Buffers::Lazy => Some(LAZY_BUFFERS_FLAG),
+        }
+    }
+}
+
+impl fmt::Display for Buffers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Buffers::Eager => "eager",
+            Buffers::Lazy => "lazy",
+        })
+    }
+}
+
+/// The `server` subcommand's flag for [`Buffers::Lazy`].
+pub const LAZY_BUFFERS_FLAG: &str = "--lazy-buffers";
 
 /// An echo server implementation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -113,9 +155,10 @@ impl fmt::Display for ServerKind {
     }
 }
 
-/// Runs the echo server `kind` on `addr`: binds, prints the bound address and its process id
-/// on a line of its own on stdout (`127.0.0.1:41234 5678`), then serves until killed.
-pub fn serve(kind: ServerKind, addr: SocketAddr) -> io::Result<()> {
+/// Runs the echo server `kind` on `addr` with the buffer policy `buffers`: binds, prints the
+/// bound address and its process id on a line of its own on stdout (`127.0.0.1:41234 5678`),
+/// then serves until killed.
+pub fn serve(kind: ServerKind, addr: SocketAddr, buffers: Buffers) -> io::Result<()> {
     let listener = listener(addr)?;
     let bound = listener.local_addr()?;
     let announce = move || -> io::Result<()> {
@@ -124,20 +167,36 @@ pub fn serve(kind: ServerKind, addr: SocketAddr) -> io::Result<()> {
         stdout.flush()
     };
     match kind {
-        ServerKind::PlexioSelect => plexio::serve("select", listener, announce),
-        ServerKind::PlexioPoll => plexio::serve("poll", listener, announce),
-        ServerKind::PlexioMio => plexio::serve("mio", listener, announce),
-        ServerKind::PlexioPolling => plexio::serve("polling", listener, announce),
-        ServerKind::TokioCt => tokio::serve_current_thread(listener, announce),
-        ServerKind::TokioMt => tokio::serve_multi_thread(listener, announce),
-        ServerKind::Smol => smol::serve(listener, announce),
+        ServerKind::PlexioSelect => plexio::serve("select", listener, buffers, announce),
+        ServerKind::PlexioPoll => plexio::serve("poll", listener, buffers, announce),
+        ServerKind::PlexioMio => plexio::serve("mio", listener, buffers, announce),
+        ServerKind::PlexioPolling => plexio::serve("polling", listener, buffers, announce),
+        ServerKind::TokioCt => tokio::serve_current_thread(listener, buffers, announce),
+        ServerKind::TokioMt => tokio::serve_multi_thread(listener, buffers, announce),
+        ServerKind::Smol => smol::serve(listener, buffers, announce),
         #[cfg(target_os = "linux")]
-        ServerKind::RawEpoll => raw_epoll::serve(listener, announce),
+        ServerKind::RawEpoll => raw_epoll::serve(listener, buffers, announce),
         #[cfg(not(target_os = "linux"))]
         ServerKind::RawEpoll => {
             Err(io::Error::new(io::ErrorKind::Unsupported, "raw-epoll runs on Linux only"))
         }
     }
+}
+
+/// Polls `future` once, with the calling task's own waker: its output if it completes at
+/// once, `None` if it would wait. The lazy servers read this way after the socket was
+/// reported readable, so that stale readiness never has them wait while holding a buffer.
+///
+/// The task's own waker, not a no-op one (`FutureExt::now_or_never`): a runtime that keeps
+/// the waker of a dropped I/O future until the next event would otherwise hold a second
+/// waker per connection, which the idle figure would count against it.
+async fn at_once<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    poll_fn(|cx| match future.as_mut().poll(cx) {
+        Poll::Ready(output) => Poll::Ready(Some(output)),
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await
 }
 
 /// The listening socket every server uses: `SO_REUSEADDR` on Unix, non-blocking,

@@ -5,12 +5,14 @@ use std::io;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use plexio::net::{TcpListener, TcpStream};
 
-use super::{BUFFER_SIZE, accept_failed};
+use super::{BUFFER_SIZE, Buffers, accept_failed, at_once};
 
-/// Serves on `listener` with a plexio runtime on `backend`; calls `announce` once listening.
+/// Serves on `listener` with a plexio runtime on `backend`, allocating each connection's
+/// buffer as `buffers` says; calls `announce` once listening.
 pub(super) fn serve(
     backend: &str,
     listener: std::net::TcpListener,
+    buffers: Buffers,
     announce: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
     let runtime = plexio::Runtime::builder().backend(backend).build().map_err(io::Error::other)?;
@@ -19,9 +21,14 @@ pub(super) fn serve(
         announce()?;
         loop {
             match listener.accept().await {
-                Ok((stream, _)) => {
-                    plexio::spawn(echo(stream));
-                }
+                Ok((stream, _)) => match buffers {
+                    Buffers::Eager => {
+                        plexio::spawn(echo(stream));
+                    }
+                    Buffers::Lazy => {
+                        plexio::spawn(echo_lazy(stream));
+                    }
+                },
                 Err(error) => {
                     if let Some(pause) = accept_failed(&error) {
                         plexio::time::sleep(pause).await;
@@ -46,6 +53,28 @@ async fn echo(mut stream: TcpStream) {
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Echoes one connection until it ends, holding no buffer while it waits for data: waits
+/// until the socket is readable, then allocates the buffer, reads once (without waiting),
+/// writes back what was read, and drops the buffer before waiting again.
+async fn echo_lazy(mut stream: TcpStream) {
+    if stream.set_nodelay(true).is_err() {
+        return;
+    }
+    loop {
+        if stream.readable().await.is_err() {
+            return;
+        }
+        let mut buffer = vec![0; BUFFER_SIZE];
+        // A read that does not wait: readiness may be stale, and the buffer must not be held
+        // while waiting.
+        let Some(read) = at_once(stream.read(&mut buffer)).await else { continue };
+        let Ok(n @ 1..) = read else { return };
+        if stream.write_all(&buffer[..n]).await.is_err() {
+            return;
         }
     }
 }

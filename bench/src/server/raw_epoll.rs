@@ -3,10 +3,12 @@
 //! No runtime, no tasks, no wakers: one `epoll_wait`, then for each ready connection one
 //! `read` and a `write` of what was read. What it costs is what the mechanism costs.
 //!
-//! It keeps to the terms of the other servers: a [`BUFFER_SIZE`] buffer allocated per
-//! connection when it is accepted, `TCP_NODELAY`, and no further read on a connection until
-//! everything read from it has been written back (while a write is pending the connection
-//! waits for `EPOLLOUT` instead of `EPOLLIN`).
+//! It keeps to the terms of the other servers: a [`BUFFER_SIZE`] buffer per connection,
+//! allocated when it is accepted ([`Buffers::Eager`]) or only when it is readable and freed
+//! again once what was read has been written back or a read would block
+//! ([`Buffers::Lazy`]), `TCP_NODELAY`, and no further read on a connection until everything
+//! read from it has been written back (while a write is pending the connection waits for
+//! `EPOLLOUT` instead of `EPOLLIN`).
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -14,7 +16,7 @@ use std::ops::Range;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use super::{BUFFER_SIZE, accept_failed};
+use super::{BUFFER_SIZE, Buffers, accept_failed};
 
 /// The epoll token of the listener; a connection's token is its descriptor.
 const LISTENER: u64 = u64::MAX;
@@ -22,9 +24,11 @@ const LISTENER: u64 = u64::MAX;
 /// How many events one `epoll_wait` returns at most.
 const EVENTS: usize = 1024;
 
-/// Serves on `listener` on the calling thread.
+/// Serves on `listener` on the calling thread, allocating each connection's buffer as
+/// `buffers` says.
 pub(super) fn serve(
     listener: TcpListener,
+    buffers: Buffers,
     announce: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
     listener.set_nonblocking(true)?;
@@ -40,7 +44,7 @@ pub(super) fn serve(
             // Copies out of the (packed, on x86-64) event.
             let (token, flags) = (event.u64, event.events);
             if token == LISTENER {
-                accept_all(&listener, &epoll, &mut connections);
+                accept_all(&listener, &epoll, buffers, &mut connections);
                 continue;
             }
             let Ok(fd) = usize::try_from(token) else { continue };
@@ -61,7 +65,12 @@ pub(super) fn serve(
 }
 
 /// Accepts every queued connection and registers it for reading.
-fn accept_all(listener: &TcpListener, epoll: &Epoll, connections: &mut Vec<Option<Connection>>) {
+fn accept_all(
+    listener: &TcpListener,
+    epoll: &Epoll,
+    buffers: Buffers,
+    connections: &mut Vec<Option<Connection>>,
+) {
     loop {
         let stream = match listener.accept() {
             Ok((stream, _)) => stream,
@@ -87,14 +96,20 @@ fn accept_all(listener: &TcpListener, epoll: &Epoll, connections: &mut Vec<Optio
         if connections.len() <= index {
             connections.resize_with(index + 1, || None);
         }
-        connections[index] =
-            Some(Connection { stream, buffer: vec![0; BUFFER_SIZE], pending: 0..0 });
+        let buffer = match buffers {
+            Buffers::Eager => vec![0; BUFFER_SIZE],
+            Buffers::Lazy => Vec::new(),
+        };
+        connections[index] = Some(Connection { stream, buffers, buffer, pending: 0..0 });
     }
 }
 
 /// One connection's state.
 struct Connection {
     stream: TcpStream,
+    /// When `buffer` is allocated.
+    buffers: Buffers,
+    /// [`BUFFER_SIZE`] bytes, or (lazy, while idle) none.
     buffer: Vec<u8>,
     /// What was read but not yet written back.
     pending: Range<usize>,
@@ -103,6 +118,9 @@ struct Connection {
 impl Connection {
     /// Reads once and writes back what was read; returns whether the connection stays open.
     fn on_readable(&mut self, epoll: &Epoll) -> bool {
+        if self.buffer.is_empty() {
+            self.buffer = vec![0; BUFFER_SIZE];
+        }
         match self.stream.read(&mut self.buffer) {
             Ok(0) => false,
             Ok(n) => {
@@ -110,8 +128,16 @@ impl Connection {
                 self.flush(epoll, false)
             }
             Err(error) => {
+                self.release_buffer();
                 matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted)
             }
+        }
+    }
+
+    /// Frees the buffer if the policy is lazy and nothing in it is waiting to be written.
+    fn release_buffer(&mut self) {
+        if self.buffers == Buffers::Lazy && self.pending.is_empty() {
+            self.buffer = Vec::new();
         }
     }
 
@@ -135,6 +161,7 @@ impl Connection {
                 Err(_) => return false,
             }
         }
+        self.release_buffer();
         !waiting_for_output || self.watch(epoll, libc::EPOLLIN)
     }
 
