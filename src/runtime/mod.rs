@@ -25,7 +25,7 @@ use plexio_backends::Backend;
 
 pub use builder::{BACKEND_ENV, Builder};
 use shared::MainWaker;
-pub(crate) use shared::Shared;
+pub(crate) use shared::{LiveTask, Shared};
 pub(crate) use stats::{Counters, OpenSocket};
 pub use stats::{RuntimeStats, StatsHandle};
 

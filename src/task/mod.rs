@@ -11,9 +11,14 @@ use futures::FutureExt;
 pub use coop::yield_now;
 pub use join::{JoinError, JoinHandle};
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use crate::runtime::{Shared, context};
+use futures::future::CatchUnwind;
+use pin_project_lite::pin_project;
+
+use crate::runtime::{LiveTask, Shared, context};
 
 /// Spawns `future` as a new task on the runtime running on this thread.
 ///
@@ -56,14 +61,32 @@ where
 {
     let live = shared.task_started();
     let index = live.index();
-    let future = async move {
-        let _live = live;
-        AssertUnwindSafe(future).catch_unwind().await
-    };
+    let future = TaskFuture { future: AssertUnwindSafe(future).catch_unwind(), _live: live };
     let list = shared.clone();
     let schedule = move |runnable| shared.schedule(runnable);
     let (runnable, task) = async_task::spawn_local(future, schedule);
     list.set_task_waker(index, runnable.waker());
     runnable.schedule();
     JoinHandle::new(task)
+}
+
+pin_project! {
+    /// A spawned future as its task holds it: panics caught, and the task counted as live
+    /// until the future is dropped. A struct rather than an `async` block, which would keep
+    /// the user's future twice (the captured value and the awaited one), doubling the
+    /// memory of every task.
+    struct TaskFuture<F> {
+        #[pin]
+        future: CatchUnwind<AssertUnwindSafe<F>>,
+        // Declared after `future`, so that it drops after it.
+        _live: LiveTask,
+    }
+}
+
+impl<F: Future> Future for TaskFuture<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().future.poll(cx)
+    }
 }
