@@ -17,6 +17,18 @@ use plexio_backends::{Backend, Interest, RawSource, Ready, Token, Triggering};
 const READY_MASK: usize = 0xff;
 const TICK_SHIFT: u32 = 8;
 
+/// What the readiness state needs of a backend: re-arming a source. A trait of its own so
+/// that the state machine can be checked against a model of each triggering mode.
+pub(crate) trait Rearm {
+    fn rearm(&self, source: RawSource, token: Token, interest: Interest) -> io::Result<()>;
+}
+
+impl Rearm for dyn Backend {
+    fn rearm(&self, source: RawSource, token: Token, interest: Interest) -> io::Result<()> {
+        self.reregister(source, token, interest)
+    }
+}
+
 /// What a waiter saw: the readiness it may act on, and the tick at which it was seen.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ReadyEvent {
@@ -73,11 +85,11 @@ impl IoState {
 
     /// Resolves when `direction` (one of READABLE, WRITABLE) is ready; until then leaves the
     /// task's waker and arms the direction in the backend if the mode needs it.
-    pub(crate) fn poll_ready(
+    pub(crate) fn poll_ready<B: Rearm + ?Sized>(
         &self,
         cx: &mut Context<'_>,
         direction: Interest,
-        backend: &dyn Backend,
+        backend: &B,
         triggering: Triggering,
     ) -> Poll<io::Result<ReadyEvent>> {
         let seen = self.ready_now(direction);
@@ -97,7 +109,7 @@ impl IoState {
         }
         if triggering != Triggering::Edge && !waiters.armed.contains(direction) {
             let armed = waiters.armed | direction;
-            backend.reregister(waiters.source, waiters.token, armed)?;
+            backend.rearm(waiters.source, waiters.token, armed)?;
             waiters.armed = armed;
         }
         Poll::Pending
@@ -114,7 +126,12 @@ impl IoState {
 
     /// Records an event from the backend, wakes the tasks it concerns and, on oneshot and
     /// level backends, leaves armed exactly the directions that still have a waiter.
-    pub(crate) fn dispatch(&self, ready: Ready, backend: &dyn Backend, triggering: Triggering) {
+    pub(crate) fn dispatch<B: Rearm + ?Sized>(
+        &self,
+        ready: Ready,
+        backend: &B,
+        triggering: Triggering,
+    ) {
         let _ = self.readiness.fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
             let tick = (state >> TICK_SHIFT).wrapping_add(1);
             Some((tick << TICK_SHIFT) | (state & READY_MASK) | ready.bits() as usize)
@@ -142,7 +159,7 @@ impl IoState {
             if rearm {
                 // A failed re-arm leaves the waiter without a wake-up; make it poll again so
                 // that its own re-arm reports the error instead of hanging.
-                match backend.reregister(waiters.source, waiters.token, desired) {
+                match backend.rearm(waiters.source, waiters.token, desired) {
                     Ok(()) => waiters.armed = desired,
                     Err(_) => {
                         waiters.reader.take().wake_all();
@@ -230,3 +247,6 @@ impl WakerList {
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+#[cfg(test)]
+mod model;
