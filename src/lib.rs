@@ -45,7 +45,8 @@ pub mod time;
 
 pub use plexio_backends::Error;
 pub use runtime::{
-    BACKEND_ENV, Builder, Runtime, RuntimeStats, StatsHandle, backends, block_on, current_backend,
+    BACKEND_ENV, Builder, Runtime, RuntimeStats, Spawner, StatsHandle, backends, block_on,
+    current_backend,
 };
 pub use task::{JoinError, JoinHandle, spawn};
 

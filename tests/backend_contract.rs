@@ -30,6 +30,7 @@ per_backend!(
     peer_hang_up_is_reported,
     misuse_is_a_clear_error,
     register_from_another_thread_reaches_a_blocked_poll,
+    deregister_from_another_thread_silences_a_blocked_poll,
 );
 
 /// How long a poll waits where the scenario expects nothing: long enough for a stray event
@@ -358,6 +359,41 @@ fn register_from_another_thread_reaches_a_blocked_poll(backend: &str) {
     std::thread::sleep(Duration::from_millis(30));
     client.write_all(b"late").unwrap();
     let server = register(&backend, server, 80, Interest::READABLE);
+    poller.join().unwrap();
+    drop(server);
+}
+
+/// A source deregistered while another thread is blocked in `poll` is never reported after
+/// `deregister` has returned, even by the wait that was already under way when it began.
+fn deregister_from_another_thread_silences_a_blocked_poll(backend: &str) {
+    let (backend, _watchdog) = open(backend);
+    let (mut client, server) = pair();
+    let server = register(&backend, server, 81, Interest::READABLE);
+    let deregistered = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let (backend, deregistered, stop) = (backend.clone(), deregistered.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let events = poll(&backend, Some(QUIET));
+                // Read after the poll returned: an event it carries for token 81 was handed
+                // over after `deregister` returned.
+                if deregistered.load(std::sync::atomic::Ordering::SeqCst) {
+                    assert!(
+                        !events.iter().any(|(token, _)| *token == 81),
+                        "an event for a source deregistered during the wait"
+                    );
+                }
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(30));
+    let server = server.into_inner().unwrap();
+    deregistered.store(true, std::sync::atomic::Ordering::SeqCst);
+    client.write_all(b"after").unwrap();
+    std::thread::sleep(QUIET * 3);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    backend.notify().unwrap();
     poller.join().unwrap();
     drop(server);
 }

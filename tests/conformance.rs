@@ -28,6 +28,7 @@ per_backend!(
     timeout_cancels_a_stalled_read,
     spawn_join_abort_and_panic,
     wake_from_another_thread_ends_a_blocked_poll,
+    spawn_from_another_thread_reaches_a_blocked_runtime,
     always_ready_task_does_not_starve_io,
     registrations_are_removed_when_sockets_drop,
     idle_runtime_does_not_spin,
@@ -535,4 +536,25 @@ impl RawFdForTest for TcpStream {
         use std::os::fd::{AsFd, AsRawFd};
         self.as_fd().as_raw_fd()
     }
+}
+
+/// A task spawned from another thread while the runtime waits in its backend, with no timer
+/// to end the wait, runs at once; its handle resolves on the spawning thread.
+fn spawn_from_another_thread_reaches_a_blocked_runtime(backend: &str) {
+    let runtime = util::runtime(backend);
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let spawner = runtime.spawner();
+    let (sender, receiver) = futures::channel::oneshot::channel::<u32>();
+    let thread = std::thread::spawn(move || {
+        // Long enough for the runtime to be blocked in its backend.
+        std::thread::sleep(Duration::from_millis(50));
+        let handle = spawner.spawn(async move {
+            sender.send(7).unwrap();
+            9
+        });
+        futures::executor::block_on(handle).unwrap()
+    });
+    assert_eq!(runtime.block_on(receiver).unwrap(), 7);
+    assert_eq!(thread.join().unwrap(), 9);
+    drop(runtime);
 }

@@ -261,3 +261,59 @@ fn block_on_can_be_called_again() {
     assert_eq!(runtime.block_on(waiter).unwrap(), Ok(9));
     assert_eq!(runtime.block_on(async { 1 }), 1);
 }
+
+/// Tasks spawned from other threads (with `Runtime::spawner`) run on the runtime, also while
+/// it is blocked in its backend, and their handles can be awaited on those threads.
+#[test]
+fn tasks_spawned_from_other_threads_run_and_join_there() {
+    let runtime = runtime();
+    let threads = scaled(4, 2);
+    let per_thread = scaled(250, 5);
+    let (sender, mut receiver) = futures::channel::mpsc::unbounded::<usize>();
+    let workers: Vec<_> = (0..threads)
+        .map(|thread| {
+            let spawner = runtime.spawner();
+            let sender = sender.clone();
+            std::thread::spawn(move || {
+                let handles: Vec<_> = (0..per_thread)
+                    .map(|n| {
+                        let sender = sender.clone();
+                        spawner.spawn(async move {
+                            sender.unbounded_send(thread * per_thread + n).unwrap();
+                            n
+                        })
+                    })
+                    .collect();
+                let sum: usize = handles
+                    .into_iter()
+                    .map(|handle| futures::executor::block_on(handle).unwrap())
+                    .sum();
+                assert_eq!(sum, per_thread * (per_thread - 1) / 2);
+            })
+        })
+        .collect();
+    drop(sender);
+    let mut seen = vec![false; threads * per_thread];
+    runtime.block_on(async {
+        use futures::StreamExt;
+        while let Some(id) = receiver.next().await {
+            assert!(!seen[id], "task {id} ran twice");
+            seen[id] = true;
+        }
+    });
+    assert!(seen.iter().all(|&ran| ran));
+    for worker in workers {
+        worker.join().unwrap();
+    }
+}
+
+/// Spawning onto a runtime that is gone cancels the task at once.
+#[test]
+fn spawning_onto_a_dropped_runtime_is_cancelled() {
+    let runtime = runtime();
+    let spawner = runtime.spawner();
+    drop(runtime);
+    let handle = spawner.spawn(async { 1 });
+    let error = futures::executor::block_on(handle).unwrap_err();
+    assert!(error.is_cancelled());
+}

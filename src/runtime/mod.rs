@@ -8,6 +8,7 @@
 mod builder;
 pub(crate) mod context;
 mod shared;
+mod spawner;
 mod stats;
 mod task_list;
 
@@ -26,6 +27,7 @@ use plexio_backends::Backend;
 pub use builder::{BACKEND_ENV, Builder};
 use shared::MainWaker;
 pub(crate) use shared::{LiveTask, Shared};
+pub use spawner::Spawner;
 pub(crate) use stats::{Counters, OpenSocket};
 pub use stats::{RuntimeStats, StatsHandle};
 
@@ -106,6 +108,11 @@ impl Runtime {
         F::Output: 'static,
     {
         crate::task::spawn_on(self.shared.clone(), future)
+    }
+
+    /// A handle that spawns `Send` tasks onto this runtime from any thread.
+    pub fn spawner(&self) -> Spawner {
+        Spawner(Arc::downgrade(&self.shared))
     }
 
     /// Runs `future` to completion on this thread, running the runtime's tasks, timers and

@@ -112,9 +112,10 @@ impl Shared {
     }
 
     /// Lists a task about to be spawned; the returned guard, held by its future, takes it
-    /// off the list when the future is dropped.
-    pub(crate) fn task_started(self: &Arc<Self>) -> LiveTask {
-        LiveTask { shared: self.clone(), index: self.tasks.add() }
+    /// off the list when the future is dropped. `None` once the runtime is being dropped.
+    pub(crate) fn task_started(self: &Arc<Self>) -> Option<LiveTask> {
+        let index = self.tasks.add()?;
+        Some(LiveTask { shared: self.clone(), index })
     }
 
     /// Gives the list the waker of the task at `index`, once the task exists.
@@ -128,6 +129,7 @@ impl Shared {
     /// moment later: the loop drains it until no task is left.
     pub(crate) fn cancel_all_tasks(&self) {
         debug_assert!(self.closed.load(Ordering::Acquire));
+        self.tasks.close();
         loop {
             for waker in self.tasks.take_wakers() {
                 waker.wake();

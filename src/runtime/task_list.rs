@@ -24,6 +24,8 @@ struct Inner {
     wakers: Vec<Option<Waker>>,
     free: Vec<usize>,
     live: usize,
+    /// Set when the runtime is dropped: no task is added from then on.
+    closed: bool,
 }
 
 impl TaskList {
@@ -31,18 +33,27 @@ impl TaskList {
         TaskList { inner: Mutex::default(), counters }
     }
 
-    /// Counts a new task and gives it an index, before it has a waker.
-    pub(crate) fn add(&self) -> usize {
+    /// Counts a new task and gives it an index, before it has a waker; `None` once the
+    /// list is closed.
+    pub(crate) fn add(&self) -> Option<usize> {
         let mut inner = lock(&self.inner);
+        if inner.closed {
+            return None;
+        }
         inner.live += 1;
         self.counters.set_tasks(inner.live);
-        match inner.free.pop() {
+        Some(match inner.free.pop() {
             Some(index) => index,
             None => {
                 inner.wakers.push(None);
                 inner.wakers.len() - 1
             }
-        }
+        })
+    }
+
+    /// Refuses new tasks from now on (another thread may still be spawning one).
+    pub(crate) fn close(&self) {
+        lock(&self.inner).closed = true;
     }
 
     /// Records the waker of the task at `index`.

@@ -59,15 +59,50 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let live = shared.task_started();
-    let index = live.index();
-    let future = TaskFuture { future: AssertUnwindSafe(future).catch_unwind(), _live: live };
+    let (future, index) = TaskFuture::new(&shared, future);
     let list = shared.clone();
-    let schedule = move |runnable| shared.schedule(runnable);
+    let schedule = move |runnable| list.schedule(runnable);
     let (runnable, task) = async_task::spawn_local(future, schedule);
-    list.set_task_waker(index, runnable.waker());
-    runnable.schedule();
+    start(&shared, index, runnable);
     JoinHandle::new(task)
+}
+
+/// Spawns a `Send` future onto the runtime that `shared` belongs to, from any thread.
+pub(crate) fn spawn_send_on<F>(shared: Arc<Shared>, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (future, index) = TaskFuture::new(&shared, future);
+    let list = shared.clone();
+    let schedule = move |runnable| list.schedule(runnable);
+    let (runnable, task) = async_task::spawn(future, schedule);
+    start(&shared, index, runnable);
+    JoinHandle::new(task)
+}
+
+/// A handle for a task that never runs: `future` is dropped at once and the handle reports
+/// the task cancelled (spawning onto a runtime that is gone).
+pub(crate) fn cancelled<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (runnable, task) = async_task::spawn(AssertUnwindSafe(future).catch_unwind(), |_| {});
+    drop(runnable);
+    JoinHandle::new(task)
+}
+
+/// Hands a new task to its runtime; a task made while the runtime is being dropped (its
+/// index is `None`) is cancelled at once instead, so that its handle reports it.
+fn start(shared: &Shared, index: Option<usize>, runnable: async_task::Runnable) {
+    match index {
+        Some(index) => {
+            shared.set_task_waker(index, runnable.waker());
+            runnable.schedule();
+        }
+        None => drop(runnable),
+    }
 }
 
 pin_project! {
@@ -79,7 +114,17 @@ pin_project! {
         #[pin]
         future: CatchUnwind<AssertUnwindSafe<F>>,
         // Declared after `future`, so that it drops after it.
-        _live: LiveTask,
+        _live: Option<LiveTask>,
+    }
+}
+
+impl<F: Future> TaskFuture<F> {
+    /// Wraps `future` and lists its task on the runtime; also gives the task's place on the
+    /// list, `None` if the runtime no longer takes tasks.
+    fn new(shared: &Arc<Shared>, future: F) -> (TaskFuture<F>, Option<usize>) {
+        let live = shared.task_started();
+        let index = live.as_ref().map(LiveTask::index);
+        (TaskFuture { future: AssertUnwindSafe(future).catch_unwind(), _live: live }, index)
     }
 }
 
