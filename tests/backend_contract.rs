@@ -31,6 +31,7 @@ per_backend!(
     misuse_is_a_clear_error,
     register_from_another_thread_reaches_a_blocked_poll,
     deregister_from_another_thread_silences_a_blocked_poll,
+    a_backend_whose_short_reads_drain_keeps_its_promise,
 );
 
 /// How long a poll waits where the scenario expects nothing: long enough for a stray event
@@ -396,4 +397,46 @@ fn deregister_from_another_thread_silences_a_blocked_poll(backend: &str) {
     backend.notify().unwrap();
     poller.join().unwrap();
     drop(server);
+}
+
+/// A backend that says short reads drain (`Backend::short_reads_drain`) reports the end of
+/// stream that arrived with data as `READ_CLOSED`, and data reaching an emptied socket as a
+/// new event. Backends that do not say so have nothing to keep here.
+fn a_backend_whose_short_reads_drain_keeps_its_promise(backend: &str) {
+    let (backend, _watchdog) = open(backend);
+    if !backend.short_reads_drain() {
+        eprintln!("{} does not take short reads as draining: nothing to check", backend.name());
+        return;
+    }
+    assert_eq!(backend.triggering(), Triggering::Edge, "only an edge backend may say so");
+    // Data and the end of stream, both there before the first poll.
+    let (mut client, server) = pair();
+    let server = register(&backend, server, 90, Interest::READABLE);
+    client.write_all(&[1; 100]).unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let mut seen = wait_for(&backend, 90);
+    for (token, ready) in poll(&backend, Some(QUIET)) {
+        if token == 90 {
+            seen |= ready;
+        }
+    }
+    assert!(seen.contains(Ready::READABLE | Ready::READ_CLOSED), "got {seen:?}");
+    drop(server);
+    // An emptied socket reports the next data.
+    let (mut client, server) = pair();
+    server_read_after_events(&backend, &mut client, server);
+}
+
+/// Sends data, reads all of it with a short read once reported, sends more: the second
+/// arrival must be reported too.
+fn server_read_after_events(backend: &Arc<dyn Backend>, client: &mut TcpStream, server: TcpStream) {
+    let server = register(backend, server, 91, Interest::READABLE);
+    let mut buffer = [0; 1024];
+    for round in 0..3 {
+        client.write_all(&[round; 10]).unwrap();
+        assert!(wait_for(backend, 91).contains(Ready::READABLE), "round {round}");
+        let n = server.get_ref().read(&mut buffer).unwrap();
+        assert!(n > 0 && n < buffer.len(), "a short read, round {round}");
+    }
 }

@@ -19,6 +19,7 @@ per_backend!(
     echo_8_mib_with_checksum,
     concurrent_200_connections_echo_256_kib,
     half_close_peer_reads_eof_and_still_writes,
+    data_and_end_of_stream_arriving_together_are_both_read,
     peer_reset_is_an_error_not_a_hang,
     connection_refused_is_an_error,
     dropped_read_future_loses_no_byte,
@@ -557,4 +558,33 @@ fn spawn_from_another_thread_reaches_a_blocked_runtime(backend: &str) {
     assert_eq!(runtime.block_on(receiver).unwrap(), 7);
     assert_eq!(thread.join().unwrap(), 9);
     drop(runtime);
+}
+
+/// Data and the end of stream that reach a socket before it is read come out as the data,
+/// then end of stream; a short read (less than the buffer) must not lose the end of stream
+/// that arrived with it (see `Backend::short_reads_drain`).
+fn data_and_end_of_stream_arriving_together_are_both_read(backend: &str) {
+    run(backend, || async {
+        let (listener, addr) = listener().await?;
+        for round in 0..20u8 {
+            let mut client = TcpStream::connect(addr).await?;
+            let (mut server, _) = listener.accept().await?;
+            client.write_all(&[round; 100]).await?;
+            client.shutdown(std::net::Shutdown::Write)?;
+            // Both reach the server's socket before it reads.
+            sleep(Duration::from_millis(5)).await;
+            let mut buffer = vec![0; 64 << 10];
+            let mut received = 0;
+            loop {
+                let n = timeout(Duration::from_secs(10), server.read(&mut buffer)).await??;
+                if n == 0 {
+                    break;
+                }
+                assert!(buffer[..n].iter().all(|&byte| byte == round));
+                received += n;
+            }
+            assert_eq!(received, 100);
+        }
+        Ok(())
+    });
 }

@@ -123,6 +123,19 @@ pub trait Backend: Send + Sync + Debug {
 
     /// Wakes the `poll` that is blocked now, or else the next one, from any thread.
     fn notify(&self) -> io::Result<()>;
+
+    /// Whether a read that returns less than it asked for may be taken as having emptied a
+    /// stream socket, so that the reactor forgets the socket's readiness without a read that
+    /// would only return `WouldBlock` (one system call less per message).
+    ///
+    /// A backend may return `true` only if it is [`Triggering::Edge`], reports the next data
+    /// or end of stream that reaches an emptied socket as a new event, and reports the
+    /// peer's end of stream with [`Ready::READ_CLOSED`](crate::Ready::READ_CLOSED) in every
+    /// event that follows it (so that an end of stream that arrived together with the data
+    /// read is not lost with the readiness). The default, `false`, is always safe.
+    fn short_reads_drain(&self) -> bool {
+        false
+    }
 }
 
 /// Forwards every method; lets a shared or boxed backend be wrapped or handed on.
@@ -167,6 +180,10 @@ macro_rules! forward_backend {
 
             fn notify(&self) -> io::Result<()> {
                 (**self).notify()
+            }
+
+            fn short_reads_drain(&self) -> bool {
+                (**self).short_reads_drain()
             }
         }
     };

@@ -138,6 +138,11 @@ impl<B: Backend> Backend for ChaosBackend<B> {
         self.inner.triggering()
     }
 
+    fn short_reads_drain(&self) -> bool {
+        // Split and delayed events only postpone a `READ_CLOSED`; it still arrives.
+        self.inner.short_reads_drain()
+    }
+
     unsafe fn register(
         &self,
         source: RawSource,

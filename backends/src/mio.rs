@@ -106,6 +106,13 @@ impl Backend for MioBackend {
         if cfg!(windows) { Triggering::Oneshot } else { Triggering::Edge }
     }
 
+    fn short_reads_drain(&self) -> bool {
+        // epoll (`EPOLLET`, with `EPOLLRDHUP`) and kqueue (`EV_CLEAR`, `EV_EOF`) report each
+        // arrival on an emptied socket and the end of stream as its own flag. On Windows mio
+        // is oneshot over AFD polls.
+        !cfg!(windows)
+    }
+
     unsafe fn register(
         &self,
         source: RawSource,

@@ -208,7 +208,8 @@ impl TcpStream {
         cx: &mut Context<'_>,
         buffer: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_io(cx, Interest::READABLE, |stream| (&*stream).read(buffer))
+        let capacity = buffer.len();
+        self.io.poll_read_io(cx, capacity, |stream| (&*stream).read(buffer))
     }
 
     pub(crate) fn poll_read_vectored_priv(
@@ -216,7 +217,8 @@ impl TcpStream {
         cx: &mut Context<'_>,
         buffers: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.io.poll_io(cx, Interest::READABLE, |stream| (&*stream).read_vectored(buffers))
+        let capacity = buffers.iter().map(|buffer| buffer.len()).sum();
+        self.io.poll_read_io(cx, capacity, |stream| (&*stream).read_vectored(buffers))
     }
 
     pub(crate) fn poll_write_priv(

@@ -36,6 +36,14 @@ pub(crate) struct ReadyEvent {
     tick: usize,
 }
 
+impl ReadyEvent {
+    /// The same event without its end-of-stream and error flags: what to forget when a
+    /// socket was found empty, not closed (those flags must still reach the next read).
+    pub(crate) fn without_closed(self) -> ReadyEvent {
+        ReadyEvent { ready: self.ready.intersection(Ready::READABLE | Ready::WRITABLE), ..self }
+    }
+}
+
 /// The shared state of one registration.
 #[derive(Debug)]
 pub(crate) struct IoState {

@@ -35,6 +35,9 @@ const EVENTS_CAPACITY: usize = 1024;
 pub(crate) struct Reactor {
     backend: Arc<dyn Backend>,
     triggering: Triggering,
+    /// Whether a short read may be taken as an emptied socket: see
+    /// `Backend::short_reads_drain` and `Registration::poll_read_io`.
+    short_reads_drain: bool,
     slots: Mutex<Slots>,
     shut_down: AtomicBool,
     counters: Arc<Counters>,
@@ -67,6 +70,8 @@ impl Reactor {
     pub(crate) fn new(backend: Arc<dyn Backend>, counters: Arc<Counters>) -> Reactor {
         Reactor {
             triggering: backend.triggering(),
+            short_reads_drain: backend.triggering() == Triggering::Edge
+                && backend.short_reads_drain(),
             backend,
             slots: Mutex::new(Slots::default()),
             shut_down: AtomicBool::new(false),

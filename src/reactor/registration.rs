@@ -84,6 +84,32 @@ impl<S: AsSource> Registration<S> {
         }
     }
 
+    /// [`poll_io`](Self::poll_io) for a stream read into `capacity` bytes. A read that
+    /// returns less than it asked for emptied the socket; where the backend reports the next
+    /// arrival as an event (`Backend::short_reads_drain`), the readiness is forgotten right
+    /// away, which saves the next read's `WouldBlock` system call.
+    pub(crate) fn poll_read_io(
+        &self,
+        cx: &mut Context<'_>,
+        capacity: usize,
+        mut operation: impl FnMut(&S) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        ready!(coop::poll_proceed(cx));
+        loop {
+            let seen = ready!(self.poll_ready(cx, Interest::READABLE))?;
+            match operation(self.get_ref()) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.clear_readiness(seen);
+                }
+                Ok(n) if n > 0 && n < capacity && self.reactor.short_reads_drain => {
+                    self.clear_readiness(seen.without_closed());
+                    return Poll::Ready(Ok(n));
+                }
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
     /// The `async` form of [`poll_io`](Self::poll_io).
     pub(crate) async fn io<R>(
         &self,
