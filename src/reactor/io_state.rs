@@ -50,18 +50,22 @@ pub(crate) struct IoState {
     /// `Ready` bits in the low byte, an event tick above them. Written by the reactor when
     /// an event arrives, cleared by operations that return `WouldBlock`.
     readiness: AtomicUsize,
+    token: Token,
+    source: RawSource,
     waiters: Mutex<Waiters>,
 }
 
 #[derive(Debug)]
 struct Waiters {
-    reader: WakerList,
-    writer: WakerList,
+    /// The first task waiting to read, and to write: one each is the common case, and costs
+    /// no allocation.
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+    /// Further tasks waiting on a direction of a shared socket (rare): all are woken.
+    others: Vec<(Interest, Waker)>,
     /// The directions armed in the backend (unused on edge-triggered backends, which have
     /// both directions armed for the life of the registration).
     armed: Interest,
-    token: Token,
-    source: RawSource,
     /// Set once the registration is being dropped or the reactor shut down: from then on
     /// the backend must not be touched for this source.
     closed: bool,
@@ -71,15 +75,21 @@ impl IoState {
     pub(crate) fn new(token: Token, source: RawSource, armed: Interest) -> IoState {
         IoState {
             readiness: AtomicUsize::new(0),
+            token,
+            source,
             waiters: Mutex::new(Waiters {
-                reader: WakerList::default(),
-                writer: WakerList::default(),
+                reader: None,
+                writer: None,
+                others: Vec::new(),
                 armed,
-                token,
-                source,
                 closed: false,
             }),
         }
+    }
+
+    /// The token the registration is reported with.
+    pub(crate) fn token(&self) -> Token {
+        self.token
     }
 
     fn ready_now(&self, direction: Interest) -> ReadyEvent {
@@ -108,7 +118,7 @@ impl IoState {
         if waiters.closed {
             return Poll::Ready(Err(plexio_backends::Error::RuntimeShutdown.into()));
         }
-        waiters.list(direction).register(cx.waker());
+        waiters.register(direction, cx.waker());
         // The reactor sets readiness before it takes the wakers under this lock, so looking
         // again here closes the window between the first look and the registration.
         let seen = self.ready_now(direction);
@@ -117,7 +127,7 @@ impl IoState {
         }
         if triggering != Triggering::Edge && !waiters.armed.contains(direction) {
             let armed = waiters.armed | direction;
-            backend.rearm(waiters.source, waiters.token, armed)?;
+            backend.rearm(self.source, self.token, armed)?;
             waiters.armed = armed;
         }
         Poll::Pending
@@ -150,9 +160,9 @@ impl IoState {
         }
         let woken = ready.interest();
         let readers =
-            if woken.is_readable() { waiters.reader.take() } else { WakerList::default() };
+            if woken.is_readable() { waiters.take(Interest::READABLE) } else { Woken::default() };
         let writers =
-            if woken.is_writable() { waiters.writer.take() } else { WakerList::default() };
+            if woken.is_writable() { waiters.take(Interest::WRITABLE) } else { Woken::default() };
         if triggering != Triggering::Edge {
             if triggering == Triggering::Oneshot {
                 waiters.armed = Interest::NONE;
@@ -167,11 +177,11 @@ impl IoState {
             if rearm {
                 // A failed re-arm leaves the waiter without a wake-up; make it poll again so
                 // that its own re-arm reports the error instead of hanging.
-                match backend.rearm(waiters.source, waiters.token, desired) {
+                match backend.rearm(self.source, self.token, desired) {
                     Ok(()) => waiters.armed = desired,
                     Err(_) => {
-                        waiters.reader.take().wake_all();
-                        waiters.writer.take().wake_all();
+                        waiters.take(Interest::READABLE).wake_all();
+                        waiters.take(Interest::WRITABLE).wake_all();
                     }
                 }
             }
@@ -186,8 +196,8 @@ impl IoState {
     pub(crate) fn close(&self) {
         let mut waiters = lock(&self.waiters);
         waiters.closed = true;
-        let readers = waiters.reader.take();
-        let writers = waiters.writer.take();
+        let readers = waiters.take(Interest::READABLE);
+        let writers = waiters.take(Interest::WRITABLE);
         drop(waiters);
         readers.wake_all();
         writers.wake_all();
@@ -195,56 +205,64 @@ impl IoState {
 }
 
 impl Waiters {
-    fn list(&mut self, direction: Interest) -> &mut WakerList {
-        if direction.is_readable() { &mut self.reader } else { &mut self.writer }
+    fn register(&mut self, direction: Interest, waker: &Waker) {
+        let first = if direction.is_readable() { &mut self.reader } else { &mut self.writer };
+        match first {
+            None => *first = Some(waker.clone()),
+            Some(first) if first.will_wake(waker) => {}
+            Some(_) => {
+                let known = self
+                    .others
+                    .iter()
+                    .any(|(waiting, other)| *waiting == direction && other.will_wake(waker));
+                if !known {
+                    self.others.push((direction, waker.clone()));
+                }
+            }
+        }
+    }
+
+    /// Takes the wakers of every task waiting on `direction`.
+    fn take(&mut self, direction: Interest) -> Woken {
+        let first = if direction.is_readable() { self.reader.take() } else { self.writer.take() };
+        let mut rest = Vec::new();
+        if !self.others.is_empty() {
+            self.others.retain(|(waiting, waker)| {
+                let taken = *waiting == direction;
+                if taken {
+                    rest.push(waker.clone());
+                }
+                !taken
+            });
+        }
+        Woken { first, rest }
     }
 
     fn waiting(&self) -> Interest {
         let mut interest = Interest::NONE;
-        if !self.reader.is_empty() {
+        if self.reader.is_some() {
             interest |= Interest::READABLE;
         }
-        if !self.writer.is_empty() {
+        if self.writer.is_some() {
             interest |= Interest::WRITABLE;
         }
         interest
     }
 }
 
-/// The wakers waiting for one direction. One waiter is the common case and costs no
-/// allocation; several tasks waiting on one direction of a shared socket are all woken.
+/// The wakers taken from one direction, woken once the lock is released.
 #[derive(Debug, Default)]
-struct WakerList {
+struct Woken {
     first: Option<Waker>,
     rest: Vec<Waker>,
 }
 
-impl WakerList {
-    fn register(&mut self, waker: &Waker) {
-        match &mut self.first {
-            Some(first) if first.will_wake(waker) => {}
-            None => self.first = Some(waker.clone()),
-            Some(_) => {
-                if !self.rest.iter().any(|other| other.will_wake(waker)) {
-                    self.rest.push(waker.clone());
-                }
-            }
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.first.is_none()
-    }
-
-    fn take(&mut self) -> WakerList {
-        WakerList { first: self.first.take(), rest: std::mem::take(&mut self.rest) }
-    }
-
-    fn wake_all(mut self) {
-        if let Some(first) = self.first.take() {
+impl Woken {
+    fn wake_all(self) {
+        if let Some(first) = self.first {
             first.wake();
         }
-        for waker in self.rest.drain(..) {
+        for waker in self.rest {
             waker.wake();
         }
     }

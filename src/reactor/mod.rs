@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use plexio_backends::{AsSource, Backend, Events, Interest, Token, Triggering};
 
-use crate::runtime::{Counters, OpenSocket};
+use crate::runtime::Counters;
 use io_state::IoState;
 pub(crate) use io_state::lock;
 pub(crate) use registration::Registration;
@@ -83,17 +83,12 @@ impl Reactor {
         &self.backend
     }
 
-    /// Counts a socket that an I/O object of this runtime now owns, until the guard drops.
-    fn socket_opened(&self) -> OpenSocket {
-        self.counters.socket_opened()
-    }
-
     /// Registers `source` for `interest` and returns the pieces a `Registration` holds.
     fn register<S: AsSource>(
         self: &Arc<Self>,
         source: S,
         interest: Interest,
-    ) -> io::Result<(plexio_backends::Registered<S>, Arc<IoState>, Token)> {
+    ) -> io::Result<(plexio_backends::Registered<S>, Arc<IoState>)> {
         if self.shut_down.load(Ordering::Acquire) {
             return Err(plexio_backends::Error::RuntimeShutdown.into());
         }
@@ -116,9 +111,12 @@ impl Reactor {
             (token, state)
         };
         match plexio_backends::Registered::new(source, self.backend.clone(), token, interest) {
-            Ok(registered) => Ok((registered, state, token)),
+            Ok(registered) => {
+                self.counters.socket_opened();
+                Ok((registered, state))
+            }
             Err(error) => {
-                self.release(token, &state);
+                self.release(&state);
                 Err(error)
             }
         }
@@ -126,9 +124,9 @@ impl Reactor {
 
     /// Frees a registration's slot; its token is never handed out again for this slot
     /// generation.
-    fn release(&self, token: Token, state: &IoState) {
+    fn release(&self, state: &IoState) {
         state.close();
-        let index = token.0 & INDEX_MASK;
+        let index = state.token().0 & INDEX_MASK;
         let mut slots = lock(&self.slots);
         let slot = &mut slots.entries[index];
         slot.state = None;

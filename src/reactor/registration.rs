@@ -10,11 +10,10 @@ use std::io;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use plexio_backends::{AsSource, Interest, Registered, Token};
+use plexio_backends::{AsSource, Interest, Registered};
 
 use super::Reactor;
 use super::io_state::{IoState, ReadyEvent};
-use crate::runtime::OpenSocket;
 use crate::runtime::context;
 use crate::task::coop;
 
@@ -23,24 +22,19 @@ use crate::task::coop;
 #[derive(Debug)]
 pub(crate) struct Registration<S: AsSource> {
     state: Arc<IoState>,
-    token: Token,
     reactor: Arc<Reactor>,
-    /// Declared last so that it drops after `Drop::drop` has released the slot: the backend
-    /// deregistration (inside `Registered`) then runs, then the socket closes. `None` only
+    /// Taken out by `Drop::drop` after it has released the slot, and dropped then: the
+    /// backend deregistration (inside `Registered`) runs, then the socket closes. `None`
     /// once `into_inner` has taken it (and released the slot itself).
     source: Option<Registered<S>>,
-    /// Counts the socket as open in the runtime's statistics; declared after `source` so that
-    /// it drops once the socket is closed.
-    _open: OpenSocket,
 }
 
 impl<S: AsSource> Registration<S> {
     /// Registers `source` with the reactor of the runtime running on this thread.
     pub(crate) fn new(source: S, interest: Interest) -> io::Result<Registration<S>> {
         let reactor = context::reactor()?;
-        let open = reactor.socket_opened();
-        let (source, state, token) = reactor.register(source, interest)?;
-        Ok(Registration { state, token, reactor, source: Some(source), _open: open })
+        let (source, state) = reactor.register(source, interest)?;
+        Ok(Registration { state, reactor, source: Some(source) })
     }
 
     /// The socket.
@@ -121,7 +115,7 @@ impl<S: AsSource> Registration<S> {
 
     /// Deregisters the socket and hands it back, open.
     pub(crate) fn into_inner(mut self) -> io::Result<S> {
-        self.reactor.release(self.token, &self.state);
+        self.reactor.release(&self.state);
         let source = self.source.take().expect("a live Registration holds its source");
         source.into_inner()
     }
@@ -129,8 +123,12 @@ impl<S: AsSource> Registration<S> {
 
 impl<S: AsSource> Drop for Registration<S> {
     fn drop(&mut self) {
-        if self.source.is_some() {
-            self.reactor.release(self.token, &self.state);
+        if let Some(source) = self.source.take() {
+            self.reactor.release(&self.state);
+            // Deregisters from the backend, then closes the socket.
+            drop(source);
         }
+        // The runtime's count of open sockets: this one is closed now, or was handed back.
+        self.reactor.counters.socket_closed();
     }
 }

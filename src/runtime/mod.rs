@@ -28,7 +28,7 @@ pub use builder::{BACKEND_ENV, Builder};
 use shared::MainWaker;
 pub(crate) use shared::{LiveTask, Shared};
 pub use spawner::Spawner;
-pub(crate) use stats::{Counters, OpenSocket};
+pub(crate) use stats::Counters;
 pub use stats::{RuntimeStats, StatsHandle};
 
 use crate::reactor::{EventBuffer, Reactor};

@@ -90,19 +90,13 @@ impl Counters {
         self.tasks.store(live, Ordering::Relaxed);
     }
 
-    /// Counts an open socket until the guard (dropped after the socket closes) drops.
-    pub(crate) fn socket_opened(self: &Arc<Self>) -> OpenSocket {
+    /// Counts a socket an I/O object of the runtime took over.
+    pub(crate) fn socket_opened(&self) {
         self.sockets.fetch_add(1, Ordering::Relaxed);
-        OpenSocket(self.clone())
     }
-}
 
-/// Counts one socket as open until dropped.
-#[derive(Debug)]
-pub(crate) struct OpenSocket(Arc<Counters>);
-
-impl Drop for OpenSocket {
-    fn drop(&mut self) {
-        self.0.sockets.fetch_sub(1, Ordering::Relaxed);
+    /// Uncounts a socket once it is closed (or handed back).
+    pub(crate) fn socket_closed(&self) {
+        self.sockets.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -208,3 +208,31 @@ fn oneshot_triggering_loses_no_wakeup_and_settles() {
 fn level_triggering_loses_no_wakeup_and_settles() {
     check_mode(Triggering::Level);
 }
+
+/// Several tasks waiting on one direction of a shared socket are all woken by its event,
+/// and only they.
+#[test]
+fn every_waiter_of_a_direction_is_woken_and_only_those() {
+    let kernel = Kernel {
+        triggering: Triggering::Edge,
+        available: Cell::new(0),
+        armed: Cell::new(Interest::BOTH),
+        edge_pending: Cell::new(false),
+    };
+    let state = IoState::new(Token(1), RawSource::default(), Interest::BOTH);
+    let flags: Vec<Arc<Flag>> = (0..4).map(|_| Arc::new(Flag(AtomicBool::new(false)))).collect();
+    for (n, flag) in flags.iter().enumerate() {
+        let waker = Waker::from(flag.clone());
+        let direction = if n < 3 { Interest::READABLE } else { Interest::WRITABLE };
+        let pending = state.poll_ready(
+            &mut Context::from_waker(&waker),
+            direction,
+            &kernel,
+            Triggering::Edge,
+        );
+        assert!(pending.is_pending());
+    }
+    state.dispatch(Ready::READABLE, &kernel, Triggering::Edge);
+    let woken: Vec<bool> = flags.iter().map(|flag| flag.0.load(Ordering::SeqCst)).collect();
+    assert_eq!(woken, [true, true, true, false]);
+}
