@@ -33,6 +33,7 @@ per_backend!(
     always_ready_task_does_not_starve_io,
     registrations_are_removed_when_sockets_drop,
     idle_runtime_does_not_spin,
+    wakes_from_dispatch_do_not_notify_the_backend,
     split_halves_work_from_two_tasks,
     udp_datagrams_round_trip,
     descriptor_past_fd_setsize_is_refused_by_select_only,
@@ -587,4 +588,30 @@ fn data_and_end_of_stream_arriving_together_are_both_read(backend: &str) {
         }
         Ok(())
     });
+}
+
+/// The wakes that the reactor's own dispatch causes find the runtime thread awake: they must
+/// not notify the backend, which costs a system call and makes the next wait return at once
+/// for nothing.
+fn wakes_from_dispatch_do_not_notify_the_backend(backend: &str) {
+    const ROUNDS: usize = 200;
+    let counting = util::counting_runtime(backend);
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    counting
+        .runtime
+        .block_on(async {
+            let addr = spawn_echo_server().await?;
+            let mut stream = TcpStream::connect(addr).await?;
+            for round in 0..ROUNDS as u32 {
+                stream.write_all(&round.to_le_bytes()).await?;
+                let mut echo = [0; 4];
+                stream.read_exact(&mut echo).await?;
+                assert_eq!(echo, round.to_le_bytes());
+            }
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    let notifies = counting.notifies.load(std::sync::atomic::Ordering::SeqCst);
+    // Two wakes per round trip (the echo task's, then this future's) came from dispatch.
+    assert!(notifies <= ROUNDS / 20, "{notifies} notifies in {ROUNDS} round trips");
 }

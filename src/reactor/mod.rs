@@ -136,10 +136,21 @@ impl Reactor {
     }
 
     /// Waits for events for at most `timeout` and dispatches them.
-    pub(crate) fn poll(&self, buffer: &mut EventBuffer, timeout: Option<Duration>) {
+    ///
+    /// `awake` runs as soon as the wait is over, before the events are dispatched: the wakes
+    /// that dispatching causes then find the runtime thread awake and need not notify the
+    /// backend (a system call, and a wasted turn of the next wait).
+    pub(crate) fn poll(
+        &self,
+        buffer: &mut EventBuffer,
+        timeout: Option<Duration>,
+        awake: impl FnOnce(),
+    ) {
         let events = &mut buffer.0;
         events.clear();
-        match self.backend.poll(events, timeout) {
+        let waited = self.backend.poll(events, timeout);
+        awake();
+        match waited {
             Ok(()) => {}
             // The contract allows an interrupted wait; it is a wake-up with no events.
             Err(error) if error.kind() == io::ErrorKind::Interrupted => return,

@@ -168,8 +168,7 @@ impl Runtime {
         } else {
             Some(Duration::ZERO)
         };
-        self.shared.reactor.poll(&mut core.events, timeout);
-        self.shared.unparked();
+        self.shared.reactor.poll(&mut core.events, timeout, || self.shared.unparked());
     }
 }
 

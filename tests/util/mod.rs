@@ -369,17 +369,21 @@ pub async fn echo_through(
 pub struct CountingRuntime {
     pub runtime: Runtime,
     pub polls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub notifies: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 pub fn counting_runtime(backend: &str) -> CountingRuntime {
     let inner = open_backend(backend);
     let polls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counting = counting_backend::Counting { inner, polls: polls.clone() };
-    CountingRuntime { runtime: Runtime::builder().custom_backend(counting).build().unwrap(), polls }
+    let notifies = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counting =
+        counting_backend::Counting { inner, polls: polls.clone(), notifies: notifies.clone() };
+    let runtime = Runtime::builder().custom_backend(counting).build().unwrap();
+    CountingRuntime { runtime, polls, notifies }
 }
 
 pub mod counting_backend {
-    //! A wrapper backend that counts `poll` calls and forwards everything.
+    //! A wrapper backend that counts `poll` and `notify` calls and forwards everything.
 
     use std::io;
     use std::sync::Arc;
@@ -392,6 +396,7 @@ pub mod counting_backend {
     pub struct Counting {
         pub inner: Arc<dyn Backend>,
         pub polls: Arc<AtomicUsize>,
+        pub notifies: Arc<AtomicUsize>,
     }
 
     impl Backend for Counting {
@@ -426,7 +431,11 @@ pub mod counting_backend {
             self.inner.poll(events, timeout)
         }
         fn notify(&self) -> io::Result<()> {
+            self.notifies.fetch_add(1, Ordering::SeqCst);
             self.inner.notify()
+        }
+        fn short_reads_drain(&self) -> bool {
+            self.inner.short_reads_drain()
         }
     }
 }
