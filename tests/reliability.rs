@@ -18,7 +18,8 @@ use futures::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use plexio::net::{TcpListener, TcpStream, UdpSocket};
 use plexio::time::{sleep, sleep_until, timeout};
 use util::{
-    Checksum, Random, Stripes, echo_through, fill_pattern, pattern_byte, run, spawn_echo_server,
+    Checksum, Random, Stripes, check_pattern, echo_through, fill_pattern, pattern_byte, run,
+    spawn_echo_server,
 };
 
 per_backend!(
@@ -598,12 +599,7 @@ async fn answer_length_and_crc(mut stream: TcpStream) -> io::Result<()> {
         if n == 0 {
             break;
         }
-        for (offset, &byte) in buffer[..n].iter().enumerate() {
-            let index = length + offset as u64;
-            if byte != pattern_byte(SEED, id, index) {
-                return Err(io::Error::other(format!("stream {id}: byte {index} is wrong")));
-            }
-        }
+        check_pattern(SEED, id, length, &buffer[..n])?;
         crc.update(&buffer[..n]);
         length += n as u64;
     }

@@ -64,18 +64,9 @@ impl<S: AsSource> Registration<S> {
         &self,
         cx: &mut Context<'_>,
         direction: Interest,
-        mut operation: impl FnMut(&S) -> io::Result<R>,
+        operation: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        ready!(coop::poll_proceed(cx));
-        loop {
-            let seen = ready!(self.poll_ready(cx, direction))?;
-            match operation(self.get_ref()) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    self.clear_readiness(seen);
-                }
-                result => return Poll::Ready(result),
-            }
-        }
+        self.poll_io_until_empty(cx, direction, operation, |_| false)
     }
 
     /// [`poll_io`](Self::poll_io) for a stream read into `capacity` bytes. A read that
@@ -86,20 +77,37 @@ impl<S: AsSource> Registration<S> {
         &self,
         cx: &mut Context<'_>,
         capacity: usize,
-        mut operation: impl FnMut(&S) -> io::Result<usize>,
+        operation: impl FnMut(&S) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
+        let short_reads_drain = self.reactor.short_reads_drain;
+        self.poll_io_until_empty(cx, Interest::READABLE, operation, |&read| {
+            short_reads_drain && read > 0 && read < capacity
+        })
+    }
+
+    /// [`poll_io`](Self::poll_io), also forgetting the readiness (but not the end-of-stream
+    /// and error flags) when `emptied` says a result left the socket empty.
+    fn poll_io_until_empty<R>(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Interest,
+        mut operation: impl FnMut(&S) -> io::Result<R>,
+        emptied: impl Fn(&R) -> bool,
+    ) -> Poll<io::Result<R>> {
         ready!(coop::poll_proceed(cx));
         loop {
-            let seen = ready!(self.poll_ready(cx, Interest::READABLE))?;
+            let seen = ready!(self.poll_ready(cx, direction))?;
             match operation(self.get_ref()) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     self.clear_readiness(seen);
                 }
-                Ok(n) if n > 0 && n < capacity && self.reactor.short_reads_drain => {
-                    self.clear_readiness(seen.without_closed());
-                    return Poll::Ready(Ok(n));
+                Ok(value) => {
+                    if emptied(&value) {
+                        self.clear_readiness(seen.without_closed());
+                    }
+                    return Poll::Ready(Ok(value));
                 }
-                result => return Poll::Ready(result),
+                Err(error) => return Poll::Ready(Err(error)),
             }
         }
     }

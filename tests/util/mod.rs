@@ -183,6 +183,21 @@ pub fn pattern_byte(seed: u64, stream: u64, index: u64) -> u8 {
     (x >> ((index % 8) * 8)) as u8
 }
 
+/// Checks that `bytes` are the pattern from `offset` on; the error names the first wrong
+/// byte.
+pub fn check_pattern(seed: u64, stream: u64, offset: u64, bytes: &[u8]) -> io::Result<()> {
+    for (i, &byte) in bytes.iter().enumerate() {
+        let index = offset + i as u64;
+        let expected = pattern_byte(seed, stream, index);
+        if byte != expected {
+            return Err(io::Error::other(format!(
+                "stream {stream}: byte {index} is {byte:#04x}, expected {expected:#04x}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Fills `buffer` with the pattern starting at `offset`.
 pub fn fill_pattern(seed: u64, stream: u64, offset: u64, buffer: &mut [u8]) {
     for (i, byte) in buffer.iter_mut().enumerate() {
@@ -347,15 +362,7 @@ pub async fn echo_through(
         if n == 0 {
             break;
         }
-        for (i, &byte) in buffer[..n].iter().enumerate() {
-            let index = received + i as u64;
-            if byte != pattern_byte(seed, id, index) {
-                return Err(io::Error::other(format!(
-                    "stream {id}: byte {index} is {byte:#04x}, expected {:#04x}",
-                    pattern_byte(seed, id, index)
-                )));
-            }
-        }
+        check_pattern(seed, id, received, &buffer[..n])?;
         received += n as u64;
     }
     sender.await.map_err(io::Error::from)??;
