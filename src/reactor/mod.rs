@@ -68,10 +68,10 @@ impl EventBuffer {
 
 impl Reactor {
     pub(crate) fn new(backend: Arc<dyn Backend>, counters: Arc<Counters>) -> Reactor {
+        let triggering = backend.triggering();
         Reactor {
-            triggering: backend.triggering(),
-            short_reads_drain: backend.triggering() == Triggering::Edge
-                && backend.short_reads_drain(),
+            triggering,
+            short_reads_drain: triggering == Triggering::Edge && backend.short_reads_drain(),
             backend,
             slots: Mutex::new(Slots::default()),
             shut_down: AtomicBool::new(false),

@@ -60,9 +60,7 @@ where
     F::Output: 'static,
 {
     let (future, index) = TaskFuture::new(&shared, future);
-    let list = shared.clone();
-    let schedule = move |runnable| list.schedule(runnable);
-    let (runnable, task) = async_task::spawn_local(future, schedule);
+    let (runnable, task) = async_task::spawn_local(future, scheduler(&shared));
     start(&shared, index, runnable);
     JoinHandle::new(task)
 }
@@ -74,11 +72,15 @@ where
     F::Output: Send + 'static,
 {
     let (future, index) = TaskFuture::new(&shared, future);
-    let list = shared.clone();
-    let schedule = move |runnable| list.schedule(runnable);
-    let (runnable, task) = async_task::spawn(future, schedule);
+    let (runnable, task) = async_task::spawn(future, scheduler(&shared));
     start(&shared, index, runnable);
     JoinHandle::new(task)
+}
+
+/// The schedule function of a task of the runtime that `shared` belongs to.
+fn scheduler(shared: &Arc<Shared>) -> impl Fn(async_task::Runnable) + Send + Sync + 'static {
+    let shared = shared.clone();
+    move |runnable| shared.schedule(runnable)
 }
 
 /// A handle for a task that never runs: `future` is dropped at once and the handle reports
