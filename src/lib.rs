@@ -57,7 +57,8 @@ pub use task::{JoinError, JoinHandle, spawn};
 /// [`Builder::custom_backend`](crate::Builder::custom_backend).
 pub mod backend {
     pub use plexio_backends::{
-        AsSource, Backend, Event, Events, Interest, RawSource, Ready, Registered, Token, Triggering,
+        AsBackend, AsSource, Backend, Event, Events, Interest, RawSource, Ready, Registered, Token,
+        Triggering,
     };
 
     /// A wrapper backend that injects the faults the [`Backend`] contract allows, to test a

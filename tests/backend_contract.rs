@@ -18,6 +18,7 @@ per_backend!(
     readable_source_is_reported_with_its_token,
     connected_socket_is_reported_writable,
     deregistered_source_is_never_reported,
+    dropped_registration_through_a_borrowed_backend_is_never_reported,
     closed_and_reused_descriptor_reaches_only_its_new_token,
     reregister_moves_the_token_and_interest,
     reports_follow_the_declared_triggering,
@@ -133,6 +134,22 @@ fn deregistered_source_is_never_reported(backend: &str) {
     let server = server.into_inner().unwrap();
     assert_quiet(&backend, 5, "an event for a deregistered source");
     drop(server);
+}
+
+/// `Registered` reaches its backend through any `AsBackend` handle, here a plain reference,
+/// and its drop deregisters (then closes) the socket all the same.
+fn dropped_registration_through_a_borrowed_backend_is_never_reported(backend: &str) {
+    let (backend, _watchdog) = open(backend);
+    let (mut client, server) = pair();
+    let borrowed: &dyn Backend = &*backend;
+    let server = Registered::new(server, borrowed, Token(6), Interest::READABLE).unwrap();
+    client.write_all(b"data").unwrap();
+    assert!(wait_for(&backend, 6).contains(Ready::READABLE));
+    // Readiness again after the report, so that the backend has something it could report.
+    client.write_all(b"more").unwrap();
+    std::thread::sleep(Duration::from_millis(10));
+    drop(server);
+    assert_quiet(&backend, 6, "an event for a dropped registration");
 }
 
 /// fd reuse (mio#219): a number closed and handed to a new socket must not carry the old

@@ -41,5 +41,5 @@ pub mod select;
 pub use backend::{Backend, Triggering};
 pub use error::Error;
 pub use event::{Event, Events, Interest, Ready, Token};
-pub use registered::Registered;
+pub use registered::{AsBackend, Registered};
 pub use sys::{AsSource, RawSource, SEND_FLAGS, connect_in_progress};

@@ -14,12 +14,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use plexio_backends::{AsSource, Backend, Events, Interest, Token, Triggering};
+use plexio_backends::{AsBackend, AsSource, Backend, Events, Interest, Token, Triggering};
 
 use crate::runtime::Counters;
 use io_state::IoState;
 pub(crate) use io_state::lock;
 pub(crate) use registration::Registration;
+
+/// A socket registered with a reactor: it reaches the backend through the reactor.
+type RegisteredSource<S> = plexio_backends::Registered<S, Arc<Reactor>>;
 
 /// Bits of a token that hold the generation; the rest hold the slot index.
 const GENERATION_BITS: u32 = usize::BITS / 4;
@@ -43,16 +46,20 @@ pub(crate) struct Reactor {
     counters: Arc<Counters>,
 }
 
+/// The registrations, by slot index. A live slot holds its registration's state, whose
+/// token carries the slot's generation; a free slot holds nothing, its next generation is
+/// kept on the free list. One pointer per slot is all a live registration costs here.
 #[derive(Debug, Default)]
 struct Slots {
-    entries: Vec<Slot>,
-    free: Vec<usize>,
+    entries: Vec<Option<Arc<IoState>>>,
+    /// Free slots, each with the generation its next registration gets.
+    free: Vec<FreeSlot>,
 }
 
-#[derive(Debug, Default)]
-struct Slot {
+#[derive(Debug, Clone, Copy)]
+struct FreeSlot {
+    index: usize,
     generation: usize,
-    state: Option<Arc<IoState>>,
 }
 
 /// The buffer the runtime thread polls into; owned by the runtime's core, not the reactor,
@@ -88,29 +95,28 @@ impl Reactor {
         self: &Arc<Self>,
         source: S,
         interest: Interest,
-    ) -> io::Result<(plexio_backends::Registered<S>, Arc<IoState>)> {
+    ) -> io::Result<(RegisteredSource<S>, Arc<IoState>)> {
         if self.shut_down.load(Ordering::Acquire) {
             return Err(plexio_backends::Error::RuntimeShutdown.into());
         }
         let raw = source.as_raw_source();
         let (token, state) = {
             let mut slots = lock(&self.slots);
-            let index = match slots.free.pop() {
-                Some(index) => index,
+            let FreeSlot { index, generation } = match slots.free.pop() {
+                Some(free) => free,
                 None if slots.entries.len() <= MAX_INDEX => {
-                    slots.entries.push(Slot::default());
-                    slots.entries.len() - 1
+                    slots.entries.push(None);
+                    FreeSlot { index: slots.entries.len() - 1, generation: 0 }
                 }
                 None => return Err(io::Error::other("plexio: too many registrations")),
             };
-            let slot = &mut slots.entries[index];
-            let token = Token((slot.generation << INDEX_BITS) | index);
+            let token = Token((generation << INDEX_BITS) | index);
             let state = Arc::new(IoState::new(token, raw, interest));
-            slot.state = Some(state.clone());
+            slots.entries[index] = Some(state.clone());
             self.counters.registration_added();
             (token, state)
         };
-        match plexio_backends::Registered::new(source, self.backend.clone(), token, interest) {
+        match plexio_backends::Registered::new(source, self.clone(), token, interest) {
             Ok(registered) => {
                 self.counters.socket_opened();
                 Ok((registered, state))
@@ -126,12 +132,12 @@ impl Reactor {
     /// generation.
     fn release(&self, state: &IoState) {
         state.close();
-        let index = state.token().0 & INDEX_MASK;
+        let token = state.token().0;
+        let index = token & INDEX_MASK;
+        let generation = ((token >> INDEX_BITS) + 1) & ((1 << GENERATION_BITS) - 1);
         let mut slots = lock(&self.slots);
-        let slot = &mut slots.entries[index];
-        slot.state = None;
-        slot.generation = (slot.generation + 1) & ((1 << GENERATION_BITS) - 1);
-        slots.free.push(index);
+        slots.entries[index] = None;
+        slots.free.push(FreeSlot { index, generation });
         self.counters.registration_removed();
     }
 
@@ -164,14 +170,12 @@ impl Reactor {
         }
         let slots = lock(&self.slots);
         for event in events.iter() {
-            let index = event.token.0 & INDEX_MASK;
-            let generation = event.token.0 >> INDEX_BITS;
-            let Some(slot) = slots.entries.get(index) else { continue };
-            if slot.generation != generation {
-                continue;
-            }
-            if let Some(state) = &slot.state {
-                state.dispatch(event.ready, &*self.backend, self.triggering);
+            // The whole token must match: a slot reused since the event was collected holds
+            // a registration of a newer generation.
+            if let Some(Some(state)) = slots.entries.get(event.token.0 & INDEX_MASK) {
+                if state.token() == event.token {
+                    state.dispatch(event.ready, &*self.backend, self.triggering);
+                }
             }
         }
     }
@@ -187,9 +191,16 @@ impl Reactor {
     pub(crate) fn shut_down(&self) {
         self.shut_down.store(true, Ordering::Release);
         let states: Vec<Arc<IoState>> =
-            lock(&self.slots).entries.iter().filter_map(|slot| slot.state.clone()).collect();
+            lock(&self.slots).entries.iter().flatten().cloned().collect();
         for state in states {
             state.close();
         }
+    }
+}
+
+/// Registrations reach the backend through the reactor they already point to.
+impl AsBackend for Reactor {
+    fn as_backend(&self) -> &dyn Backend {
+        &*self.backend
     }
 }

@@ -10,23 +10,25 @@ use std::io;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use plexio_backends::{AsSource, Interest, Registered};
+use plexio_backends::{AsSource, Interest};
 
-use super::Reactor;
 use super::io_state::{IoState, ReadyEvent};
+use super::{Reactor, RegisteredSource};
 use crate::runtime::context;
 use crate::task::coop;
 
 /// A socket and its registration. Dropping it removes the registration, then closes the
 /// socket.
+///
+/// Kept small, since every connection's task holds one: the state, and the socket
+/// together with the reactor it is registered with.
 #[derive(Debug)]
 pub(crate) struct Registration<S: AsSource> {
     state: Arc<IoState>,
-    reactor: Arc<Reactor>,
     /// Taken out by `Drop::drop` after it has released the slot, and dropped then: the
     /// backend deregistration (inside `Registered`) runs, then the socket closes. `None`
-    /// once `into_inner` has taken it (and released the slot itself).
-    source: Option<Registered<S>>,
+    /// only inside `into_inner` and `drop`.
+    source: Option<RegisteredSource<S>>,
 }
 
 impl<S: AsSource> Registration<S> {
@@ -34,12 +36,20 @@ impl<S: AsSource> Registration<S> {
     pub(crate) fn new(source: S, interest: Interest) -> io::Result<Registration<S>> {
         let reactor = context::reactor()?;
         let (source, state) = reactor.register(source, interest)?;
-        Ok(Registration { state, reactor, source: Some(source) })
+        Ok(Registration { state, source: Some(source) })
+    }
+
+    fn registered(&self) -> &RegisteredSource<S> {
+        self.source.as_ref().expect("a live Registration holds its source")
+    }
+
+    fn reactor(&self) -> &Reactor {
+        self.registered().backend()
     }
 
     /// The socket.
     pub(crate) fn get_ref(&self) -> &S {
-        self.source.as_ref().expect("a live Registration holds its source").get_ref()
+        self.registered().get_ref()
     }
 
     /// Resolves when `direction` is (believed) ready.
@@ -48,7 +58,8 @@ impl<S: AsSource> Registration<S> {
         cx: &mut Context<'_>,
         direction: Interest,
     ) -> Poll<io::Result<ReadyEvent>> {
-        self.state.poll_ready(cx, direction, &**self.reactor.backend(), self.reactor.triggering)
+        let reactor = self.reactor();
+        self.state.poll_ready(cx, direction, &**reactor.backend(), reactor.triggering)
     }
 
     /// Forgets the readiness that an operation found false.
@@ -79,7 +90,7 @@ impl<S: AsSource> Registration<S> {
         capacity: usize,
         operation: impl FnMut(&S) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
-        let short_reads_drain = self.reactor.short_reads_drain;
+        let short_reads_drain = self.reactor().short_reads_drain;
         self.poll_io_until_empty(cx, Interest::READABLE, operation, |&read| {
             short_reads_drain && read > 0 && read < capacity
         })
@@ -123,20 +134,34 @@ impl<S: AsSource> Registration<S> {
 
     /// Deregisters the socket and hands it back, open.
     pub(crate) fn into_inner(mut self) -> io::Result<S> {
-        self.reactor.release(&self.state);
         let source = self.source.take().expect("a live Registration holds its source");
-        source.into_inner()
+        let reactor = source.backend().clone();
+        reactor.release(&self.state);
+        let handed_back = source.into_inner();
+        // The runtime's count of open sockets: this one is no longer the runtime's.
+        reactor.counters.socket_closed();
+        handed_back
     }
 }
 
 impl<S: AsSource> Drop for Registration<S> {
     fn drop(&mut self) {
+        // `None` after `into_inner`, which has released everything itself.
         if let Some(source) = self.source.take() {
-            self.reactor.release(&self.state);
+            let reactor = source.backend().clone();
+            reactor.release(&self.state);
             // Deregisters from the backend, then closes the socket.
             drop(source);
+            reactor.counters.socket_closed();
         }
-        // The runtime's count of open sockets: this one is closed now, or was handed back.
-        self.reactor.counters.socket_closed();
+    }
+}
+
+#[cfg(all(test, target_os = "linux", target_pointer_width = "64"))]
+mod size {
+    /// Every connection's task holds a `TcpStream`, that is, one of these: three words.
+    #[test]
+    fn registration_is_three_words() {
+        assert_eq!(size_of::<super::Registration<std::net::TcpStream>>(), 24);
     }
 }
