@@ -71,6 +71,7 @@ fn many_connections_echo_with_random_write_sizes(backend: &str) {
     if util::base_backend(backend) == "select" {
         connections = connections.min(400);
     }
+    let _turn = util::many_descriptors();
     #[cfg(unix)]
     util::raise_descriptor_limit(4 * connections + 256);
     run(backend, || async move {
@@ -308,6 +309,7 @@ fn reads_raced_by_short_timeouts_lose_no_byte(backend: &str) {
 /// A task that drops other sockets, and its own, while their events are being dispatched:
 /// the reactor must deliver nothing to them and free every registration.
 fn dropping_sockets_during_dispatch_is_safe(backend: &str) {
+    let _low_descriptors = util::low_descriptors(backend);
     let runtime = util::runtime(backend);
     let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
     let before = runtime.stats();
@@ -408,6 +410,7 @@ fn thousands_of_timers_fire_in_order_never_early(backend: &str) {
 }
 
 fn a_timer_of_duration_max_never_fires(backend: &str) {
+    let _low_descriptors = util::low_descriptors(backend);
     let runtime = util::runtime(backend);
     let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
     runtime.block_on(async {
@@ -487,6 +490,7 @@ fn busy_connections_stay_responsive_among_thousands_of_idle_ones(backend: &str) 
     } else {
         (2_000, 100, 100)
     };
+    let _turn = util::many_descriptors();
     #[cfg(unix)]
     util::raise_descriptor_limit(2 * idle as u64 + 2 * busy as u64 + 256);
     run(backend, || async move {
@@ -565,6 +569,7 @@ fn half_closed_streams_are_answered_with_their_length_and_crc(backend: &str) {
     } else {
         (32, 256 << 10)
     };
+    let _turn = util::many_descriptors();
     run(backend, || async move {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;

@@ -5,9 +5,10 @@
 
 pub mod level_backend;
 
+use std::cell::Cell;
 use std::future::Future;
 use std::io;
-use std::sync::mpsc;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc};
 use std::time::Duration;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
@@ -141,6 +142,8 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = io::Result<()>>,
 {
+    // Taken before the watchdog starts: waiting for a turn is not the test's own time.
+    let _low_descriptors = low_descriptors(backend);
     let runtime = runtime(backend);
     let stats = runtime.stats_handle();
     let _watchdog = Watchdog::start(TEST_LIMIT);
@@ -152,6 +155,46 @@ where
     drop(runtime);
     let left = stats.get();
     assert!(left.is_empty(), "the dropped runtime still holds {left:?}");
+}
+
+/// Who may open descriptors now. The tests of one binary run on parallel threads of one
+/// process, which has one descriptor table: a scenario that opens descriptors by the
+/// thousand could exhaust the limit next to another one, and would push the sockets of a
+/// `select` scenario running meanwhile past `FD_SETSIZE`. Such a scenario holds this lock for
+/// writing ([`many_descriptors`]); `select` scenarios hold it for reading (in [`run`]).
+static DESCRIPTORS: RwLock<()> = RwLock::new(());
+
+thread_local! {
+    /// Whether this test's thread holds [`DESCRIPTORS`] for writing.
+    static OWNS_DESCRIPTORS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The turn of a scenario that opens many descriptors: while it lives, no other such
+/// scenario and no `select` scenario runs in this process. Take it before [`run`].
+pub struct ManyDescriptors {
+    _guard: RwLockWriteGuard<'static, ()>,
+}
+
+pub fn many_descriptors() -> ManyDescriptors {
+    let guard = DESCRIPTORS.write().unwrap_or_else(PoisonError::into_inner);
+    OWNS_DESCRIPTORS.with(|owns| owns.set(true));
+    ManyDescriptors { _guard: guard }
+}
+
+impl Drop for ManyDescriptors {
+    fn drop(&mut self) {
+        OWNS_DESCRIPTORS.with(|owns| owns.set(false));
+    }
+}
+
+/// For a `select` scenario, the guarantee that descriptor numbers stay low while it runs
+/// (held by [`run`]; a scenario that builds its runtime itself takes it first). Nothing to
+/// wait for on other backends, or when this thread holds every descriptor's turn already.
+pub fn low_descriptors(backend: &str) -> Option<RwLockReadGuard<'static, ()>> {
+    if base_backend(backend) != "select" || OWNS_DESCRIPTORS.with(Cell::get) {
+        return None;
+    }
+    Some(DESCRIPTORS.read().unwrap_or_else(PoisonError::into_inner))
 }
 
 /// Aborts the process if not dropped within its limit.
