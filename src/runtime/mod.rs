@@ -13,6 +13,7 @@ mod stats;
 mod task_list;
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use async_task::Runnable;
 use plexio_backends::Backend;
 
 pub use builder::{BACKEND_ENV, Builder};
@@ -59,6 +61,10 @@ pub struct Runtime {
 struct Core {
     events: EventBuffer,
     expired: Vec<Waker>,
+    /// The tasks of the current turn, taken from the run queue at its start. Empty between
+    /// turns, unless a turn was cut short by a panic; `Drop` empties it before it cancels
+    /// the rest, since a task held here would never finish being cancelled.
+    batch: VecDeque<Runnable>,
 }
 
 impl Runtime {
@@ -79,7 +85,11 @@ impl Runtime {
         let reactor = Arc::new(Reactor::new(backend, counters.clone()));
         Runtime {
             shared: Arc::new(Shared::new(reactor, counters)),
-            core: RefCell::new(Core { events: EventBuffer::new(), expired: Vec::new() }),
+            core: RefCell::new(Core {
+                events: EventBuffer::new(),
+                expired: Vec::new(),
+                batch: VecDeque::with_capacity(TASKS_PER_TURN),
+            }),
             backend_name,
             _not_send: PhantomData,
         }
@@ -137,22 +147,24 @@ impl Runtime {
                     return output;
                 }
             }
-            self.run_tasks();
+            self.run_tasks(&mut core);
             self.fire_timers(&mut core);
             self.wait_for_events(&mut core);
             self.fire_timers(&mut core);
         }
     }
 
-    fn run_tasks(&self) {
-        for _ in 0..TASKS_PER_TURN.min(self.shared.queued()) {
-            let Some(runnable) = self.shared.pop() else { break };
+    /// Runs the tasks queued when the turn began, at most `TASKS_PER_TURN`: a task woken
+    /// meanwhile waits for the next turn, after the reactor and timers had theirs.
+    fn run_tasks(&self, core: &mut Core) {
+        self.shared.take_batch(&mut core.batch, TASKS_PER_TURN);
+        while let Some(runnable) = core.batch.pop_front() {
             coop::budgeted(|| runnable.run());
         }
     }
 
     fn fire_timers(&self, core: &mut Core) {
-        self.shared.timers.fire(Instant::now(), &mut core.expired);
+        self.shared.timers.fire(Instant::now, &mut core.expired);
         for waker in core.expired.drain(..) {
             waker.wake();
         }
@@ -177,6 +189,8 @@ impl Drop for Runtime {
     /// here, on the runtime's thread, which closes its sockets and removes its timers; also
     /// a task that waits on a channel or on another thread.
     fn drop(&mut self) {
+        // Tasks of a turn that a panic cut short: dropping them cancels them, here.
+        self.core.get_mut().batch.clear();
         self.shared.close();
         self.shared.reactor.shut_down();
         for waker in self.shared.timers.take_all() {

@@ -64,13 +64,25 @@ impl Shared {
     /// Makes sure the runtime thread looks at its queues: notifies the backend if the thread
     /// is parked in it.
     pub(crate) fn unpark(&self) {
-        if self.parked.swap(false, Ordering::SeqCst) {
+        // Most wakes come from the runtime thread itself, or while it is busy: a load, not
+        // a locked swap, tells that it is not parked. The load is still `SeqCst`, so that
+        // it pairs with `park` as the swap does: either `park` sees the new work or this
+        // load sees the flag, and then the swap decides which waker notifies.
+        if self.parked.load(Ordering::SeqCst) && self.parked.swap(false, Ordering::SeqCst) {
             self.reactor.notify();
         }
     }
 
     pub(crate) fn pop(&self) -> Option<Runnable> {
         lock(&self.queue).pop_front()
+    }
+
+    /// Moves up to `most` queued tasks, the oldest first, to the back of `batch`: one lock
+    /// for a whole turn's tasks rather than one per task.
+    pub(crate) fn take_batch(&self, batch: &mut VecDeque<Runnable>, most: usize) {
+        let mut queue = lock(&self.queue);
+        let taken = most.min(queue.len());
+        batch.extend(queue.drain(..taken));
     }
 
     pub(crate) fn queued(&self) -> usize {
