@@ -1,12 +1,12 @@
-//! Renders the results as markdown: per case, a table of figures and a table of ratios to
-//! the two baselines, then a one-table summary.
+//! Renders the results as markdown: a one-table summary, each server against each baseline
+//! round by round, then per case a table of figures and a table of ratios to the baselines.
 
 use std::fmt::Write;
 
 use crate::results::{CaseResult, Figure, Outcome, Results};
 use crate::scenario::Workload;
 use crate::server::ServerKind;
-use crate::stats::Spread;
+use crate::stats::{Paired, Spread};
 
 /// The servers every other is compared with: the mechanism's limit, and the usual reference.
 pub const BASELINES: [ServerKind; 2] = [ServerKind::RawEpoll, ServerKind::TokioCt];
@@ -45,6 +45,9 @@ pub fn markdown(results: &Results) -> String {
     }
     out.push('\n');
     summary(&mut out, results);
+    for baseline in BASELINES {
+        head_to_head(&mut out, results, baseline);
+    }
     for case in &results.cases {
         let _ = writeln!(out, "## {}\n", case.case.title());
         figures_table(&mut out, case);
@@ -93,6 +96,62 @@ fn summary(out: &mut String, results: &Results) {
                         median(Figure::RssPerConnection)
                     }
                 }
+                Some(outcome) => reason(outcome),
+            };
+            let _ = write!(out, " {cell} |");
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
+/// The figures compared round by round in [`head_to_head`].
+const HEAD_TO_HEAD: [Figure; 2] = [Figure::MessagesPerSecond, Figure::CpuPerMessage];
+
+/// One table, servers by echo cases: each server's msg/s and CPU per message as the median
+/// of its per-round ratios to `baseline`, with the rounds it was better in.
+fn head_to_head(out: &mut String, results: &Results, baseline: ServerKind) {
+    let cases: Vec<&CaseResult> = results
+        .cases
+        .iter()
+        .filter(|case| case.figures().contains(&Figure::CpuPerMessage))
+        .filter(|case| matches!(case.outcome(baseline), Some(Outcome::Measured(_))))
+        .collect();
+    if cases.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "## Round by round against {baseline}
+"
+    );
+    let _ = writeln!(
+        out,
+        "Every round measures each server once, one after another, so the ratio of two servers          within a round cancels the machine's drift between rounds. Each cell: the median of the          per-round ratios to {baseline}, msg/s (above 1 is faster) · server CPU per message (below          1 is cheaper), each with the rounds in which the server was better.\n"
+    );
+    let titles: Vec<String> = cases.iter().map(|case| case.case.title()).collect();
+    header(out, titles.iter().map(String::as_str));
+    for kind in servers(results).into_iter().filter(|&kind| kind != baseline) {
+        let _ = write!(out, "| {kind} |");
+        for case in &cases {
+            let cells: Vec<String> = HEAD_TO_HEAD
+                .iter()
+                .map(|&figure| {
+                    let paired = case
+                        .outcome(kind)
+                        .and_then(|outcome| outcome.rounds(figure))
+                        .and_then(|ours| {
+                            let theirs = case.outcome(baseline)?.rounds(figure)?;
+                            Paired::of(&ours, &theirs, figure.higher_is_better())
+                        });
+                    paired.map_or("–".to_owned(), |paired| {
+                        format!("{:.2} ({}/{})", paired.median_ratio, paired.better, paired.rounds)
+                    })
+                })
+                .collect();
+            let cell = match case.outcome(kind) {
+                None => String::new(),
+                Some(Outcome::Measured(_)) => cells.join(" · "),
                 Some(outcome) => reason(outcome),
             };
             let _ = write!(out, " {cell} |");
@@ -198,4 +257,59 @@ fn servers(results: &Results) -> Vec<ServerKind> {
     kinds.sort();
     kinds.dedup();
     kinds
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::load::EchoResult;
+    use crate::machine::Machine;
+    use crate::results::Measurement;
+    use crate::scenario;
+
+    fn echo(messages: u64, cpu_micros: u64) -> Measurement {
+        Measurement::from_echo(&EchoResult {
+            messages,
+            bytes: messages * 64,
+            elapsed: Duration::from_secs(1),
+            latencies: vec![100_000],
+            server_cpu: Some(Duration::from_micros(cpu_micros)),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn round_by_round_ratios_pair_the_same_round() {
+        let case = scenario::cases("pingpong-64", 10).unwrap()[1];
+        // Round two runs on a machine twice as slow: plexio stays 10 % ahead in msg/s and
+        // spends the same CPU per message as tokio in each round.
+        let plexio = vec![echo(110, 1_100_000), echo(55, 550_000)];
+        let tokio = vec![echo(100, 1_000_000), echo(50, 500_000)];
+        let results = Results {
+            machine: Machine {
+                cpu: "test".to_owned(),
+                cores: 2,
+                kernel: "test".to_owned(),
+                date: "2026-12-01".to_owned(),
+            },
+            settings: Vec::new(),
+            cases: vec![CaseResult {
+                case,
+                rows: vec![
+                    (ServerKind::PlexioMio, Outcome::Measured(plexio)),
+                    (ServerKind::TokioCt, Outcome::Measured(tokio)),
+                    (ServerKind::Smol, Outcome::Failed("refused".to_owned())),
+                ],
+            }],
+            notes: Vec::new(),
+        };
+        let markdown = markdown(&results);
+        assert!(markdown.contains("## Round by round against tokio-ct"), "{markdown}");
+        assert!(markdown.contains("| plexio-mio | 1.10 (2/2) · 1.00 (0/2) |"), "{markdown}");
+        assert!(markdown.contains("| smol | failed: refused |"), "{markdown}");
+        // No raw-epoll rounds: no table against it.
+        assert!(!markdown.contains("Round by round against raw-epoll"), "{markdown}");
+    }
 }

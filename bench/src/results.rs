@@ -73,6 +73,12 @@ impl Figure {
         self != Figure::MegabytesPerSecond
     }
 
+    /// Whether a higher value is the better one (throughput), rather than a lower one
+    /// (latency, CPU, memory).
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Figure::MessagesPerSecond | Figure::MegabytesPerSecond)
+    }
+
     /// `value` in this figure's unit, rounded for reading.
     pub fn format(self, value: f64) -> String {
         match self {
@@ -145,6 +151,17 @@ impl Outcome {
         match self {
             Outcome::Measured(measurements) => {
                 Spread::of(measurements.iter().filter_map(|measurement| measurement.get(figure)))
+            }
+            _ => None,
+        }
+    }
+
+    /// `figure` in each round, in the order run (`None` where a round did not yield it); `None`
+    /// if the server was not measured.
+    pub fn rounds(&self, figure: Figure) -> Option<Vec<Option<f64>>> {
+        match self {
+            Outcome::Measured(measurements) => {
+                Some(measurements.iter().map(|measurement| measurement.get(figure)).collect())
             }
             _ => None,
         }
