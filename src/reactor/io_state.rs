@@ -166,11 +166,7 @@ impl IoState {
         if waiters.closed {
             return;
         }
-        let woken = ready.interest();
-        let readers =
-            if woken.is_readable() { waiters.take(Interest::READABLE) } else { Woken::default() };
-        let writers =
-            if woken.is_writable() { waiters.take(Interest::WRITABLE) } else { Woken::default() };
+        let woken = waiters.take(ready.interest());
         if triggering != Triggering::Edge {
             if triggering == Triggering::Oneshot {
                 waiters.armed = Interest::NONE;
@@ -187,16 +183,12 @@ impl IoState {
                 // that its own re-arm reports the error instead of hanging.
                 match backend.rearm(waiters.source, self.token, desired) {
                     Ok(()) => waiters.armed = desired,
-                    Err(_) => {
-                        waiters.take(Interest::READABLE).wake_all();
-                        waiters.take(Interest::WRITABLE).wake_all();
-                    }
+                    Err(_) => waiters.take(Interest::BOTH).wake_all(),
                 }
             }
         }
         drop(waiters);
-        readers.wake_all();
-        writers.wake_all();
+        woken.wake_all();
     }
 
     /// Marks the registration closed (it is being dropped, or the runtime shut down) and
@@ -204,11 +196,9 @@ impl IoState {
     pub(crate) fn close(&self) {
         let mut waiters = lock(&self.waiters);
         waiters.closed = true;
-        let readers = waiters.take(Interest::READABLE);
-        let writers = waiters.take(Interest::WRITABLE);
+        let woken = waiters.take(Interest::BOTH);
         drop(waiters);
-        readers.wake_all();
-        writers.wake_all();
+        woken.wake_all();
     }
 }
 
@@ -230,13 +220,15 @@ impl Waiters {
         }
     }
 
-    /// Takes the wakers of every task waiting on `direction`.
-    fn take(&mut self, direction: Interest) -> Woken {
-        let first = if direction.is_readable() { self.reader.take() } else { self.writer.take() };
+    /// Takes the wakers of every task waiting on one of `directions`, in one pass: an event
+    /// usually reports both directions, and this runs for every event.
+    fn take(&mut self, directions: Interest) -> Woken {
+        let reader = if directions.is_readable() { self.reader.take() } else { None };
+        let writer = if directions.is_writable() { self.writer.take() } else { None };
         let mut rest = Vec::new();
         if let Some(others) = &mut self.others {
             others.retain(|(waiting, waker)| {
-                let taken = *waiting == direction;
+                let taken = directions.contains(*waiting);
                 if taken {
                     rest.push(waker.clone());
                 }
@@ -246,7 +238,7 @@ impl Waiters {
                 self.others = None;
             }
         }
-        Woken { first, rest }
+        Woken { reader, writer, rest }
     }
 
     fn waiting(&self) -> Interest {
@@ -261,17 +253,21 @@ impl Waiters {
     }
 }
 
-/// The wakers taken from one direction, woken once the lock is released.
-#[derive(Debug, Default)]
+/// The wakers taken for an event, woken once the lock is released.
+#[derive(Debug)]
 struct Woken {
-    first: Option<Waker>,
+    reader: Option<Waker>,
+    writer: Option<Waker>,
     rest: Vec<Waker>,
 }
 
 impl Woken {
     fn wake_all(self) {
-        if let Some(first) = self.first {
-            first.wake();
+        if let Some(reader) = self.reader {
+            reader.wake();
+        }
+        if let Some(writer) = self.writer {
+            writer.wake();
         }
         for waker in self.rest {
             waker.wake();
