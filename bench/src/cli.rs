@@ -12,10 +12,11 @@ use crate::server::{Buffers, LAZY_BUFFERS_FLAG, ServerKind};
 pub const USAGE: &str = "\
 usage: plexio-bench [--scenario NAME[,NAME...]] [--servers KIND[,KIND...]] [--repeats N]
                     [--duration SECS] [--warmup SECS] [--idle-connections N] [--quick]
-                    [--output PATH] [--strace]
+                    [--output PATH] [--strace | --callgrind]
        plexio-bench server --kind KIND --addr HOST:PORT [--cpu N] [--lazy-buffers]
 
-scenarios: all (default), pingpong-64, pingpong-4k, stream-64k, idle-10k
+scenarios: all (default), pingpong-64, pingpong-4k, stream-64k, idle-10k; pingpong-64x50
+           (not in all) is pingpong-64's 50-connection case alone
 servers:   plexio-select, plexio-poll, plexio-mio, plexio-polling, tokio-ct, tokio-mt, smol,
            raw-epoll (default: all of them)
 defaults:  --repeats 3 --duration 2 --warmup 0.5 --idle-connections 10000,
@@ -24,6 +25,10 @@ defaults:  --repeats 3 --duration 2 --warmup 0.5 --idle-connections 10000,
            --idle-connections 1000 --output bench/results/quick.md (explicit flags win)
 --strace:  instead of measuring, run the first echo case of --scenario once per server under
            `strace -c -f` and print system calls per message (Linux, needs strace)
+--callgrind: instead of measuring, run the first echo case of --scenario once per server
+           under valgrind's callgrind and print user-space instructions per message over the
+           measured window (Linux, needs valgrind); --output defaults to
+           bench/results/callgrind.md
 server --lazy-buffers: hold no buffer while a connection is idle; allocate it when the socket
            is readable and drop it once the data is echoed (the driver uses it for idle-10k)";
 
@@ -55,6 +60,8 @@ pub struct BenchOptions {
     pub output: PathBuf,
     /// Whether to count system calls under strace instead of measuring.
     pub strace: bool,
+    /// Whether to count user-space instructions under callgrind instead of measuring.
+    pub callgrind: bool,
 }
 
 /// The `server` subcommand's options.
@@ -86,6 +93,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut output = None;
     let mut quick = false;
     let mut strace = false;
+    let mut callgrind = false;
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
@@ -98,9 +106,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--output" => output = Some(PathBuf::from(value()?)),
             "--quick" => quick = true,
             "--strace" => strace = true,
+            "--callgrind" => callgrind = true,
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
         }
+    }
+    if strace && callgrind {
+        return Err("--strace and --callgrind exclude each other".to_owned());
     }
     let idle_connections = idle_connections.unwrap_or(if quick { 1000 } else { 10_000 });
     let mut cases = Vec::new();
@@ -123,8 +135,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         },
         quick,
         strace,
+        callgrind,
         output: output.unwrap_or_else(|| {
-            PathBuf::from(results).join(if quick { "quick.md" } else { "latest.md" })
+            let name = match (callgrind, quick) {
+                (true, _) => "callgrind.md",
+                (false, true) => "quick.md",
+                (false, false) => "latest.md",
+            };
+            PathBuf::from(results).join(name)
         }),
     }))
 }
@@ -215,6 +233,28 @@ mod tests {
         assert_eq!(options.repeats, 1);
         assert!(parse_args(&["--scenario", "nope"]).is_err());
         assert!(parse_args(&["--servers", "nope"]).is_err());
+    }
+
+    #[test]
+    fn callgrind_mode() {
+        let Ok(Command::Bench(options)) =
+            parse_args(&["--scenario", "pingpong-64x50", "--callgrind"])
+        else {
+            panic!()
+        };
+        assert!(options.callgrind && !options.strace);
+        assert_eq!(options.cases.len(), 1);
+        assert_eq!(options.cases[0].title(), "pingpong-64, 50 connections");
+        assert!(options.output.ends_with("results/callgrind.md"));
+        let Ok(Command::Bench(options)) =
+            parse_args(&["--callgrind", "--quick", "--output", "elsewhere.md"])
+        else {
+            panic!()
+        };
+        assert_eq!(options.output, PathBuf::from("elsewhere.md"));
+        let Ok(Command::Bench(options)) = parse_args(&[]) else { panic!() };
+        assert!(!options.callgrind);
+        assert!(parse_args(&["--strace", "--callgrind"]).is_err());
     }
 
     #[test]

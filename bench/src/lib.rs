@@ -18,6 +18,7 @@
 //! * [`idle`]: the idle-connection scenario (memory per connection).
 //! * [`procfs`]: a process's CPU time and resident memory, read from `/proc`.
 //! * [`syscalls`]: `--strace`, system calls per message.
+//! * [`callgrind`]: `--callgrind`, user-space instructions per message.
 //! * [`system`]: CPU pinning and the descriptor limit.
 //! * [`machine`]: a description of the machine, for the report.
 //! * [`stats`]: percentiles, medians and spreads.
@@ -25,6 +26,8 @@
 //! * [`runner`]: runs every scenario against every server, repeatedly.
 //! * [`report`]: renders the results as markdown.
 
+#[cfg(target_os = "linux")]
+pub mod callgrind;
 pub mod cli;
 pub mod error;
 pub mod idle;

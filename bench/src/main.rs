@@ -1,6 +1,7 @@
 //! `plexio-bench`: the driver of the echo benchmark, and (with `server`) the echo servers it
 //! starts. See `bench/README.md`.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use plexio_bench::cli::{self, Command, ServerOptions};
@@ -14,29 +15,9 @@ fn main() -> ExitCode {
         }
         Ok(Command::Server(options)) => run_server(&options),
         Ok(Command::Bench(options)) if options.strace => diagnose_syscalls(&options),
+        Ok(Command::Bench(options)) if options.callgrind => diagnose_instructions(&options),
         Ok(Command::Bench(options)) => match runner::run(&options) {
-            Ok(results) => {
-                let markdown = report::markdown(&results);
-                println!("{markdown}");
-                let written = options
-                    .output
-                    .parent()
-                    .map_or(Ok(()), std::fs::create_dir_all)
-                    .and_then(|()| std::fs::write(&options.output, &markdown));
-                match written {
-                    Ok(()) => {
-                        eprintln!("written to {}", options.output.display());
-                        ExitCode::SUCCESS
-                    }
-                    Err(error) => {
-                        eprintln!(
-                            "plexio-bench: cannot write {}: {error}",
-                            options.output.display()
-                        );
-                        ExitCode::FAILURE
-                    }
-                }
-            }
+            Ok(results) => print_and_write(&report::markdown(&results), &options.output),
             Err(error) => {
                 eprintln!("plexio-bench: {error}");
                 ExitCode::FAILURE
@@ -67,6 +48,42 @@ fn diagnose_syscalls(options: &cli::BenchOptions) -> ExitCode {
 fn diagnose_syscalls(_options: &cli::BenchOptions) -> ExitCode {
     eprintln!("plexio-bench: --strace runs on Linux only");
     ExitCode::FAILURE
+}
+
+#[cfg(target_os = "linux")]
+fn diagnose_instructions(options: &cli::BenchOptions) -> ExitCode {
+    match runner::diagnose_instructions(options) {
+        Ok(markdown) => print_and_write(&markdown, &options.output),
+        Err(error) => {
+            eprintln!("plexio-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn diagnose_instructions(_options: &cli::BenchOptions) -> ExitCode {
+    eprintln!("plexio-bench: --callgrind runs on Linux only");
+    ExitCode::FAILURE
+}
+
+/// Prints `markdown` and writes it to `output`.
+fn print_and_write(markdown: &str, output: &Path) -> ExitCode {
+    println!("{markdown}");
+    let written = output
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(output, markdown));
+    match written {
+        Ok(()) => {
+            eprintln!("written to {}", output.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("plexio-bench: cannot write {}: {error}", output.display());
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn run_server(options: &ServerOptions) -> ExitCode {

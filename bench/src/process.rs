@@ -20,7 +20,8 @@ pub struct ServerProcess {
     child: Child,
     kind: ServerKind,
     addr: SocketAddr,
-    /// The server's own process id (not strace's, when traced).
+    /// The server's own process id (not strace's, when traced; valgrind runs it in place, so
+    /// there it is valgrind's too).
     pid: u32,
 }
 
@@ -35,17 +36,30 @@ impl ServerProcess {
         ServerProcess::start_with(Command::new(std::env::current_exe()?), kind, cpu, buffers)
     }
 
-    /// Like [`start`](Self::start) with eager buffers (strace counts echo cases only), but
-    /// under `strace -c -f`, which writes its syscall summary to `summary` once the server is
-    /// stopped with [`stop_traced`](Self::stop_traced).
+    /// Like [`start`](Self::start) with eager buffers (the diagnostics run echo cases only),
+    /// but with the server's command line appended to `wrapper`: a program that runs the server
+    /// either as its child (strace) or in place of itself (valgrind, which keeps the process
+    /// id). Stop it with [`stop_wrapped`](Self::stop_wrapped), so that the wrapper can finish
+    /// its output.
+    pub fn start_wrapped(
+        mut wrapper: Command,
+        kind: ServerKind,
+        cpu: Option<usize>,
+    ) -> Result<ServerProcess, BenchError> {
+        wrapper.arg(std::env::current_exe()?);
+        ServerProcess::start_with(wrapper, kind, cpu, Buffers::Eager)
+    }
+
+    /// [`start_wrapped`](Self::start_wrapped) under `strace -c -f`, which writes its syscall
+    /// summary to `summary` once the server is stopped with [`stop_traced`](Self::stop_traced).
     pub fn start_traced(
         kind: ServerKind,
         cpu: Option<usize>,
         summary: &Path,
     ) -> Result<ServerProcess, BenchError> {
-        let mut command = Command::new("strace");
-        command.args(["-c", "-f", "-o"]).arg(summary).arg(std::env::current_exe()?);
-        ServerProcess::start_with(command, kind, cpu, Buffers::Eager)
+        let mut strace = Command::new("strace");
+        strace.args(["-c", "-f", "-o"]).arg(summary);
+        ServerProcess::start_wrapped(strace, kind, cpu)
     }
 
     fn start_with(
@@ -111,10 +125,28 @@ impl ServerProcess {
         &mut self,
         timeout: Duration,
     ) -> std::io::Result<Option<std::process::ExitStatus>> {
+        self.stop_wrapped(libc::SIGKILL, timeout)
+    }
+
+    /// Sends `signal` to a server started with [`start_wrapped`](Self::start_wrapped) and
+    /// waits up to `timeout` for the wrapper to exit (returning `None` if it has not); the
+    /// wrapper is killed on drop if it has not.
+    #[cfg(unix)]
+    pub fn stop_wrapped(
+        &mut self,
+        signal: libc::c_int,
+        timeout: Duration,
+    ) -> std::io::Result<Option<std::process::ExitStatus>> {
         let pid = libc::pid_t::try_from(self.pid).map_err(std::io::Error::other)?;
-        // SAFETY: kill takes no pointers. `pid` is strace's child, which strace reaps only
-        // after it has died, so the id still names the server (or a zombie of it).
-        if unsafe { libc::kill(pid, libc::SIGKILL) } != 0 {
+        // A wrapper already reaped (by `explain`) may have left its id to another process.
+        if let Some(status) = self.child.try_wait()? {
+            return Ok(Some(status));
+        }
+        // SAFETY: kill takes no pointers. `pid` is either the wrapper's child, which the
+        // wrapper (strace) reaps only after it has died, or the wrapper itself (valgrind runs
+        // the server in place), our child and not yet reaped (just checked); either way the
+        // id still names the server (or a zombie of it).
+        if unsafe { libc::kill(pid, signal) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
         let deadline = std::time::Instant::now() + timeout;

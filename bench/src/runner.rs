@@ -107,6 +107,29 @@ pub fn diagnose_syscalls(options: &BenchOptions) -> Result<String, BenchError> {
     crate::syscalls::diagnose(case, &options.servers, options.window.duration, server_cpu)
 }
 
+/// `--callgrind`: counts each server's user-space instructions per message in the first echo
+/// case of `options`, and returns them as a markdown report.
+#[cfg(target_os = "linux")]
+pub fn diagnose_instructions(options: &BenchOptions) -> Result<String, BenchError> {
+    let case = options
+        .cases
+        .iter()
+        .find(|case| matches!(case.workload, Workload::Echo { .. }))
+        .ok_or_else(|| BenchError::failed("--callgrind needs an echo scenario"))?;
+    // Before pinning, which narrows what the process sees of the machine.
+    let machine = Machine::describe();
+    let (pinning, server_cpu) = pin(&mut Vec::new());
+    let settings = [
+        format!(
+            "machine: {}, {} CPU(s), {}, {}",
+            machine.cpu, machine.cores, machine.kernel, machine.date
+        ),
+        pinning,
+        "load generator: one thread, mio (epoll), every connection with TCP_NODELAY; every echoed byte is checked".to_owned(),
+    ];
+    crate::callgrind::diagnose(case, &options.servers, options.window, server_cpu, &settings)
+}
+
 /// Starts a `kind` server, runs `case` against it once, and kills it.
 fn measure(
     case: &Case,

@@ -84,7 +84,10 @@ impl Recorder {
 }
 
 /// Drives the echo server at `addr` with `load` over `window`; `server_cpu` reads the
-/// server's CPU time so far, and is called at the start and the end of the window.
+/// server's CPU time so far, and is called once as the window starts (which it does once the
+/// call has returned) and once as it ends, after the last message is counted, unless the run
+/// fails first. `--callgrind` relies on that to zero and dump the server's instruction counts
+/// at the window's edges.
 pub fn run_echo(
     addr: SocketAddr,
     load: EchoLoad,
@@ -129,7 +132,9 @@ pub fn run_echo(
         let now = Instant::now();
         if window_start.is_none() && now >= measure_from {
             cpu_start = server_cpu();
-            window_start = Some(now);
+            // Not `now`: a slow reader (callgrind_control takes a fraction of a second) must
+            // not shorten the window.
+            window_start = Some(Instant::now());
             recorder.recording = true;
         }
         let deadline = window_start.map_or(measure_from, |from| from + window.duration);
@@ -160,7 +165,9 @@ pub fn run_echo(
         }
     }
     let elapsed = window_start.map_or(Duration::ZERO, |from| from.elapsed());
-    let server_cpu = cpu_start.zip(server_cpu()).map(|(start, end)| end.saturating_sub(start));
+    // Called whatever the start returned: the end of the window is an edge all the same.
+    let cpu_end = server_cpu();
+    let server_cpu = cpu_start.zip(cpu_end).map(|(start, end)| end.saturating_sub(start));
     let mut latencies = recorder.latencies;
     latencies.sort_unstable();
     Ok(EchoResult {
