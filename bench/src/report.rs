@@ -127,7 +127,10 @@ fn head_to_head(out: &mut String, results: &Results, baseline: ServerKind) {
     );
     let _ = writeln!(
         out,
-        "Every round measures each server once, one after another, so the ratio of two servers          within a round cancels the machine's drift between rounds. Each cell: the median of the          per-round ratios to {baseline}, msg/s (above 1 is faster) · server CPU per message (below          1 is cheaper), each with the rounds in which the server was better.\n"
+        "Every round measures each server once, one after another, so the ratio of two servers \
+         within a round cancels the machine's drift between rounds. Each cell: the median of the \
+         per-round ratios to {baseline}, msg/s (above 1 is faster) · server CPU per message (below \
+         1 is cheaper), each with the rounds in which the server was better.\n"
     );
     let titles: Vec<String> = cases.iter().map(|case| case.case.title()).collect();
     header(out, titles.iter().map(String::as_str));
@@ -307,6 +310,7 @@ mod tests {
         };
         let markdown = markdown(&results);
         assert!(markdown.contains("## Round by round against tokio-ct"), "{markdown}");
+        assert!(!markdown.contains("  "), "stray spaces in the prose: {markdown}");
         assert!(markdown.contains("| plexio-mio | 1.10 (2/2) · 1.00 (0/2) |"), "{markdown}");
         assert!(markdown.contains("| smol | failed: refused |"), "{markdown}");
         // No raw-epoll rounds: no table against it.

@@ -20,6 +20,10 @@ use crate::scenario::{Case, Workload};
 use crate::server::{Buffers, ServerKind};
 use crate::system;
 
+/// How the load is generated, as the reports say it.
+const LOAD_GENERATOR: &str = "load generator: one thread, mio (epoll), every connection with \
+     TCP_NODELAY; every echoed byte is checked";
+
 /// Descriptors a process needs besides its connections (standard streams, listener, poller,
 /// wakers, the load generator's own).
 const SPARE_DESCRIPTORS: usize = 64;
@@ -50,7 +54,7 @@ pub fn run(options: &BenchOptions) -> Result<Results, BenchError> {
             seconds(options.window.duration),
         ),
         pinning,
-        "load generator: one thread, mio (epoll), every connection with TCP_NODELAY; every echoed byte is checked".to_owned(),
+        LOAD_GENERATOR.to_owned(),
         "server CPU = user + system time of the whole server process over the measured window (/proc/PID/stat), divided by the messages echoed in it".to_owned(),
     ];
 
@@ -98,11 +102,7 @@ pub fn run(options: &BenchOptions) -> Result<Results, BenchError> {
 /// `options`, and returns them as a markdown table.
 #[cfg(target_os = "linux")]
 pub fn diagnose_syscalls(options: &BenchOptions) -> Result<String, BenchError> {
-    let case = options
-        .cases
-        .iter()
-        .find(|case| matches!(case.workload, Workload::Echo { .. }))
-        .ok_or_else(|| BenchError::failed("--strace needs an echo scenario"))?;
+    let case = first_echo_case(options, "--strace")?;
     let (_, server_cpu) = pin(&mut Vec::new());
     crate::syscalls::diagnose(case, &options.servers, options.window.duration, server_cpu)
 }
@@ -111,11 +111,7 @@ pub fn diagnose_syscalls(options: &BenchOptions) -> Result<String, BenchError> {
 /// case of `options`, and returns them as a markdown report.
 #[cfg(target_os = "linux")]
 pub fn diagnose_instructions(options: &BenchOptions) -> Result<String, BenchError> {
-    let case = options
-        .cases
-        .iter()
-        .find(|case| matches!(case.workload, Workload::Echo { .. }))
-        .ok_or_else(|| BenchError::failed("--callgrind needs an echo scenario"))?;
+    let case = first_echo_case(options, "--callgrind")?;
     // Before pinning, which narrows what the process sees of the machine.
     let machine = Machine::describe();
     let (pinning, server_cpu) = pin(&mut Vec::new());
@@ -125,9 +121,19 @@ pub fn diagnose_instructions(options: &BenchOptions) -> Result<String, BenchErro
             machine.cpu, machine.cores, machine.kernel, machine.date
         ),
         pinning,
-        "load generator: one thread, mio (epoll), every connection with TCP_NODELAY; every echoed byte is checked".to_owned(),
+        LOAD_GENERATOR.to_owned(),
     ];
     crate::callgrind::diagnose(case, &options.servers, options.window, server_cpu, &settings)
+}
+
+/// The first echo case of `options`: the one the diagnostic modes (`flag`) run.
+#[cfg(target_os = "linux")]
+fn first_echo_case<'a>(options: &'a BenchOptions, flag: &str) -> Result<&'a Case, BenchError> {
+    options
+        .cases
+        .iter()
+        .find(|case| matches!(case.workload, Workload::Echo { .. }))
+        .ok_or_else(|| BenchError::failed(format!("{flag} needs an echo scenario")))
 }
 
 /// Starts a `kind` server, runs `case` against it once, and kills it.
