@@ -3,7 +3,9 @@
 //!
 //! The repeats are interleaved (every server once, then every server again), so that a
 //! machine that gets slower or faster during the run shifts all servers alike rather than
-//! favouring whichever ran first.
+//! favouring whichever ran first. Each round also starts one server further along the list
+//! than the round before, so that no server always runs in the same place: first, right
+//! after the previous case's servers were torn down, or last.
 
 use std::time::Duration;
 
@@ -67,7 +69,8 @@ pub fn run(options: &BenchOptions) -> Result<Results, BenchError> {
         let mut rows: Vec<(ServerKind, Outcome)> =
             options.servers.iter().map(|&kind| (kind, applicable(kind, &case))).collect();
         for repeat in 1..=options.repeats {
-            for (kind, outcome) in &mut rows {
+            for index in round_order(rows.len(), repeat) {
+                let (kind, outcome) = &mut rows[index];
                 done += 1;
                 let Outcome::Measured(measurements) = outcome else { continue };
                 let progress = format!(
@@ -96,6 +99,12 @@ pub fn run(options: &BenchOptions) -> Result<Results, BenchError> {
         cases.push(CaseResult { case, rows });
     }
     Ok(Results { machine, settings, cases, notes })
+}
+
+/// The order in which round `repeat` (from 1) runs `servers` servers: the list rotated by
+/// one place per round.
+fn round_order(servers: usize, repeat: usize) -> impl Iterator<Item = usize> {
+    (0..servers).map(move |place| (place + repeat - 1) % servers)
 }
 
 /// `--strace`: counts each server's system calls per message in the first echo case of
@@ -243,6 +252,14 @@ fn seconds(duration: Duration) -> String {
 mod tests {
     use super::*;
     use crate::scenario;
+
+    #[test]
+    fn each_round_starts_one_server_further_along() {
+        let rounds: Vec<Vec<usize>> =
+            (1..=4).map(|repeat| round_order(3, repeat).collect()).collect();
+        assert_eq!(rounds, [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 1, 2]]);
+        assert_eq!(round_order(0, 1).count(), 0);
+    }
 
     #[test]
     fn idle_servers_get_lazy_buffers_and_echo_servers_eager() {
