@@ -108,11 +108,8 @@ pub fn diagnose(
                 );
                 rows.push((kind, Ok(count)));
             }
-            Err(BenchError::Mismatch(message)) => {
-                return Err(BenchError::Mismatch(format!(
-                    "the {kind} server, {}: {message}",
-                    case.title()
-                )));
+            Err(error @ BenchError::Mismatch(_)) => {
+                return Err(error.context(&format!("the {kind} server, {}", case.title())));
             }
             Err(BenchError::Failed(message)) => {
                 eprintln!("{kind}: failed: {message}");

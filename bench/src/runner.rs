@@ -83,11 +83,8 @@ pub fn run(options: &BenchOptions) -> Result<Results, BenchError> {
                         eprintln!("{progress}: {}", summary(&measurement));
                         measurements.push(measurement);
                     }
-                    Err(BenchError::Mismatch(message)) => {
-                        return Err(BenchError::Mismatch(format!(
-                            "the {kind} server, {}: {message}",
-                            case.title()
-                        )));
+                    Err(error @ BenchError::Mismatch(_)) => {
+                        return Err(error.context(&format!("the {kind} server, {}", case.title())));
                     }
                     Err(BenchError::Failed(message)) => {
                         eprintln!("{progress}: failed: {message}");
