@@ -443,6 +443,23 @@ fn a_backend_whose_short_reads_drain_keeps_its_promise(backend: &str) {
     // An emptied socket reports the next data.
     let (mut client, server) = pair();
     server_read_after_events(&backend, &mut client, server);
+    // Urgent data, at whose mark a read stops short with bytes behind it, is reported as
+    // `PRIORITY`.
+    let (client, server) = pair();
+    let server = register(&backend, server, 92, Interest::READABLE);
+    let client = socket2::SockRef::from(&client);
+    client.send(b"before").unwrap();
+    client.send_out_of_band(b"!").unwrap();
+    client.send(b"after").unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let mut seen = wait_for(&backend, 92);
+    for (token, ready) in poll(&backend, Some(QUIET)) {
+        if token == 92 {
+            seen |= ready;
+        }
+    }
+    assert!(seen.contains(Ready::READABLE | Ready::PRIORITY), "got {seen:?}");
+    drop(server);
 }
 
 /// Sends data, reads all of it with a short read once reported, sends more: the second

@@ -129,10 +129,15 @@ pub trait Backend: Send + Sync + Debug {
     /// would only return `WouldBlock` (one system call less per message).
     ///
     /// A backend may return `true` only if it is [`Triggering::Edge`], reports the next data
-    /// or end of stream that reaches an emptied socket as a new event, and reports the
-    /// peer's end of stream with [`Ready::READ_CLOSED`](crate::Ready::READ_CLOSED) in every
-    /// event that follows it (so that an end of stream that arrived together with the data
-    /// read is not lost with the readiness). The default, `false`, is always safe.
+    /// or end of stream that reaches an emptied socket as a new event, reports the peer's
+    /// end of stream with [`Ready::READ_CLOSED`](crate::Ready::READ_CLOSED) in every event
+    /// that follows it (so that an end of stream that arrived together with the data read is
+    /// not lost with the readiness), and reports pending TCP urgent data with
+    /// [`Ready::PRIORITY`](crate::Ready::PRIORITY) in every event while it is pending (a read
+    /// stops short at the urgent mark with bytes queued behind it; the reactor does not take
+    /// a short read as draining while `PRIORITY` is known). The reactor counts only the
+    /// slices a vectored read actually hands the system ([`MAX_IO_SLICES`](crate::MAX_IO_SLICES)).
+    /// The default, `false`, is always safe.
     fn short_reads_drain(&self) -> bool {
         false
     }

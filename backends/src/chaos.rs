@@ -139,7 +139,8 @@ impl<B: Backend> Backend for ChaosBackend<B> {
     }
 
     fn short_reads_drain(&self) -> bool {
-        // Split and delayed events only postpone a `READ_CLOSED`; it still arrives.
+        // Split and delayed events only postpone a `READ_CLOSED` or a `PRIORITY`; each still
+        // arrives, as an event of its own that wakes the reader.
         self.inner.short_reads_drain()
     }
 

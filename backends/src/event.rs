@@ -112,8 +112,12 @@ impl Ready {
     /// The source has a pending error (`POLLERR`, `EPOLLERR`, an exceptional condition of
     /// winsock `select`, a failed connect); the next operation reports it.
     pub const ERROR: Ready = Ready(1 << 4);
+    /// TCP urgent data (`MSG_OOB`) is pending (`EPOLLPRI`). A stream read stops short at the
+    /// urgent mark even when ordinary bytes are queued behind it, so a short read says
+    /// nothing of whether the socket was emptied. Concerns readers.
+    pub const PRIORITY: Ready = Ready(1 << 5);
     /// Every flag.
-    pub const ALL: Ready = Ready(0b1_1111);
+    pub const ALL: Ready = Ready(0b11_1111);
 
     /// Builds a set from its raw bits; bits outside [`Ready::ALL`] are dropped.
     pub const fn from_bits(bits: u8) -> Ready {
@@ -151,12 +155,12 @@ impl Ready {
     }
 
     /// The flags that concern a waiter for the given direction: a reader cares about
-    /// `READABLE`, `READ_CLOSED` and `ERROR`; a writer about `WRITABLE`, `WRITE_CLOSED` and
-    /// `ERROR`.
+    /// `READABLE`, `READ_CLOSED`, `PRIORITY` and `ERROR`; a writer about `WRITABLE`,
+    /// `WRITE_CLOSED` and `ERROR`.
     pub const fn for_interest(interest: Interest) -> Ready {
         let mut bits = 0;
         if interest.is_readable() {
-            bits |= Self::READABLE.0 | Self::READ_CLOSED.0 | Self::ERROR.0;
+            bits |= Self::READABLE.0 | Self::READ_CLOSED.0 | Self::PRIORITY.0 | Self::ERROR.0;
         }
         if interest.is_writable() {
             bits |= Self::WRITABLE.0 | Self::WRITE_CLOSED.0 | Self::ERROR.0;
@@ -194,12 +198,13 @@ impl BitOrAssign for Ready {
 
 impl fmt::Debug for Ready {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const NAMES: [(Ready, &str); 5] = [
+        const NAMES: [(Ready, &str); 6] = [
             (Ready::READABLE, "READABLE"),
             (Ready::WRITABLE, "WRITABLE"),
             (Ready::READ_CLOSED, "READ_CLOSED"),
             (Ready::WRITE_CLOSED, "WRITE_CLOSED"),
             (Ready::ERROR, "ERROR"),
+            (Ready::PRIORITY, "PRIORITY"),
         ];
         let mut first = true;
         for (flag, name) in NAMES {
@@ -300,6 +305,7 @@ mod tests {
         assert_eq!(Ready::READ_CLOSED.interest(), Interest::READABLE);
         assert_eq!(Ready::WRITE_CLOSED.interest(), Interest::WRITABLE);
         assert_eq!(Ready::ERROR.interest(), Interest::BOTH);
+        assert_eq!(Ready::PRIORITY.interest(), Interest::READABLE);
         assert_eq!(Ready::EMPTY.interest(), Interest::NONE);
     }
 

@@ -15,6 +15,10 @@
 //! So on Windows this backend is [`Triggering::Oneshot`], and the reactor re-arms through
 //! `reregister`.
 //!
+//! On Linux and Android the read interest includes `EPOLLPRI`, so that every event reports
+//! pending TCP urgent data as [`Ready::PRIORITY`]: a read stops short at the urgent mark
+//! there, and the reactor must not take that short read as having emptied the socket.
+//!
 //! mio cannot express an empty interest; [`Interest::NONE`] keeps `READABLE` armed, which
 //! yields at most one spurious event per change of state (allowed by the contract).
 
@@ -58,13 +62,22 @@ impl MioBackend {
     }
 }
 
-/// mio's interest for ours; see the module documentation for the empty interest.
+/// mio's interest for ours; see the module documentation for the empty interest and for
+/// urgent data.
 fn mio_interest(interest: Interest) -> mio::Interest {
     match (interest.is_readable(), interest.is_writable()) {
-        (true, true) => mio::Interest::READABLE | mio::Interest::WRITABLE,
+        (true, true) => read_interest() | mio::Interest::WRITABLE,
         (false, true) => mio::Interest::WRITABLE,
-        _ => mio::Interest::READABLE,
+        _ => read_interest(),
     }
+}
+
+/// What reading asks of mio: readability and, where epoll can report it, urgent data.
+fn read_interest() -> mio::Interest {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return mio::Interest::READABLE | mio::Interest::PRIORITY;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    return mio::Interest::READABLE;
 }
 
 fn ready(event: &mio::event::Event) -> Ready {
@@ -83,6 +96,9 @@ fn ready(event: &mio::event::Event) -> Ready {
     }
     if event.is_error() {
         ready |= Ready::ERROR;
+    }
+    if event.is_priority() {
+        ready |= Ready::PRIORITY;
     }
     ready
 }
@@ -107,10 +123,12 @@ impl Backend for MioBackend {
     }
 
     fn short_reads_drain(&self) -> bool {
-        // epoll (`EPOLLET`, with `EPOLLRDHUP`) and kqueue (`EV_CLEAR`, `EV_EOF`) report each
-        // arrival on an emptied socket and the end of stream as its own flag. On Windows mio
-        // is oneshot over AFD polls.
-        !cfg!(windows)
+        // epoll (`EPOLLET`, with `EPOLLRDHUP` and `EPOLLPRI`) reports each arrival on an
+        // emptied socket, the end of stream, and pending urgent data as flags of their own.
+        // kqueue reports no urgent data through mio, and a read stops short at the urgent
+        // mark there too, so a short read proves nothing; on Windows mio is oneshot over AFD
+        // polls.
+        cfg!(any(target_os = "linux", target_os = "android"))
     }
 
     unsafe fn register(

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use futures::io::{AsyncRead, AsyncWrite};
-use plexio_backends::{Interest, SEND_FLAGS, connect_in_progress};
+use plexio_backends::{Interest, MAX_IO_SLICES, SEND_FLAGS, connect_in_progress};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use super::addr::try_each;
@@ -142,7 +142,11 @@ impl TcpStream {
     /// Reads into `buffer` without removing the data from the socket's queue; waits until
     /// some data (or EOF) is there.
     pub async fn peek(&self, buffer: &mut [u8]) -> io::Result<usize> {
-        self.io.io(Interest::READABLE, |stream| stream.peek(buffer)).await
+        if self.io.was_reset() {
+            return Err(reset_earlier());
+        }
+        let peeked = self.io.io(Interest::READABLE, |stream| stream.peek(buffer)).await;
+        self.note_reset(peeked)
     }
 
     /// Waits until the stream is (probably) readable.
@@ -203,13 +207,25 @@ impl TcpStream {
         self.io.get_ref().take_error()
     }
 
+    /// Remembers a reset that `result` reports, for the reads that come after it.
+    fn note_reset<T>(&self, result: io::Result<T>) -> io::Result<T> {
+        if matches!(&result, Err(error) if error.kind() == io::ErrorKind::ConnectionReset) {
+            self.io.remember_reset();
+        }
+        result
+    }
+
     pub(crate) fn poll_read_priv(
         &self,
         cx: &mut Context<'_>,
         buffer: &mut [u8],
     ) -> Poll<io::Result<usize>> {
+        if self.io.was_reset() {
+            return Poll::Ready(Err(reset_earlier()));
+        }
         let capacity = buffer.len();
-        self.io.poll_read_io(cx, capacity, |stream| (&*stream).read(buffer))
+        let read = ready!(self.io.poll_read_io(cx, capacity, |stream| (&*stream).read(buffer)));
+        Poll::Ready(self.note_reset(read))
     }
 
     pub(crate) fn poll_read_vectored_priv(
@@ -217,8 +233,17 @@ impl TcpStream {
         cx: &mut Context<'_>,
         buffers: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
+        if self.io.was_reset() {
+            return Poll::Ready(Err(reset_earlier()));
+        }
+        // The system reads into this many slices at most; the capacity that tells a short
+        // read must count only those.
+        let taken = buffers.len().min(MAX_IO_SLICES);
+        let buffers = &mut buffers[..taken];
         let capacity = buffers.iter().map(|buffer| buffer.len()).sum();
-        self.io.poll_read_io(cx, capacity, |stream| (&*stream).read_vectored(buffers))
+        let read =
+            ready!(self.io.poll_read_io(cx, capacity, |stream| (&*stream).read_vectored(buffers)));
+        Poll::Ready(self.note_reset(read))
     }
 
     pub(crate) fn poll_write_priv(
@@ -227,9 +252,10 @@ impl TcpStream {
         buffer: &[u8],
     ) -> Poll<io::Result<usize>> {
         let buffer = &buffer[..buffer.len().min(MAX_WRITE)];
-        self.io.poll_io(cx, Interest::WRITABLE, |stream| {
+        let written = ready!(self.io.poll_io(cx, Interest::WRITABLE, |stream| {
             SockRef::from(stream).send_with_flags(buffer, SEND_FLAGS)
-        })
+        }));
+        Poll::Ready(self.note_reset(written))
     }
 
     pub(crate) fn poll_write_vectored_priv(
@@ -237,14 +263,18 @@ impl TcpStream {
         cx: &mut Context<'_>,
         buffers: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        // More slices than the system takes in one call fail (`EMSGSIZE`) instead of writing
+        // what fits; the rest is a later write's, as `AsyncWrite` allows.
+        let buffers = &buffers[..buffers.len().min(MAX_IO_SLICES)];
         let total = buffers.iter().fold(0usize, |sum, buffer| sum.saturating_add(buffer.len()));
         if total > MAX_WRITE {
             let first = buffers.iter().find(|buffer| !buffer.is_empty()).map_or(&[][..], |b| b);
             return self.poll_write_priv(cx, first);
         }
-        self.io.poll_io(cx, Interest::WRITABLE, |stream| {
+        let written = ready!(self.io.poll_io(cx, Interest::WRITABLE, |stream| {
             SockRef::from(stream).send_vectored_with_flags(buffers, SEND_FLAGS)
-        })
+        }));
+        Poll::Ready(self.note_reset(written))
     }
 
     /// Shuts the write half down; a peer that is already gone is not an error here.
@@ -254,6 +284,12 @@ impl TcpStream {
             _ => Poll::Ready(Ok(())),
         }
     }
+}
+
+/// What a read of a stream that was reset earlier reports: the kernel told one operation,
+/// and would read the rest as a clean end of stream.
+fn reset_earlier() -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionReset, "the connection was reset by the peer")
 }
 
 impl fmt::Debug for TcpStream {

@@ -13,9 +13,20 @@ use std::task::{Context, Poll, Waker};
 
 use plexio_backends::{Backend, Interest, RawSource, Ready, Token, Triggering};
 
-/// Readiness bits live in the low byte of the state word, an event counter above them.
+/// The state word:
+///
+/// | bits | what |
+/// |---|---|
+/// | 0–5 | [`Ready`] flags seen and not yet found false |
+/// | 6 | unused |
+/// | 7 | [`RESET`]: the connection was reset, once and for all |
+/// | 8– | the event tick, counting dispatched events |
 const READY_MASK: usize = 0xff;
 const TICK_SHIFT: u32 = 8;
+/// Set once an operation on the socket reported that the peer reset the connection. Never
+/// cleared: `dispatch` only adds bits, and `clear_readiness` only removes `Ready` flags.
+/// Kept in the state word so that remembering a reset costs a connection nothing.
+const RESET: usize = 1 << 7;
 
 /// What the readiness state needs of a backend: re-arming a source. A trait of its own so
 /// that the state machine can be checked against a model of each triggering mode.
@@ -34,14 +45,6 @@ impl Rearm for dyn Backend {
 pub(crate) struct ReadyEvent {
     pub(crate) ready: Ready,
     tick: usize,
-}
-
-impl ReadyEvent {
-    /// The same event without its end-of-stream and error flags: what to forget when a
-    /// socket was found empty, not closed (those flags must still reach the next read).
-    pub(crate) fn without_closed(self) -> ReadyEvent {
-        ReadyEvent { ready: self.ready.intersection(Ready::READABLE | Ready::WRITABLE), ..self }
-    }
 }
 
 /// The shared state of one registration.
@@ -150,6 +153,20 @@ impl IoState {
         });
     }
 
+    /// Forgets the readiness `seen` described after a read that returned less than it asked
+    /// for, which on a backend whose short reads drain (`Backend::short_reads_drain`) means
+    /// that the socket is empty, unless an event arrived since it was seen.
+    ///
+    /// Only `READABLE` (and `WRITABLE`) are forgotten. The end-of-stream and error flags
+    /// must still reach the next read. So must `PRIORITY`: a read stops short at the urgent
+    /// mark with ordinary bytes queued behind it, for which no new event will come, so
+    /// while urgent data is known to be pending the next read tries the socket and only its
+    /// `WouldBlock` clears the flag.
+    pub(crate) fn clear_after_short_read(&self, seen: ReadyEvent) {
+        let emptied = seen.ready.intersection(Ready::READABLE | Ready::WRITABLE);
+        self.clear_readiness(ReadyEvent { ready: emptied, ..seen });
+    }
+
     /// Records an event from the backend, wakes the tasks it concerns and, on oneshot and
     /// level backends, leaves armed exactly the directions that still have a waiter.
     pub(crate) fn dispatch<B: Rearm + ?Sized>(
@@ -189,6 +206,17 @@ impl IoState {
         }
         drop(waiters);
         woken.wake_all();
+    }
+
+    /// Remembers that the peer reset the connection: the kernel reports a reset to one
+    /// operation only, and reads would then look like a clean end of stream.
+    pub(crate) fn remember_reset(&self) {
+        self.readiness.fetch_or(RESET, Ordering::AcqRel);
+    }
+
+    /// Whether [`remember_reset`](Self::remember_reset) was called.
+    pub(crate) fn was_reset(&self) -> bool {
+        self.readiness.load(Ordering::Acquire) & RESET != 0
     }
 
     /// Marks the registration closed (it is being dropped, or the runtime shut down) and

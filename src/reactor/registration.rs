@@ -67,6 +67,17 @@ impl<S: AsSource> Registration<S> {
         self.state.clear_readiness(seen);
     }
 
+    /// Remembers that the peer reset the connection (see [`was_reset`](Self::was_reset)).
+    pub(crate) fn remember_reset(&self) {
+        self.state.remember_reset();
+    }
+
+    /// Whether an operation on this socket has reported that the peer reset the
+    /// connection, which the kernel reports only once.
+    pub(crate) fn was_reset(&self) -> bool {
+        self.state.was_reset()
+    }
+
     /// Runs `operation` once `direction` is ready, as many times as it returns `WouldBlock`.
     ///
     /// Each call spends one unit of the task's cooperative budget, so that a socket that is
@@ -80,10 +91,12 @@ impl<S: AsSource> Registration<S> {
         self.poll_io_until_empty(cx, direction, operation, |_| false)
     }
 
-    /// [`poll_io`](Self::poll_io) for a stream read into `capacity` bytes. A read that
-    /// returns less than it asked for emptied the socket; where the backend reports the next
-    /// arrival as an event (`Backend::short_reads_drain`), the readiness is forgotten right
-    /// away, which saves the next read's `WouldBlock` system call.
+    /// [`poll_io`](Self::poll_io) for a stream read into `capacity` bytes, counting only
+    /// the buffers the system call is handed. A read that returns less than it asked for
+    /// emptied the socket; where the backend reports the next arrival as an event
+    /// (`Backend::short_reads_drain`), the readiness is forgotten right away, which saves the
+    /// next read's `WouldBlock` system call (but see `IoState::clear_after_short_read` for
+    /// urgent data, at whose mark a read stops short).
     pub(crate) fn poll_read_io(
         &self,
         cx: &mut Context<'_>,
@@ -96,8 +109,8 @@ impl<S: AsSource> Registration<S> {
         })
     }
 
-    /// [`poll_io`](Self::poll_io), also forgetting the readiness (but not the end-of-stream
-    /// and error flags) when `emptied` says a result left the socket empty.
+    /// [`poll_io`](Self::poll_io), also forgetting the readiness as after a short read when
+    /// `emptied` says a result left the socket empty.
     fn poll_io_until_empty<R>(
         &self,
         cx: &mut Context<'_>,
@@ -114,7 +127,7 @@ impl<S: AsSource> Registration<S> {
                 }
                 Ok(value) => {
                     if emptied(&value) {
-                        self.clear_readiness(seen.without_closed());
+                        self.state.clear_after_short_read(seen);
                     }
                     return Poll::Ready(Ok(value));
                 }

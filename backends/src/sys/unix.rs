@@ -37,6 +37,34 @@ pub const SEND_FLAGS: i32 = libc::MSG_NOSIGNAL;
 #[cfg(any(target_vendor = "apple", target_os = "aix"))]
 pub const SEND_FLAGS: i32 = 0;
 
+/// The most slices one vectored system call (`readv`, `writev`, `sendmsg`) takes: `IOV_MAX`
+/// (1,024 on Linux, Android, macOS, iOS and the BSDs). Passing more fails (`EMSGSIZE` from
+/// `sendmsg`, `EINVAL` from `readv`), so vectored I/O hands the system this many at most,
+/// as std does.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub const MAX_IO_SLICES: usize = libc::UIO_MAXIOV as usize;
+/// The most slices one vectored system call takes (see the Linux definition).
+#[cfg(any(
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+))]
+pub const MAX_IO_SLICES: usize = libc::IOV_MAX as usize;
+/// The most slices one vectored system call takes (see the Linux definition): where libc
+/// does not say, POSIX's guaranteed minimum (`_XOPEN_IOV_MAX`), as std assumes.
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+)))]
+pub const MAX_IO_SLICES: usize = 16;
+
 /// Calls a libc function and turns its `-1` into `io::Error::last_os_error()`.
 #[cfg(any(feature = "select", feature = "poll"))]
 macro_rules! syscall {

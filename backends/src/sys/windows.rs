@@ -32,6 +32,10 @@ pub fn connect_in_progress(error: &io::Error) -> bool {
 /// write to a reset connection.
 pub const SEND_FLAGS: i32 = 0;
 
+/// The most slices one vectored call (`WSASend`, `WSARecv`) takes: its count of `WSABUF`s is
+/// 32-bit. Vectored I/O hands the system this many at most, as std does.
+pub const MAX_IO_SLICES: usize = u32::MAX as usize;
+
 /// Whether a wait failed because a socket in its set was closed (`WSAENOTSOCK`).
 #[cfg(any(feature = "select", feature = "poll"))]
 pub(crate) fn is_bad_descriptor(error: &io::Error) -> bool {

@@ -5,7 +5,11 @@
 //! there is a lost wakeup, and a system that never settles is a spin.
 //!
 //! The interleavings include an event dispatched between a task's look at the readiness
-//! and its clearing after `WouldBlock`, which the tick check exists for.
+//! and its clearing after `WouldBlock`, which the tick check exists for. In edge mode the
+//! task also takes a short read as having emptied the socket, as the reactor does on a
+//! backend whose short reads drain, and the kernel models TCP urgent data: a read stops at
+//! the urgent mark with bytes behind it, and events report `PRIORITY` while the mark is
+//! ahead.
 
 use std::cell::Cell;
 use std::io;
@@ -21,6 +25,9 @@ use super::{IoState, Rearm};
 struct Kernel {
     triggering: Triggering,
     available: Cell<usize>,
+    /// How many of the available bytes lie before the urgent mark, if urgent data is
+    /// pending: a read stops there (`Some(0)`: at the mark, which the next read passes).
+    urgent_mark: Cell<Option<usize>>,
     /// The armed directions, as the last `rearm` left them (oneshot and level modes).
     armed: Cell<Interest>,
     /// An edge-triggered event is queued: data arrived since the last report.
@@ -35,21 +42,61 @@ impl Rearm for Kernel {
 }
 
 impl Kernel {
+    fn new(triggering: Triggering, armed: Interest) -> Kernel {
+        Kernel {
+            triggering,
+            available: Cell::new(0),
+            urgent_mark: Cell::new(None),
+            armed: Cell::new(armed),
+            edge_pending: Cell::new(false),
+        }
+    }
+
     fn arrive(&self, bytes: usize) {
         self.available.set(self.available.get() + bytes);
         self.edge_pending.set(true);
     }
 
-    /// What one poll of the mechanism reports for the socket, if anything.
+    /// `bytes` arrive with an urgent byte after the first `before_mark` of them (the urgent
+    /// byte itself is out of band: never read). A newer mark replaces an older one, as TCP's
+    /// urgent pointer does.
+    fn arrive_urgent(&self, bytes: usize, before_mark: usize) {
+        self.urgent_mark.set(Some(self.available.get() + before_mark.min(bytes)));
+        self.arrive(bytes);
+    }
+
+    /// A `recv` into `capacity` bytes: stops at the urgent mark, and passes it when it is
+    /// there. Gives how many bytes it read.
+    fn read(&self, capacity: usize) -> usize {
+        let mut limit = self.available.get().min(capacity);
+        match self.urgent_mark.get() {
+            Some(0) => self.urgent_mark.set(None),
+            Some(before) => limit = limit.min(before),
+            None => {}
+        }
+        self.available.set(self.available.get() - limit);
+        if let Some(before) = self.urgent_mark.get() {
+            self.urgent_mark.set(Some(before - limit));
+        }
+        limit
+    }
+
+    /// What one poll of the mechanism reports for the socket, if anything: readability,
+    /// and urgent data while its mark is ahead (`EPOLLPRI`).
     fn poll(&self) -> Option<Ready> {
         let readable = self.available.get() > 0 && self.armed.get().is_readable();
+        let ready = if self.urgent_mark.get().is_some() {
+            Ready::READABLE | Ready::PRIORITY
+        } else {
+            Ready::READABLE
+        };
         match self.triggering {
-            Triggering::Edge => self.edge_pending.replace(false).then_some(Ready::READABLE),
+            Triggering::Edge => self.edge_pending.replace(false).then_some(ready),
             Triggering::Oneshot if readable => {
                 self.armed.set(Interest::NONE);
-                Some(Ready::READABLE)
+                Some(ready)
             }
-            Triggering::Level if readable => Some(Ready::READABLE),
+            Triggering::Level if readable => Some(ready),
             _ => None,
         }
     }
@@ -92,12 +139,7 @@ impl System {
     fn new(triggering: Triggering, seed: u64) -> System {
         let flag = Arc::new(Flag(AtomicBool::new(false)));
         System {
-            kernel: Kernel {
-                triggering,
-                available: Cell::new(0),
-                armed: Cell::new(Interest::READABLE),
-                edge_pending: Cell::new(false),
-            },
+            kernel: Kernel::new(triggering, Interest::READABLE),
             state: IoState::new(Token(1), RawSource::default(), Interest::READABLE),
             waker: Waker::from(flag.clone()),
             flag,
@@ -116,9 +158,11 @@ impl System {
         event.is_some()
     }
 
-    /// Runs the task once if it is runnable, as `Registration::poll_io` would: wait for
-    /// readiness, read part of what is there, or clear the readiness on `WouldBlock`. With
-    /// `race`, an arrival and a reactor poll slip in between the failed read and the clear.
+    /// Runs the task once if it is runnable, as `Registration::poll_read_io` would: wait
+    /// for readiness, read into a buffer of random size, or clear the readiness on
+    /// `WouldBlock`; in edge mode, a read shorter than its buffer clears it too (the
+    /// `short_reads_drain` optimisation). With `race`, an arrival and a reactor poll slip in
+    /// between the read and the clear.
     fn task_step(&mut self, race: bool) {
         self.runnable |= self.flag.0.swap(false, Ordering::SeqCst);
         if !self.runnable {
@@ -140,16 +184,21 @@ impl System {
                 Poll::Ready(result) => {
                     let seen = result.expect("the model never fails a re-arm");
                     let available = self.kernel.available.get();
-                    if available > 0 {
-                        let taken = 1 + self.random.below(available as u64) as usize;
-                        self.kernel.available.set(available - taken);
-                        return;
-                    }
+                    let capacity = 1 + self.random.below(2 * available as u64 + 2) as usize;
+                    let read = self.kernel.read(capacity);
                     if race {
                         self.kernel.arrive(1);
                         self.reactor_poll(false);
                     }
-                    self.state.clear_readiness(seen);
+                    if read == 0 {
+                        // `WouldBlock` (having passed an urgent mark, perhaps).
+                        self.state.clear_readiness(seen);
+                        continue;
+                    }
+                    if self.kernel.triggering == Triggering::Edge && read < capacity {
+                        self.state.clear_after_short_read(seen);
+                    }
+                    return;
                 }
             }
         }
@@ -159,7 +208,12 @@ impl System {
     fn check(&mut self, steps: usize) -> Result<(), String> {
         for _ in 0..steps {
             match self.random.below(10) {
-                0..=1 => self.kernel.arrive(1 + self.random.below(100) as usize),
+                0 => self.kernel.arrive(1 + self.random.below(100) as usize),
+                1 => {
+                    let bytes = 1 + self.random.below(100) as usize;
+                    let before_mark = self.random.below(bytes as u64 + 1) as usize;
+                    self.kernel.arrive_urgent(bytes, before_mark);
+                }
                 2..=4 => {
                     let spurious = self.random.below(4) == 0;
                     self.reactor_poll(spurious);
@@ -213,12 +267,7 @@ fn level_triggering_loses_no_wakeup_and_settles() {
 /// and only they.
 #[test]
 fn every_waiter_of_a_direction_is_woken_and_only_those() {
-    let kernel = Kernel {
-        triggering: Triggering::Edge,
-        available: Cell::new(0),
-        armed: Cell::new(Interest::BOTH),
-        edge_pending: Cell::new(false),
-    };
+    let kernel = Kernel::new(Triggering::Edge, Interest::BOTH);
     let state = IoState::new(Token(1), RawSource::default(), Interest::BOTH);
     let flags: Vec<Arc<Flag>> = (0..4).map(|_| Arc::new(Flag(AtomicBool::new(false)))).collect();
     for (n, flag) in flags.iter().enumerate() {
