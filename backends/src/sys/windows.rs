@@ -32,9 +32,12 @@ pub fn connect_in_progress(error: &io::Error) -> bool {
 /// write to a reset connection.
 pub const SEND_FLAGS: i32 = 0;
 
-/// The most slices one vectored call (`WSASend`, `WSARecv`) takes: its count of `WSABUF`s is
-/// 32-bit. Vectored I/O hands the system this many at most, as std does.
-pub const MAX_IO_SLICES: usize = u32::MAX as usize;
+/// The most slices plexio hands one vectored call (`WSASend`, `WSARecv`). Windows documents
+/// no limit below the 32-bit count of `WSABUF`s, but wine passes the buffers on to the
+/// host's `sendmsg`/`recvmsg` and fails past the host's `IOV_MAX` with `WSAEMSGSIZE`; 1,024
+/// (`IOV_MAX` on every Unix host) gives one behaviour on both. A longer vector is a short
+/// write or read, as `AsyncWrite` and `AsyncRead` allow.
+pub const MAX_IO_SLICES: usize = 1024;
 
 /// Whether a wait failed because a socket in its set was closed (`WSAENOTSOCK`).
 #[cfg(any(feature = "select", feature = "poll"))]
