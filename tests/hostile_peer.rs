@@ -1,7 +1,8 @@
 //! What a peer, or a caller, at the edges of the socket API can do to a stream, on every
 //! backend: urgent data that makes a read stop short, vectors longer than the system takes
-//! in one call, resets seen first by a write, and a sender that never lets the socket empty.
-//! Each scenario pins a defect that once hung, failed or misreported here.
+//! in one call, resets seen first by a write, a sender that never lets the socket empty, and
+//! a socket moved to a thread its runtime does not run on. Each scenario pins a defect that
+//! once hung, failed or misreported here.
 
 mod util;
 
@@ -24,6 +25,9 @@ per_backend!(
     reset_seen_by_a_write_is_what_later_reads_report,
     reset_seen_by_the_write_half_is_what_the_read_half_reports,
     budget_lets_a_timer_fire_beside_a_reader_that_never_runs_dry,
+    socket_made_on_the_first_runtime_fails_at_once_on_the_second,
+    socket_made_on_the_second_runtime_fails_at_once_on_the_first,
+    socket_polled_outside_any_runtime_fails_at_once,
 );
 
 /// More slices than any system takes in one `readv`/`writev` (1,024 on Linux, macOS and the
@@ -251,4 +255,99 @@ fn budget_lets_a_timer_fire_beside_a_reader_that_never_runs_dry(backend: &str) {
         assert!(stopped_by_timer, "the timer fired only after the reader gave up");
         Ok(())
     });
+}
+
+/// Accepts one connection on `runtime` from a client of the standard library.
+fn accepted_on(runtime: &plexio::Runtime) -> (TcpStream, std::net::TcpStream) {
+    runtime
+        .block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let client = std::net::TcpStream::connect(listener.local_addr()?)?;
+            let (stream, _) = listener.accept().await?;
+            Ok::<_, io::Error>((stream, client))
+        })
+        .unwrap()
+}
+
+/// On `runtime`, which is not the one `stream` was made on, every operation of `stream`
+/// fails at once with `OtherRuntime`, whether or not data is waiting (so that a program
+/// cannot work by luck in testing and hang in production); handed over through
+/// `into_std` and `from_std`, the stream then works there.
+fn fails_here_until_handed_over(
+    runtime: &plexio::Runtime,
+    mut stream: TcpStream,
+    mut client: std::net::TcpStream,
+) {
+    runtime
+        .block_on(async {
+            let other_runtime = |error: io::Error| {
+                assert!(
+                    matches!(plexio::Error::from_io(&error), Some(plexio::Error::OtherRuntime)),
+                    "{error:?}"
+                );
+                assert!(error.to_string().contains("into_std"), "{error}");
+            };
+            let mut buffer = [0; 5];
+            let read = timeout(HANG, stream.read(&mut buffer)).await.expect("the read hangs");
+            other_runtime(read.expect_err("a read on another runtime must fail"));
+            client.write_all(b"hello")?;
+            sleep(Duration::from_millis(20)).await;
+            let read = timeout(HANG, stream.read(&mut buffer)).await.expect("the read hangs");
+            other_runtime(read.expect_err("a read on another runtime must fail, data or not"));
+            let write = timeout(HANG, stream.write(b"x")).await.expect("the write hangs");
+            other_runtime(write.expect_err("a write on another runtime must fail"));
+
+            let mut stream = TcpStream::from_std(stream.into_std()?)?;
+            timeout(HANG, stream.read_exact(&mut buffer)).await.expect("the read hangs")?;
+            assert_eq!(&buffer, b"hello");
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+}
+
+/// A stream made on one runtime and used on a second, on another thread, while the first
+/// is not running: the second runtime never polls the first one's backend, so a wait there
+/// would hang.
+fn socket_made_on_the_first_runtime_fails_at_once_on_the_second(backend: &str) {
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let first = util::runtime(backend);
+    let (stream, client) = accepted_on(&first);
+    let backend = backend.to_owned();
+    std::thread::spawn(move || {
+        let second = util::runtime(&backend);
+        fails_here_until_handed_over(&second, stream, client);
+    })
+    .join()
+    .unwrap();
+    drop(first);
+}
+
+/// The same the other way round: made on the runtime built second, used on the first.
+fn socket_made_on_the_second_runtime_fails_at_once_on_the_first(backend: &str) {
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let first = util::runtime(backend);
+    let owned = backend.to_owned();
+    let (made, sockets) = std::sync::mpsc::channel();
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let second = std::thread::spawn(move || {
+        let second = util::runtime(&owned);
+        made.send(accepted_on(&second)).unwrap();
+        // The second runtime stays alive, not running, until the first is done.
+        finished.recv().unwrap();
+    });
+    let (stream, client) = sockets.recv().unwrap();
+    fails_here_until_handed_over(&first, stream, client);
+    done.send(()).unwrap();
+    second.join().unwrap();
+}
+
+/// Outside any runtime there is nothing to wait with: an operation fails at once with
+/// `NoRuntime`.
+fn socket_polled_outside_any_runtime_fails_at_once(backend: &str) {
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let runtime = util::runtime(backend);
+    let (mut stream, _client) = accepted_on(&runtime);
+    let read = futures::executor::block_on(stream.read(&mut [0; 5]));
+    let error = read.expect_err("a read outside any runtime must fail");
+    assert!(matches!(plexio::Error::from_io(&error), Some(plexio::Error::NoRuntime)), "{error:?}");
 }

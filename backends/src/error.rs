@@ -92,6 +92,13 @@ pub enum Error {
          `Runtime::block_on`"
     )]
     NoRuntime,
+    /// An I/O object was used on a thread that runs another plexio runtime than the one it
+    /// was created on. A socket is registered with its runtime's backend, whose thread alone
+    /// drives it; waiting on it elsewhere could hang.
+    #[error(
+        "this socket belongs to another plexio runtime than the one running on this thread;          hand it over with `into_std` on its runtime and `from_std` on this one"
+    )]
+    OtherRuntime,
 }
 
 fn list(names: &[&'static str]) -> String {
@@ -110,7 +117,7 @@ impl Error {
             | Error::NoBackend { .. } => io::ErrorKind::Unsupported,
             Error::TooManySources { .. } => io::ErrorKind::QuotaExceeded,
             Error::BackendCreation { source, .. } => source.kind(),
-            Error::RuntimeShutdown | Error::NoRuntime => io::ErrorKind::Other,
+            Error::RuntimeShutdown | Error::NoRuntime | Error::OtherRuntime => io::ErrorKind::Other,
         }
     }
 

@@ -3,6 +3,14 @@
 //! Every type registers its socket with the runtime running on the thread that creates it,
 //! and removes the registration when dropped. Creating one outside of a runtime fails with
 //! an error whose source is [`Error::NoRuntime`](crate::Error::NoRuntime).
+//!
+//! A socket serves the runtime it was created on. The types are `Send`, so that a socket
+//! can travel inside a value, but its operations work only inside that runtime's
+//! `block_on` (in its tasks or its main future): on a thread that runs another runtime they
+//! fail at once with [`Error::OtherRuntime`](crate::Error::OtherRuntime), and outside any
+//! runtime with `NoRuntime`, rather than wait for a runtime that may never poll for them.
+//! To move a socket to another runtime, take it out with `into_std` and wrap it again with
+//! `from_std` on the other runtime's thread.
 
 mod addr;
 mod split;

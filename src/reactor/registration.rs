@@ -53,12 +53,17 @@ impl<S: AsSource> Registration<S> {
     }
 
     /// Resolves when `direction` is (believed) ready.
+    ///
+    /// Fails at once on a thread that does not run the socket's runtime: only that
+    /// runtime's thread polls its backend, so a wait anywhere else would last until that
+    /// runtime happened to run, for ever if it never does.
     pub(crate) fn poll_ready(
         &self,
         cx: &mut Context<'_>,
         direction: Interest,
     ) -> Poll<io::Result<ReadyEvent>> {
         let reactor = self.reactor();
+        context::check_current(reactor)?;
         self.state.poll_ready(cx, direction, &**reactor.backend(), reactor.triggering)
     }
 

@@ -1,6 +1,6 @@
 //! Which runtime is running on this thread.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::sync::Arc;
 
@@ -9,6 +9,26 @@ use crate::reactor::Reactor;
 
 thread_local! {
     static CURRENT: RefCell<Option<(Arc<Shared>, &'static str)>> = const { RefCell::new(None) };
+    /// The address of the current runtime's reactor, 0 while none runs: what every I/O
+    /// operation compares its socket's reactor with, as one load rather than a borrow of
+    /// `CURRENT`. Addresses stay unique for as long as a socket can ask, since every
+    /// registration keeps its reactor alive.
+    static CURRENT_REACTOR: Cell<usize> = const { Cell::new(0) };
+}
+
+fn address(reactor: &Reactor) -> usize {
+    std::ptr::from_ref(reactor) as usize
+}
+
+/// Whether `reactor` belongs to the runtime running on this thread; if not, the error that
+/// says why an operation of one of its sockets cannot wait here: no runtime runs on this
+/// thread, or another one does.
+pub(crate) fn check_current(reactor: &Reactor) -> io::Result<()> {
+    match CURRENT_REACTOR.with(Cell::get) {
+        current if current == address(reactor) => Ok(()),
+        0 => Err(plexio_backends::Error::NoRuntime.into()),
+        _ => Err(plexio_backends::Error::OtherRuntime.into()),
+    }
 }
 
 /// The shared part of the runtime running on this thread.
@@ -37,6 +57,7 @@ pub(crate) fn enter(shared: Arc<Shared>, backend: &'static str) -> EnterGuard {
             "cannot start a plexio runtime from within a runtime: block_on was called inside \
              block_on or inside a task; use .await or plexio::spawn instead"
         );
+        CURRENT_REACTOR.with(|reactor| reactor.set(address(&shared.reactor)));
         *current = Some((shared, backend));
     });
     EnterGuard(())
@@ -48,6 +69,7 @@ pub(crate) struct EnterGuard(());
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
+        CURRENT_REACTOR.with(|reactor| reactor.set(0));
         CURRENT.with(|current| current.borrow_mut().take());
     }
 }
