@@ -13,6 +13,7 @@
 //! `from_std` on the other runtime's thread.
 
 mod addr;
+mod byte_stream;
 mod split;
 mod tcp_listener;
 mod tcp_stream;

@@ -1,16 +1,12 @@
 //! Owned read and write halves of a `TcpStream`, for two tasks at once.
 
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-
-use futures::io::{AsyncRead, AsyncWrite};
 
 use super::TcpStream;
-use super::tcp_stream::forward_async_io;
+use super::byte_stream::forward_async_io;
 
 pub(crate) fn split(stream: TcpStream) -> (OwnedReadHalf, OwnedWriteHalf) {
     let stream = Arc::new(stream);

@@ -2,29 +2,23 @@
 
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice, IoSliceMut, Read};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use futures::io::{AsyncRead, AsyncWrite};
-use plexio_backends::{Interest, MAX_IO_SLICES, SEND_FLAGS, connect_in_progress};
+use plexio_backends::{Interest, connect_in_progress};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use super::addr::try_each;
+use super::byte_stream::{self, forward_async_io};
 use super::split::{OwnedReadHalf, OwnedWriteHalf};
 use crate::reactor::Registration;
 
-/// The most one write call hands to the kernel. It keeps every call far from the limits
-/// that break large writes: a `writev` whose total exceeds 2^31 bytes fails on macOS, and
-/// Windows `WSABUF` lengths are 32-bit. A larger write is a short write, as the
-/// `AsyncWrite` contract allows.
-const MAX_WRITE: usize = 1 << 30;
-
 /// A TCP connection between a local and a remote socket.
 ///
-/// Reading and writing go through [`futures::io::AsyncRead`] and [`AsyncWrite`] (use
+/// Reading and writing go through [`futures::io::AsyncRead`] and
+/// [`AsyncWrite`](futures::io::AsyncWrite) (use
 /// `AsyncReadExt`/`AsyncWriteExt` for `read`, `write_all`, ...). They are implemented for
 /// `&TcpStream` too: a reader and a writer can work on one stream at once, each waiting on
 /// its own direction. [`into_split`](TcpStream::into_split) gives owned halves for two tasks.
@@ -142,11 +136,9 @@ impl TcpStream {
     /// Reads into `buffer` without removing the data from the socket's queue; waits until
     /// some data (or EOF) is there.
     pub async fn peek(&self, buffer: &mut [u8]) -> io::Result<usize> {
-        if self.io.was_reset() {
-            return Err(reset_earlier());
-        }
+        byte_stream::check_reset(&self.io)?;
         let peeked = self.io.io(Interest::READABLE, |stream| stream.peek(buffer)).await;
-        self.note_reset(peeked)
+        byte_stream::note_reset(&self.io, peeked)
     }
 
     /// Waits until the stream is (probably) readable.
@@ -207,25 +199,12 @@ impl TcpStream {
         self.io.get_ref().take_error()
     }
 
-    /// Remembers a reset that `result` reports, for the reads that come after it.
-    fn note_reset<T>(&self, result: io::Result<T>) -> io::Result<T> {
-        if matches!(&result, Err(error) if error.kind() == io::ErrorKind::ConnectionReset) {
-            self.io.remember_reset();
-        }
-        result
-    }
-
     pub(crate) fn poll_read_priv(
         &self,
         cx: &mut Context<'_>,
         buffer: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        if self.io.was_reset() {
-            return Poll::Ready(Err(reset_earlier()));
-        }
-        let capacity = buffer.len();
-        let read = ready!(self.io.poll_read_io(cx, capacity, |stream| (&*stream).read(buffer)));
-        Poll::Ready(self.note_reset(read))
+        byte_stream::poll_read(&self.io, cx, buffer)
     }
 
     pub(crate) fn poll_read_vectored_priv(
@@ -233,17 +212,7 @@ impl TcpStream {
         cx: &mut Context<'_>,
         buffers: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        if self.io.was_reset() {
-            return Poll::Ready(Err(reset_earlier()));
-        }
-        // The system reads into this many slices at most; the capacity that tells a short
-        // read must count only those.
-        let taken = buffers.len().min(MAX_IO_SLICES);
-        let buffers = &mut buffers[..taken];
-        let capacity = buffers.iter().map(|buffer| buffer.len()).sum();
-        let read =
-            ready!(self.io.poll_read_io(cx, capacity, |stream| (&*stream).read_vectored(buffers)));
-        Poll::Ready(self.note_reset(read))
+        byte_stream::poll_read_vectored(&self.io, cx, buffers)
     }
 
     pub(crate) fn poll_write_priv(
@@ -251,11 +220,7 @@ impl TcpStream {
         cx: &mut Context<'_>,
         buffer: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let buffer = &buffer[..buffer.len().min(MAX_WRITE)];
-        let written = ready!(self.io.poll_io(cx, Interest::WRITABLE, |stream| {
-            SockRef::from(stream).send_with_flags(buffer, SEND_FLAGS)
-        }));
-        Poll::Ready(self.note_reset(written))
+        byte_stream::poll_write(&self.io, cx, buffer)
     }
 
     pub(crate) fn poll_write_vectored_priv(
@@ -263,33 +228,12 @@ impl TcpStream {
         cx: &mut Context<'_>,
         buffers: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        // More slices than the system takes in one call fail (`EMSGSIZE`) instead of writing
-        // what fits; the rest is a later write's, as `AsyncWrite` allows.
-        let buffers = &buffers[..buffers.len().min(MAX_IO_SLICES)];
-        let total = buffers.iter().fold(0usize, |sum, buffer| sum.saturating_add(buffer.len()));
-        if total > MAX_WRITE {
-            let first = buffers.iter().find(|buffer| !buffer.is_empty()).map_or(&[][..], |b| b);
-            return self.poll_write_priv(cx, first);
-        }
-        let written = ready!(self.io.poll_io(cx, Interest::WRITABLE, |stream| {
-            SockRef::from(stream).send_vectored_with_flags(buffers, SEND_FLAGS)
-        }));
-        Poll::Ready(self.note_reset(written))
+        byte_stream::poll_write_vectored(&self.io, cx, buffers)
     }
 
-    /// Shuts the write half down; a peer that is already gone is not an error here.
     pub(crate) fn poll_close_priv(&self) -> Poll<io::Result<()>> {
-        match self.shutdown(Shutdown::Write) {
-            Err(error) if error.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(error)),
-            _ => Poll::Ready(Ok(())),
-        }
+        byte_stream::poll_close(&self.io)
     }
-}
-
-/// What a read of a stream that was reset earlier reports: the kernel told one operation,
-/// and would read the rest as a clean end of stream.
-fn reset_earlier() -> io::Error {
-    io::Error::new(io::ErrorKind::ConnectionReset, "the connection was reset by the peer")
 }
 
 impl fmt::Debug for TcpStream {
@@ -300,65 +244,6 @@ impl fmt::Debug for TcpStream {
             .finish()
     }
 }
-
-/// Implements `AsyncRead` and `AsyncWrite` by forwarding to a `TcpStream` that `$stream`
-/// reaches from `self`.
-macro_rules! forward_async_io {
-    (read: $type:ty, |$this:ident| $stream:expr) => {
-        impl AsyncRead for $type {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buffer: &mut [u8],
-            ) -> Poll<io::Result<usize>> {
-                let $this = &*self;
-                $stream.poll_read_priv(cx, buffer)
-            }
-
-            fn poll_read_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buffers: &mut [IoSliceMut<'_>],
-            ) -> Poll<io::Result<usize>> {
-                let $this = &*self;
-                $stream.poll_read_vectored_priv(cx, buffers)
-            }
-        }
-    };
-    (write: $type:ty, |$this:ident| $stream:expr) => {
-        impl AsyncWrite for $type {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buffer: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                let $this = &*self;
-                $stream.poll_write_priv(cx, buffer)
-            }
-
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buffers: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                let $this = &*self;
-                $stream.poll_write_vectored_priv(cx, buffers)
-            }
-
-            /// Writes are not buffered: flushing does nothing.
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-
-            /// Shuts the write half down (the peer reads EOF); reading goes on.
-            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                let $this = &*self;
-                $stream.poll_close_priv()
-            }
-        }
-    };
-}
-pub(crate) use forward_async_io;
 
 forward_async_io!(read: TcpStream, |this| this);
 forward_async_io!(read: &TcpStream, |this| *this);
