@@ -43,3 +43,5 @@ pub use error::Error;
 pub use event::{Event, Events, Interest, Ready, Token};
 pub use registered::{AsBackend, Registered};
 pub use sys::{AsSource, MAX_IO_SLICES, RawSource, SEND_FLAGS, connect_in_progress};
+#[cfg(unix)]
+pub use sys::{PeerCredentials, peer_credentials};

@@ -1,4 +1,4 @@
-//! Networking: TCP listeners and streams, UDP sockets.
+//! Networking: TCP listeners and streams, UDP sockets, and on Unix, Unix domain sockets.
 //!
 //! Every type registers its socket with the runtime running on the thread that creates it,
 //! and removes the registration when dropped. Creating one outside of a runtime fails with
@@ -18,8 +18,12 @@ mod split;
 mod tcp_listener;
 mod tcp_stream;
 mod udp_socket;
+#[cfg(unix)]
+pub mod unix;
 
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
 pub use tcp_listener::{Incoming, TcpListener};
 pub use tcp_stream::TcpStream;
 pub use udp_socket::UdpSocket;
+#[cfg(unix)]
+pub use unix::{PeerCredentials, UnixDatagram, UnixListener, UnixStream};

@@ -1,8 +1,13 @@
 //! The thin OS layer shared by plexio's own backends: raw handle types, the `syscall!`
-//! helper, and the wake channel that interrupts a blocked `select`/`poll`.
+//! helper, the wake channel that interrupts a blocked `select`/`poll`, and the peer
+//! credentials of Unix domain sockets.
 
 #[cfg(unix)]
+mod peer_credentials;
+#[cfg(unix)]
 mod unix;
+#[cfg(unix)]
+pub use peer_credentials::{PeerCredentials, peer_credentials};
 #[cfg(unix)]
 pub use unix::*;
 
