@@ -534,13 +534,11 @@ mod unknown_sources {
                 other => panic!("{method} of {source:?}: {other:?}, expected NotFound"),
             };
             if backend.name() != util::THIRD_PARTY {
-                assert!(
-                    matches!(
-                        plexio::Error::from_io(&error),
-                        Some(plexio::Error::NotRegistered { descriptor, .. }) if *descriptor == source
-                    ),
-                    "{method} of {source:?}: {error:?}"
-                );
+                let named = match plexio::Error::from_io(&error) {
+                    Some(plexio::Error::NotRegistered { descriptor, .. }) => Some(*descriptor),
+                    _ => None,
+                };
+                assert_eq!(named, Some(source), "{method} of {source:?}: {error:?}");
             }
         }
     }

@@ -107,8 +107,9 @@ pub trait Backend: Send + Sync + Debug {
     /// `source` must be an open socket, and it must stay open until a
     /// [`Backend::deregister`] for it has returned: some mechanisms (IOCP/AFD) keep
     /// operations in flight on the handle, and a backend may lend the handle to its
-    /// mechanism in `reregister` and `deregister`. plexio's reactor upholds this through [`Registered`](crate::Registered), which
-    /// owns the socket and deregisters it before it closes.
+    /// mechanism in `reregister` and `deregister`. plexio's reactor upholds this through
+    /// [`Registered`](crate::Registered), which owns the socket and deregisters it before it
+    /// closes.
     unsafe fn register(
         &self,
         source: RawSource,
