@@ -18,7 +18,7 @@
 //! mio answers for a source it does not hold as its mechanism does: `EBADF` from epoll for a
 //! number that is not open, and from kqueue a registration for `reregister` and a success
 //! for `deregister`. So the backend keeps the record itself and refuses such a value with
-//! `NotFound` before mio sees it: a [`SourceSet`](crate::source_set) on Unix, and on Windows
+//! `NotFound` before mio sees it: a `SourceSet` (`source_set.rs`) on Unix, and on Windows
 //! the table of socket wrappers it keeps anyway.
 //!
 //! mio cannot express an empty interest; [`Interest::NONE`] keeps `READABLE` armed, which

@@ -10,8 +10,8 @@
 //!
 //! polling changes and deletes a source through a borrowed handle, and answers for an
 //! unknown one as its mechanism does (`EBADF`, or nothing at all on Windows), so the backend
-//! keeps its own [`SourceSet`]: a value it does not hold is refused with `NotFound` before it
-//! is ever made into a handle.
+//! keeps its own `SourceSet` (`source_set.rs`): a value it does not hold is refused with
+//! `NotFound` before it is ever made into a handle.
 
 use std::fmt;
 use std::io;
