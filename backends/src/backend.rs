@@ -75,6 +75,15 @@ pub enum Triggering {
 ///   closed anyway, the backend must stay memory-safe and keep serving its other sources; it
 ///   may report the dead source with [`Ready::ERROR`](crate::Ready::ERROR), silently forget
 ///   it, or fail one `poll`.
+/// * **Unknown sources.** The safe methods take any value: `reregister` and `deregister`
+///   refuse every source the backend does not hold (one never registered, one deregistered
+///   already, a number that is no open socket at all: -1, `INVALID_SOCKET`, a closed
+///   descriptor) with [`io::ErrorKind::NotFound`], touch neither it nor any other source,
+///   and never panic. plexio's own backends keep a record of what they registered to tell,
+///   and carry [`Error::NotRegistered`](crate::Error::NotRegistered) as the error's source.
+///   Whether a source is registered is the backend's record, not the descriptor's state: a
+///   number that was closed while registered (a broken `register` contract, see above) stays
+///   registered until it is deregistered, and `register` refuses it meanwhile.
 /// * **Limits.** A source the mechanism cannot hold is refused by `register` with an error,
 ///   never accepted and then ignored: the `select` backends refuse a descriptor at or above
 ///   `FD_SETSIZE` on Unix, and more sockets than their set holds on Windows.
@@ -88,16 +97,19 @@ pub trait Backend: Send + Sync + Debug {
 
     /// Starts watching `source` for `interest` and reports it with `token`.
     ///
-    /// Fails with [`io::ErrorKind::AlreadyExists`] if the source is registered already,
+    /// Fails with [`io::ErrorKind::AlreadyExists`] if the source is registered already (the
+    /// first registration stands, token and interest unchanged),
     /// [`io::ErrorKind::InvalidInput`] for [`Token::RESERVED`], and with the mechanism's own
     /// limit error (see [`crate::Error`]) where the source does not fit.
     ///
     /// # Safety
     ///
-    /// `source` must be an open socket, and it must stay open until [`Backend::deregister`]
-    /// has been called for it: some mechanisms (IOCP/AFD) keep operations in flight on the
-    /// handle. plexio's reactor upholds this through [`Registered`](crate::Registered), which
-    /// owns the socket and deregisters it before it closes.
+    /// `source` must be an open socket, and it must stay open until a
+    /// [`Backend::deregister`] for it has returned: some mechanisms (IOCP/AFD) keep
+    /// operations in flight on the handle, and a backend may lend the handle to its
+    /// mechanism in `reregister` and `deregister`. plexio's reactor upholds this through
+    /// [`Registered`](crate::Registered), which owns the socket and deregisters it before it
+    /// closes.
     unsafe fn register(
         &self,
         source: RawSource,
@@ -109,12 +121,13 @@ pub trait Backend: Send + Sync + Debug {
     /// [`Triggering::Oneshot`] backend). An empty interest keeps the source registered and
     /// unarmed; a mechanism that cannot express it (mio) may then report the source
     /// spuriously, but, as for any unarmed direction, not the same readiness in every poll.
-    /// Fails with [`io::ErrorKind::NotFound`] if the source is not registered.
+    /// Fails with [`io::ErrorKind::NotFound`] for any source that is not registered, and
+    /// does not register it (see *Unknown sources* in the contract).
     fn reregister(&self, source: RawSource, token: Token, interest: Interest) -> io::Result<()>;
 
-    /// Stops watching a registered source. For a source that is not registered it fails
-    /// with [`io::ErrorKind::NotFound`] or, where the mechanism keeps no record to tell
-    /// (the polling crate on Windows), does nothing; either way no other source is touched.
+    /// Stops watching a registered source. Fails with [`io::ErrorKind::NotFound`] for any
+    /// source that is not registered, a second deregistration included, and touches no
+    /// source then (see *Unknown sources* in the contract).
     fn deregister(&self, source: RawSource) -> io::Result<()>;
 
     /// Waits for readiness and adds what it saw to `events` (which the caller cleared), up to

@@ -2,6 +2,8 @@
 
 use std::io;
 
+use crate::RawSource;
+
 /// A failure of plexio itself, rather than of the operating system.
 ///
 /// Where one happens on an I/O path (registering a socket, say), it reaches the caller as a
@@ -74,6 +76,25 @@ pub enum Error {
         /// The backend that refused a new one.
         backend: &'static str,
     },
+    /// A source handed to `Backend::reregister` or `Backend::deregister` that the backend
+    /// does not hold: one never registered, one deregistered already, or a number that is
+    /// no open socket at all (-1, `INVALID_SOCKET`, a closed descriptor).
+    #[error("source {descriptor} is not registered with the `{backend}` backend")]
+    NotRegistered {
+        /// The descriptor (a `SOCKET` on Windows) that was asked for.
+        descriptor: RawSource,
+        /// The backend that does not hold it.
+        backend: &'static str,
+    },
+    /// A source handed to `Backend::register` that the backend holds already; the first
+    /// registration stands.
+    #[error("source {descriptor} is registered with the `{backend}` backend already")]
+    AlreadyRegistered {
+        /// The descriptor (a `SOCKET` on Windows) that was refused.
+        descriptor: RawSource,
+        /// The backend that holds it.
+        backend: &'static str,
+    },
     /// The operating system refused to create the backend (out of descriptors, say).
     #[error("backend `{name}` could not be created: {source}")]
     BackendCreation {
@@ -116,6 +137,8 @@ impl Error {
             | Error::BackendUnsupported { .. }
             | Error::NoBackend { .. } => io::ErrorKind::Unsupported,
             Error::TooManySources { .. } => io::ErrorKind::QuotaExceeded,
+            Error::NotRegistered { .. } => io::ErrorKind::NotFound,
+            Error::AlreadyRegistered { .. } => io::ErrorKind::AlreadyExists,
             Error::BackendCreation { source, .. } => source.kind(),
             Error::RuntimeShutdown | Error::NoRuntime | Error::OtherRuntime => io::ErrorKind::Other,
         }
@@ -148,6 +171,18 @@ mod tests {
             Some(Error::DescriptorOutOfRange { descriptor: 1030, limit: 1024, .. })
         ));
         assert!(io.to_string().contains("1030"));
+    }
+
+    #[test]
+    fn registration_misuse_has_the_kinds_the_contract_names() {
+        let missing: io::Error = Error::NotRegistered { descriptor: 7, backend: "mio" }.into();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+        assert!(matches!(
+            Error::from_io(&missing),
+            Some(Error::NotRegistered { descriptor: 7, .. })
+        ));
+        let twice: io::Error = Error::AlreadyRegistered { descriptor: 7, backend: "mio" }.into();
+        assert_eq!(twice.kind(), io::ErrorKind::AlreadyExists);
     }
 
     #[test]

@@ -23,6 +23,8 @@ mod error;
 mod event;
 mod registered;
 pub mod registry;
+#[cfg(any(all(feature = "mio", unix), all(feature = "polling", any(unix, windows))))]
+mod source_set;
 mod sys;
 #[cfg(all(any(feature = "select", feature = "poll"), any(unix, windows)))]
 mod watch_list;

@@ -19,11 +19,19 @@
 //! pending TCP urgent data as [`Ready::PRIORITY`]: a read stops short at the urgent mark
 //! there, and the reactor must not take that short read as having emptied the socket.
 //!
+//! mio answers for a source it does not hold as its mechanism does: `EBADF` from epoll for a
+//! number that is not open, and from kqueue a registration for `reregister` and a success
+//! for `deregister`. So the backend keeps the record itself and refuses such a value with
+//! `NotFound` before mio sees it: a `SourceSet` (`source_set.rs`) on Unix, and on Windows
+//! the table of socket wrappers it keeps anyway.
+//!
 //! mio cannot express an empty interest; [`Interest::NONE`] keeps `READABLE` armed, which
 //! yields at most one spurious event per change of state (allowed by the contract).
 
 use std::fmt;
 use std::io;
+#[cfg(unix)]
+use std::os::fd::AsRawFd;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -41,6 +49,9 @@ pub struct MioBackend {
     /// each `Waker::wake` posts a completion packet of its own, and a burst of them would end
     /// poll after poll (notifier saturation, mio#909).
     notified: AtomicBool,
+    /// What the registry holds: every source registered with it and not yet deregistered.
+    #[cfg(unix)]
+    sources: crate::source_set::SourceSet,
     #[cfg(windows)]
     sockets: windows::Sockets,
 }
@@ -56,6 +67,8 @@ impl MioBackend {
             registry,
             waker,
             notified: AtomicBool::new(false),
+            #[cfg(unix)]
+            sources: crate::source_set::SourceSet::new("mio"),
             #[cfg(windows)]
             sockets: windows::Sockets::default(),
         })
@@ -139,11 +152,17 @@ impl Backend for MioBackend {
     ) -> io::Result<()> {
         check_token(token)?;
         #[cfg(unix)]
-        return self.registry.register(
-            &mut mio::unix::SourceFd(&source),
-            mio::Token(token.0),
-            mio_interest(interest),
-        );
+        let add = || {
+            self.registry.register(
+                &mut mio::unix::SourceFd(&source),
+                mio::Token(token.0),
+                mio_interest(interest),
+            )
+        };
+        #[cfg(unix)]
+        // SAFETY: our caller keeps `source` open until it has been deregistered (the contract
+        // of `register`), which is what the set needs.
+        return unsafe { self.sources.register(source, add) };
         #[cfg(windows)]
         // SAFETY: our caller keeps `source` open until it is deregistered (the contract of
         // `register`), which is what `Sockets::register` needs.
@@ -160,11 +179,13 @@ impl Backend for MioBackend {
     fn reregister(&self, source: RawSource, token: Token, interest: Interest) -> io::Result<()> {
         check_token(token)?;
         #[cfg(unix)]
-        return self.registry.reregister(
-            &mut mio::unix::SourceFd(&source),
-            mio::Token(token.0),
-            mio_interest(interest),
-        );
+        return self.sources.reregister(source, |source| {
+            self.registry.reregister(
+                &mut mio::unix::SourceFd(&source.as_raw_fd()),
+                mio::Token(token.0),
+                mio_interest(interest),
+            )
+        });
         #[cfg(windows)]
         return self.sockets.reregister(
             &self.registry,
@@ -176,7 +197,9 @@ impl Backend for MioBackend {
 
     fn deregister(&self, source: RawSource) -> io::Result<()> {
         #[cfg(unix)]
-        return self.registry.deregister(&mut mio::unix::SourceFd(&source));
+        return self.sources.deregister(source, |source| {
+            self.registry.deregister(&mut mio::unix::SourceFd(&source.as_raw_fd()))
+        });
         #[cfg(windows)]
         return self.sockets.deregister(&self.registry, source);
     }
@@ -227,7 +250,7 @@ mod windows {
     use std::os::windows::io::{FromRawSocket, IntoRawSocket};
     use std::sync::Mutex;
 
-    use crate::RawSource;
+    use crate::{Error, RawSource};
 
     /// The wrappers of the registered sockets, by raw socket.
     ///
@@ -258,10 +281,7 @@ mod windows {
         ) -> io::Result<()> {
             let mut sockets = self.lock();
             if sockets.contains_key(&source) {
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    "socket already registered",
-                ));
+                return Err(Error::AlreadyRegistered { descriptor: source, backend: "mio" }.into());
             }
             // SAFETY: the socket is open and stays open while registered (this function's
             // contract); the wrapper is never dropped, so it never closes it (the invariant).
@@ -280,7 +300,7 @@ mod windows {
             interest: mio::Interest,
         ) -> io::Result<()> {
             let mut sockets = self.lock();
-            let socket = sockets.get_mut(&source).ok_or_else(not_registered)?;
+            let socket = sockets.get_mut(&source).ok_or_else(|| not_registered(source))?;
             registry.reregister(&mut **socket, token, interest)
         }
 
@@ -289,7 +309,7 @@ mod windows {
             registry: &mio::Registry,
             source: RawSource,
         ) -> io::Result<()> {
-            let mut socket = self.lock().remove(&source).ok_or_else(not_registered)?;
+            let mut socket = self.lock().remove(&source).ok_or_else(|| not_registered(source))?;
             let result = registry.deregister(&mut *socket);
             // Hand the socket back to its owner without closing it.
             let _ = ManuallyDrop::into_inner(socket).into_raw_socket();
@@ -297,7 +317,7 @@ mod windows {
         }
     }
 
-    fn not_registered() -> io::Error {
-        io::Error::new(io::ErrorKind::NotFound, "socket is not registered")
+    fn not_registered(source: RawSource) -> io::Error {
+        Error::NotRegistered { descriptor: source, backend: "mio" }.into()
     }
 }

@@ -7,6 +7,11 @@
 //! it uses `PollMode::Oneshot` and is [`Triggering::Oneshot`]: after an event the source is
 //! silent until the reactor re-arms it with `reregister` (event ports must re-associate after
 //! every event anyway). polling rounds timeouts up, never down, so short timers do not spin.
+//!
+//! polling changes and deletes a source through a borrowed handle, and answers for an
+//! unknown one as its mechanism does (`EBADF`, or nothing at all on Windows), so the backend
+//! keeps its own `SourceSet` (`source_set.rs`): a value it does not hold is refused with
+//! `NotFound` before it is ever made into a handle.
 
 use std::fmt;
 use std::io;
@@ -16,11 +21,14 @@ use std::time::Duration;
 
 use polling::{PollMode, Poller};
 
+use crate::source_set::SourceSet;
 use crate::{Backend, Event, Events, Interest, RawSource, Ready, Token, Triggering};
 
 /// The polling backend. See the [module documentation](self).
 pub struct PollingBackend {
     poller: Poller,
+    /// What the poller holds: every source added to it and not yet deleted.
+    sources: SourceSet,
     mode: PollMode,
     /// Only the polling thread locks it.
     received: Mutex<polling::Events>,
@@ -31,7 +39,12 @@ impl PollingBackend {
     pub fn new() -> io::Result<PollingBackend> {
         let poller = Poller::new()?;
         let mode = if poller.supports_edge() { PollMode::Edge } else { PollMode::Oneshot };
-        Ok(PollingBackend { poller, mode, received: Mutex::new(polling::Events::new()) })
+        Ok(PollingBackend {
+            poller,
+            sources: SourceSet::new("polling"),
+            mode,
+            received: Mutex::new(polling::Events::new()),
+        })
     }
 }
 
@@ -66,21 +79,6 @@ fn ready(event: &polling::Event) -> Ready {
     ready
 }
 
-#[cfg(unix)]
-fn borrow(source: RawSource) -> std::os::fd::BorrowedFd<'static> {
-    // SAFETY: `reregister` and `deregister` are only meaningful for registered sources, which
-    // the `register` contract keeps open until they are deregistered; polling only uses the
-    // borrow for the duration of the call.
-    unsafe { std::os::fd::BorrowedFd::borrow_raw(source) }
-}
-
-#[cfg(windows)]
-fn borrow(source: RawSource) -> std::os::windows::io::BorrowedSocket<'static> {
-    // SAFETY: as on Unix: a registered socket stays open until it is deregistered, and the
-    // borrow lasts only for the call.
-    unsafe { std::os::windows::io::BorrowedSocket::borrow_raw(source) }
-}
-
 impl Backend for PollingBackend {
     fn name(&self) -> &'static str {
         "polling"
@@ -100,17 +98,25 @@ impl Backend for PollingBackend {
         interest: Interest,
     ) -> io::Result<()> {
         let event = interest_event(token, interest)?;
-        // SAFETY: `Poller::add_with_mode` needs the source to be deleted before it is closed;
-        // our own caller promised exactly that (the Safety section of `Backend::register`).
-        unsafe { self.poller.add_with_mode(source, event, self.mode) }
+        let add = || {
+            // SAFETY: `Poller::add_with_mode` needs the source to be deleted before it is
+            // closed: our own caller keeps it open until it has been deregistered (the Safety
+            // section of `Backend::register`), and `deregister` deletes every source the set
+            // records, which is every source added here.
+            unsafe { self.poller.add_with_mode(source, event, self.mode) }
+        };
+        // SAFETY: the same promise of our caller is what the set needs.
+        unsafe { self.sources.register(source, add) }
     }
 
     fn reregister(&self, source: RawSource, token: Token, interest: Interest) -> io::Result<()> {
-        self.poller.modify_with_mode(borrow(source), interest_event(token, interest)?, self.mode)
+        let event = interest_event(token, interest)?;
+        self.sources
+            .reregister(source, |source| self.poller.modify_with_mode(source, event, self.mode))
     }
 
     fn deregister(&self, source: RawSource) -> io::Result<()> {
-        self.poller.delete(borrow(source))
+        self.sources.deregister(source, |source| self.poller.delete(source))
     }
 
     fn poll(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {

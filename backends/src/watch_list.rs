@@ -22,7 +22,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::sys::wake_channel::WakeChannel;
-use crate::{Event, Events, Interest, RawSource, Ready, Token};
+use crate::{Error, Event, Events, Interest, RawSource, Ready, Token};
 
 /// One wait of a stateless mechanism: filled with sources, waited on, then read back.
 ///
@@ -86,10 +86,6 @@ fn reserved_token() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, "Token::RESERVED is not for registrations")
 }
 
-fn not_registered(source: RawSource) -> io::Error {
-    io::Error::new(io::ErrorKind::NotFound, format!("source {source:?} is not registered"))
-}
-
 impl<W: WaitSet> WatchList<W> {
     pub(crate) fn new() -> io::Result<WatchList<W>> {
         let wake = WakeChannel::new()?;
@@ -103,6 +99,13 @@ impl<W: WaitSet> WatchList<W> {
         })
     }
 
+    /// The answer for any value that is not in the table, which is every source this
+    /// backend does not hold: the table is the whole record, and no such value ever reaches
+    /// the kernel.
+    fn not_registered(source: RawSource) -> io::Error {
+        Error::NotRegistered { descriptor: source, backend: W::NAME }.into()
+    }
+
     pub(crate) fn register(
         &self,
         source: RawSource,
@@ -114,10 +117,7 @@ impl<W: WaitSet> WatchList<W> {
         }
         let mut table = lock(&self.table);
         if table.index.contains_key(&source) {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("source {source:?} is registered already"),
-            ));
+            return Err(Error::AlreadyRegistered { descriptor: source, backend: W::NAME }.into());
         }
         W::admit(source, table.entries.len())?;
         let position = table.entries.len();
@@ -137,7 +137,7 @@ impl<W: WaitSet> WatchList<W> {
             return Err(reserved_token());
         }
         let mut table = lock(&self.table);
-        let position = *table.index.get(&source).ok_or_else(|| not_registered(source))?;
+        let position = *table.index.get(&source).ok_or_else(|| Self::not_registered(source))?;
         let entry = &mut table.entries[position];
         entry.token = token;
         entry.armed = interest;
@@ -147,7 +147,7 @@ impl<W: WaitSet> WatchList<W> {
 
     pub(crate) fn deregister(&self, source: RawSource) -> io::Result<()> {
         let mut table = lock(&self.table);
-        let position = table.index.remove(&source).ok_or_else(|| not_registered(source))?;
+        let position = table.index.remove(&source).ok_or_else(|| Self::not_registered(source))?;
         table.entries.swap_remove(position);
         if let Some(moved) = table.entries.get(position) {
             let moved = moved.source;

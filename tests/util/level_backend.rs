@@ -2,10 +2,15 @@
 //! `plexio::backend` interface alone. It runs the `polling` crate in *level-triggered* mode,
 //! a mode none of plexio's own backends uses, so the suite that runs over it also proves
 //! that the reactor normalises level triggering (narrowing interest to what tasks wait on).
+//!
+//! polling changes and deletes a source through a borrowed handle, which a safe method may
+//! only make for a socket known to be open, so the backend records what it registered, as
+//! the contract asks of a third party too, and refuses anything else with `NotFound`.
 
+use std::collections::HashSet;
 use std::io;
 use std::num::NonZeroUsize;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use plexio::backend::{Backend, Events, Interest, RawSource, Ready, Token, Triggering};
@@ -14,6 +19,12 @@ use polling::{Event, PollMode, Poller};
 #[derive(Debug)]
 pub struct LevelBackend {
     poller: Poller,
+    /// # Invariant
+    ///
+    /// Holds exactly the sources added to `poller` and not yet deleted, each of which its
+    /// registrant keeps open until `deregister` for it has returned; changed, and used for a
+    /// borrow, only under the lock.
+    registered: Mutex<HashSet<RawSource>>,
     events: Mutex<polling::Events>,
 }
 
@@ -21,8 +32,20 @@ impl LevelBackend {
     pub fn new() -> io::Result<LevelBackend> {
         let poller = Poller::new()?;
         assert!(poller.supports_level());
-        Ok(LevelBackend { poller, events: Mutex::new(polling::Events::new()) })
+        Ok(LevelBackend {
+            poller,
+            registered: Mutex::default(),
+            events: Mutex::new(polling::Events::new()),
+        })
     }
+
+    fn registered(&self) -> MutexGuard<'_, HashSet<RawSource>> {
+        self.registered.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn not_registered(source: RawSource) -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, format!("source {source:?} is not registered"))
 }
 
 fn event(token: Token, interest: Interest) -> Event {
@@ -32,16 +55,21 @@ fn event(token: Token, interest: Interest) -> Event {
     event
 }
 
+/// # Safety
+///
+/// `source` must be open for as long as the borrow lives.
 #[cfg(unix)]
-fn borrow(source: RawSource) -> std::os::fd::BorrowedFd<'static> {
-    // SAFETY: the reactor only passes descriptors it registered and has not yet deregistered,
-    // which the `register` contract keeps open.
+unsafe fn borrow<'a>(source: RawSource) -> std::os::fd::BorrowedFd<'a> {
+    // SAFETY: our caller's promise is what `borrow_raw` asks.
     unsafe { std::os::fd::BorrowedFd::borrow_raw(source) }
 }
 
+/// # Safety
+///
+/// `source` must be open for as long as the borrow lives.
 #[cfg(windows)]
-fn borrow(source: RawSource) -> std::os::windows::io::BorrowedSocket<'static> {
-    // SAFETY: as on Unix: a registered socket stays open until it is deregistered.
+unsafe fn borrow<'a>(source: RawSource) -> std::os::windows::io::BorrowedSocket<'a> {
+    // SAFETY: our caller's promise is what `borrow_raw` asks.
     unsafe { std::os::windows::io::BorrowedSocket::borrow_raw(source) }
 }
 
@@ -63,17 +91,37 @@ impl Backend for LevelBackend {
         if token == Token::RESERVED {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "reserved token"));
         }
+        let mut registered = self.registered();
+        if registered.contains(&source) {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, "registered already"));
+        }
         // SAFETY: our own caller promised that `source` stays open until deregistered, which
-        // is what `Poller::add` asks.
-        unsafe { self.poller.add_with_mode(source, event(token, interest), PollMode::Level) }
+        // is what `Poller::add` asks; `deregister` deletes every source recorded here.
+        unsafe { self.poller.add_with_mode(source, event(token, interest), PollMode::Level)? };
+        registered.insert(source);
+        Ok(())
     }
 
     fn reregister(&self, source: RawSource, token: Token, interest: Interest) -> io::Result<()> {
-        self.poller.modify_with_mode(borrow(source), event(token, interest), PollMode::Level)
+        let registered = self.registered();
+        if !registered.contains(&source) {
+            return Err(not_registered(source));
+        }
+        // SAFETY: recorded, and the lock held until `modify` returns: open meanwhile (the
+        // invariant on `registered`).
+        let source = unsafe { borrow(source) };
+        self.poller.modify_with_mode(source, event(token, interest), PollMode::Level)
     }
 
     fn deregister(&self, source: RawSource) -> io::Result<()> {
-        self.poller.delete(borrow(source))
+        let mut registered = self.registered();
+        if !registered.remove(&source) {
+            return Err(not_registered(source));
+        }
+        // SAFETY: recorded until this call, which has not returned: still open (the
+        // invariant on `registered`).
+        let source = unsafe { borrow(source) };
+        self.poller.delete(source)
     }
 
     fn poll(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {

@@ -90,3 +90,18 @@ pub(crate) fn is_open(source: RawSource) -> bool {
     // and a closed one fails with `EBADF`.
     unsafe { libc::fcntl(source, libc::F_GETFD) != -1 }
 }
+
+/// A descriptor lent for as long as its owner keeps it open.
+#[cfg(any(feature = "mio", feature = "polling"))]
+pub(crate) type BorrowedSource<'a> = std::os::fd::BorrowedFd<'a>;
+
+/// Lends `source` to a mechanism that takes a borrowed handle.
+///
+/// # Safety
+///
+/// `source` must be an open descriptor, and stay open for as long as the borrow lives.
+#[cfg(any(feature = "mio", feature = "polling"))]
+pub(crate) unsafe fn lend<'a>(source: RawSource) -> BorrowedSource<'a> {
+    // SAFETY: our caller's promise is the one `borrow_raw` asks for.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(source) }
+}

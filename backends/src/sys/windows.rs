@@ -68,3 +68,18 @@ pub(crate) fn last_socket_error() -> io::Error {
         windows_sys::Win32::Networking::WinSock::WSAGetLastError()
     })
 }
+
+/// A socket lent for as long as its owner keeps it open.
+#[cfg(feature = "polling")]
+pub(crate) type BorrowedSource<'a> = std::os::windows::io::BorrowedSocket<'a>;
+
+/// Lends `source` to a mechanism that takes a borrowed handle.
+///
+/// # Safety
+///
+/// `source` must be an open socket, and stay open for as long as the borrow lives.
+#[cfg(feature = "polling")]
+pub(crate) unsafe fn lend<'a>(source: RawSource) -> BorrowedSource<'a> {
+    // SAFETY: our caller's promise is the one `borrow_raw` asks for.
+    unsafe { std::os::windows::io::BorrowedSocket::borrow_raw(source) }
+}
