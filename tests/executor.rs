@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
 use plexio::backend::{Backend, Events, Interest, RawSource, Token, Triggering};
-use plexio::time::{sleep, sleep_until, timeout};
+use plexio::time::{interval, interval_at, sleep, sleep_until, timeout};
 use plexio::{JoinHandle, Runtime};
 
 /// A backend with nothing to watch: `poll` sleeps until notified or timed out.
@@ -316,4 +316,43 @@ fn spawning_onto_a_dropped_runtime_is_cancelled() {
     let handle = spawner.spawn(async { 1 });
     let error = futures::executor::block_on(handle).unwrap_err();
     assert!(error.is_cancelled());
+}
+
+/// The longest period after which `start` is still an instant the clock can represent.
+fn longest_period_from(start: Instant) -> Duration {
+    let from_nanos =
+        |nanos: u128| Duration::new((nanos / 1_000_000_000) as u64, (nanos % 1_000_000_000) as u32);
+    let (mut fits, mut overflows) = (0u128, Duration::MAX.as_nanos() + 1);
+    while overflows - fits > 1 {
+        let middle = fits + (overflows - fits) / 2;
+        match start.checked_add(from_nanos(middle)) {
+            Some(_) => fits = middle,
+            None => overflows = middle,
+        }
+    }
+    from_nanos(fits)
+}
+
+/// An interval's next tick that is too far to represent never comes, as for `sleep`: the
+/// first tick of `interval(Duration::MAX)` completes and the next never does, also when the
+/// period overflows only later (on `reset`, one moment after a period that just fitted).
+#[test]
+fn an_interval_whose_next_tick_cannot_be_represented_never_ticks_again() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let never = Duration::from_millis(5);
+        let mut ticks = interval(Duration::MAX);
+        ticks.tick().await;
+        assert!(timeout(never, ticks.tick()).await.is_err());
+        ticks.reset();
+        assert!(timeout(never, ticks.tick()).await.is_err());
+
+        let start = Instant::now();
+        let mut ticks = interval_at(start, longest_period_from(start));
+        assert_eq!(ticks.tick().await, start);
+        sleep(Duration::from_millis(1)).await;
+        ticks.reset();
+        assert!(timeout(never, ticks.tick()).await.is_err());
+    });
+    assert_eq!(runtime.stats().timers, 0);
 }
