@@ -5,9 +5,11 @@
 //! machinery plexio builds on and every cross-thread wake path for undefined behaviour and
 //! data races. Natively it runs with the rest of the suite.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -355,4 +357,32 @@ fn an_interval_whose_next_tick_cannot_be_represented_never_ticks_again() {
         assert!(timeout(never, ticks.tick()).await.is_err());
     });
     assert_eq!(runtime.stats().timers, 0);
+}
+
+/// The future given to `block_on` is woken like a task and runs in its turn: a task whose
+/// timer is due first runs first, also when both timers fire in the same turn.
+#[test]
+fn the_block_on_future_runs_in_wake_order_with_the_tasks() {
+    let runtime = runtime();
+    let order = runtime.block_on(async {
+        let step = Duration::from_millis(scaled(20, 1_000) as u64);
+        let start = Instant::now();
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let task_order = order.clone();
+        let task = plexio::spawn(async move {
+            sleep_until(start + step).await;
+            task_order.borrow_mut().push("task");
+        });
+        // Holds the runtime thread until both timers are due: they fire in one turn.
+        plexio::spawn(async move {
+            while Instant::now() < start + 2 * step {
+                std::thread::sleep(start + 2 * step - Instant::now());
+            }
+        });
+        sleep_until(start + 2 * step).await;
+        order.borrow_mut().push("main");
+        task.await.unwrap();
+        order.take()
+    });
+    assert_eq!(order, ["task", "main"]);
 }

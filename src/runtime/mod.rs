@@ -1,9 +1,10 @@
 //! The runtime: one thread's executor and reactor, driven by `block_on`.
 //!
-//! Each turn of the loop polls the future given to `block_on` if it was woken, runs a
-//! bounded batch of woken tasks, fires the timers that are due, and asks the reactor for
-//! events: without blocking when work is left, otherwise until the earliest timer. An idle
-//! runtime sleeps in its backend.
+//! Each turn of the loop runs a bounded batch of the run queue, fires the timers that are
+//! due, and asks the reactor for events: without blocking when work is left, otherwise until
+//! the earliest timer. The future given to `block_on` is woken into the same queue as the
+//! tasks, so that everything runs in the order it was woken. An idle runtime sleeps in its
+//! backend.
 
 mod builder;
 pub(crate) mod context;
@@ -23,12 +24,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use async_task::Runnable;
 use plexio_backends::Backend;
 
 pub use builder::{BACKEND_ENV, Builder};
-use shared::MainWaker;
 pub(crate) use shared::{LiveTask, Shared};
+use shared::{MainWaker, Queued};
 pub use spawner::Spawner;
 pub(crate) use stats::Counters;
 pub use stats::{RuntimeStats, StatsHandle};
@@ -61,10 +61,11 @@ pub struct Runtime {
 struct Core {
     events: EventBuffer,
     expired: Vec<Waker>,
-    /// The tasks of the current turn, taken from the run queue at its start. Empty between
-    /// turns, unless a turn was cut short by a panic; `Drop` empties it before it cancels
-    /// the rest, since a task held here would never finish being cancelled.
-    batch: VecDeque<Runnable>,
+    /// The entries of the current turn, taken from the run queue at its start. Empty between
+    /// turns, unless a turn was cut short: by the `block_on` future completing (the next
+    /// `block_on` runs the rest first) or by a panic. `Drop` empties it before it cancels the
+    /// rest, since a task held here would never finish being cancelled.
+    batch: VecDeque<Queued>,
 }
 
 impl Runtime {
@@ -138,28 +139,32 @@ impl Runtime {
         let waker = Waker::from(Arc::new(MainWaker(self.shared.clone())));
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
-        // A new future is polled at once; the flag may have been left cleared by an earlier
-        // `block_on` on this runtime.
+        // A new future is polled once its turn comes. An entry an earlier `block_on` left
+        // queued (its future was woken again before it completed) serves this one as well.
         self.shared.wake_main();
         loop {
-            if self.shared.take_main_woken() {
-                if let Poll::Ready(output) = coop::budgeted(|| future.as_mut().poll(&mut cx)) {
-                    return output;
+            // The entries queued when the turn began, at most `TASKS_PER_TURN`: one woken
+            // meanwhile waits for the next turn, after the reactor and timers had theirs.
+            let room = TASKS_PER_TURN.saturating_sub(core.batch.len());
+            self.shared.take_batch(&mut core.batch, room);
+            while let Some(entry) = core.batch.pop_front() {
+                match entry {
+                    Queued::Task(runnable) => {
+                        coop::budgeted(|| runnable.run());
+                    }
+                    Queued::Main => {
+                        self.shared.main_dequeued();
+                        if let Poll::Ready(output) =
+                            coop::budgeted(|| future.as_mut().poll(&mut cx))
+                        {
+                            return output;
+                        }
+                    }
                 }
             }
-            self.run_tasks(&mut core);
             self.fire_timers(&mut core);
             self.wait_for_events(&mut core);
             self.fire_timers(&mut core);
-        }
-    }
-
-    /// Runs the tasks queued when the turn began, at most `TASKS_PER_TURN`: a task woken
-    /// meanwhile waits for the next turn, after the reactor and timers had theirs.
-    fn run_tasks(&self, core: &mut Core) {
-        self.shared.take_batch(&mut core.batch, TASKS_PER_TURN);
-        while let Some(runnable) = core.batch.pop_front() {
-            coop::budgeted(|| runnable.run());
         }
     }
 
