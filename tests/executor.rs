@@ -6,16 +6,18 @@
 //! data races. Natively it runs with the rest of the suite.
 
 use std::cell::RefCell;
-use std::future::Future;
+use std::future::{Future, pending};
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
 use plexio::backend::{Backend, Events, Interest, RawSource, Token, Triggering};
+use plexio::task::yield_now;
 use plexio::time::{interval, interval_at, sleep, sleep_until, timeout};
 use plexio::{JoinHandle, Runtime};
 
@@ -318,6 +320,128 @@ fn spawning_onto_a_dropped_runtime_is_cancelled() {
     let handle = spawner.spawn(async { 1 });
     let error = futures::executor::block_on(handle).unwrap_err();
     assert!(error.is_cancelled());
+}
+
+/// Runs its closure when dropped: a future that holds one runs it when the future is dropped.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)()
+    }
+}
+
+/// A task whose future panics in its destructor once aborted: the panic reaches its handle
+/// as a panic, and the process and the runtime carry on.
+#[test]
+fn a_panic_in_the_destructor_of_an_aborted_task_is_reported_as_a_panic() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let task = plexio::spawn(async {
+            let _bomb = OnDrop(|| panic!("the destructor of an aborted task panics"));
+            pending::<()>().await
+        });
+        yield_now().await;
+        task.abort();
+        let error = task.await.unwrap_err();
+        assert!(error.is_panic(), "{error:?}");
+        assert_eq!(error.to_string(), "task panicked: the destructor of an aborted task panics");
+        assert_eq!(plexio::spawn(async { 7 }).await.unwrap(), 7);
+    });
+    assert!(runtime.stats().is_empty(), "{:?}", runtime.stats());
+}
+
+/// A future that completes, then panics when dropped; or panics in `poll` and again when
+/// dropped.
+struct PanicsWhenDropped {
+    panic_in_poll: bool,
+}
+
+impl Future for PanicsWhenDropped {
+    type Output = u32;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u32> {
+        assert!(!self.panic_in_poll, "the poll panics");
+        Poll::Ready(5)
+    }
+}
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("the destructor panics");
+    }
+}
+
+/// A task's future is dropped as soon as it completes; a panic in its destructor is the
+/// task's panic. After a panic in `poll`, the first panic is the one reported.
+#[test]
+fn a_panic_in_the_destructor_of_a_finished_task_is_reported_as_a_panic() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let error = plexio::spawn(PanicsWhenDropped { panic_in_poll: false }).await.unwrap_err();
+        assert_eq!(error.to_string(), "task panicked: the destructor panics");
+        let error = plexio::spawn(PanicsWhenDropped { panic_in_poll: true }).await.unwrap_err();
+        assert_eq!(error.to_string(), "task panicked: the poll panics");
+    });
+    assert!(runtime.stats().is_empty(), "{:?}", runtime.stats());
+}
+
+/// Dropping the runtime drops a future that panics in its destructor: its handle reports
+/// the panic, and the process goes on.
+#[test]
+fn a_panic_in_a_task_destructor_while_the_runtime_drops_is_reported_as_a_panic() {
+    let runtime = runtime();
+    let stats = runtime.stats_handle();
+    // The handle leaves `block_on` on purpose, to be awaited once the runtime is gone.
+    #[allow(clippy::async_yields_async)]
+    let task = runtime.block_on(async {
+        let task = plexio::spawn(async {
+            let _bomb = OnDrop(|| panic!("dropped with the runtime"));
+            pending::<()>().await
+        });
+        yield_now().await;
+        task
+    });
+    drop(runtime);
+    let error = futures::executor::block_on(task).unwrap_err();
+    assert!(error.is_panic(), "{error:?}");
+    assert!(stats.get().is_empty(), "{:?}", stats.get());
+}
+
+/// `abort` then `.await`: when the handle resolves, the task's future has been dropped
+/// (and with it whatever it held), on the runtime's thread.
+#[test]
+fn an_aborted_task_has_dropped_its_future_when_its_handle_resolves() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = dropped.clone();
+        let task = plexio::spawn(async move {
+            let _guard = OnDrop(move || flag.store(true, Ordering::SeqCst));
+            pending::<()>().await
+        });
+        yield_now().await;
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+        assert!(dropped.load(Ordering::SeqCst), "the handle resolved before the future dropped");
+
+        // Also a task aborted before it ever ran, and one aborted from another thread.
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = dropped.clone();
+        let guard = OnDrop(move || flag.store(true, Ordering::SeqCst));
+        let task = plexio::spawn(async move {
+            let _guard = guard;
+            pending::<()>().await
+        });
+        let task = std::thread::spawn(move || {
+            task.abort();
+            task
+        })
+        .join()
+        .unwrap();
+        assert!(task.await.unwrap_err().is_cancelled());
+        assert!(dropped.load(Ordering::SeqCst), "the handle resolved before the future dropped");
+    });
+    assert!(runtime.stats().is_empty(), "{:?}", runtime.stats());
 }
 
 /// The longest period after which `start` is still an instant the clock can represent.

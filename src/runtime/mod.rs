@@ -149,9 +149,7 @@ impl Runtime {
             self.shared.take_batch(&mut core.batch, room);
             while let Some(entry) = core.batch.pop_front() {
                 match entry {
-                    Queued::Task(runnable) => {
-                        coop::budgeted(|| runnable.run());
-                    }
+                    Queued::Task(runnable) => crate::task::run(runnable),
                     Queued::Main => {
                         self.shared.main_dequeued();
                         if let Poll::Ready(output) =
@@ -194,8 +192,10 @@ impl Drop for Runtime {
     /// here, on the runtime's thread, which closes its sockets and removes its timers; also
     /// a task that waits on a channel or on another thread.
     fn drop(&mut self) {
-        // Tasks of a turn that a panic cut short: dropping them cancels them, here.
-        self.core.get_mut().batch.clear();
+        // Tasks of a turn that was cut short.
+        for entry in self.core.get_mut().batch.drain(..) {
+            entry.cancel();
+        }
         self.shared.close();
         self.shared.reactor.shut_down();
         for waker in self.shared.timers.take_all() {

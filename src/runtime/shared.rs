@@ -8,11 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::task::Wake;
 use std::thread::ThreadId;
 
-use async_task::Runnable;
-
 use super::Counters;
 use super::task_list::TaskList;
 use crate::reactor::{Reactor, lock};
+use crate::task::{self, Runnable};
 use crate::time::Timers;
 
 /// An entry of the run queue: a task, or the future given to `block_on`, which takes its
@@ -21,6 +20,15 @@ use crate::time::Timers;
 pub(crate) enum Queued {
     Task(Runnable),
     Main,
+}
+
+impl Queued {
+    /// Drops the entry without running it: a task is cancelled, on this thread.
+    pub(crate) fn cancel(self) {
+        if let Queued::Task(runnable) = self {
+            task::cancel(runnable);
+        }
+    }
 }
 
 /// Shared by the runtime thread, every task's waker, every I/O object and every timer.
@@ -60,8 +68,8 @@ impl Shared {
     /// Queues a task to run, from any thread.
     pub(crate) fn schedule(&self, runnable: Runnable) {
         if self.closed.load(Ordering::Acquire) && std::thread::current().id() == self.owner {
-            // Dropping it drops the task's future, here on its own thread.
-            drop(runnable);
+            // Its future is dropped here, on its own thread.
+            task::cancel(runnable);
             return;
         }
         // From another thread, also once closed: a thread-local task must not be dropped
@@ -129,11 +137,11 @@ impl Shared {
         self.parked.store(false, Ordering::SeqCst);
     }
 
-    /// Marks the runtime closed and drops every queued task.
+    /// Marks the runtime closed and cancels every queued task.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
         while let Some(entry) = self.pop() {
-            drop(entry);
+            entry.cancel();
         }
     }
 
@@ -161,7 +169,7 @@ impl Shared {
                 waker.wake();
             }
             while let Some(entry) = self.pop() {
-                drop(entry);
+                entry.cancel();
             }
             if self.tasks.live() == 0 {
                 return;
