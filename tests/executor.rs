@@ -8,11 +8,11 @@
 use std::cell::RefCell;
 use std::future::{Future, pending};
 use std::io;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
@@ -404,6 +404,32 @@ fn a_panic_in_a_task_destructor_while_the_runtime_drops_is_reported_as_a_panic()
     drop(runtime);
     let error = futures::executor::block_on(task).unwrap_err();
     assert!(error.is_panic(), "{error:?}");
+    assert!(stats.get().is_empty(), "{:?}", stats.get());
+}
+
+/// While the runtime is being dropped it is still the current one: a destructor may spawn
+/// (the task is cancelled at once, never polled), read the backend and poll a timer.
+#[test]
+fn spawning_from_a_destructor_while_the_runtime_drops_is_cancelled() {
+    let runtime = runtime();
+    let stats = runtime.stats_handle();
+    let (sender, spawned) = mpsc::channel();
+    runtime.block_on(async move {
+        plexio::spawn(async move {
+            let _guard = OnDrop(move || {
+                assert_eq!(plexio::current_backend(), Some("parking"));
+                let handle = plexio::spawn(async { unreachable!("spawned during the drop") });
+                let mut timer = pin!(sleep(Duration::from_secs(3_600)));
+                assert!(timer.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+                sender.send(handle).unwrap();
+            });
+            pending::<()>().await
+        });
+        yield_now().await;
+    });
+    drop(runtime);
+    let handle = spawned.recv().unwrap();
+    assert!(futures::executor::block_on(handle).unwrap_err().is_cancelled());
     assert!(stats.get().is_empty(), "{:?}", stats.get());
 }
 

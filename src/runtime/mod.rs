@@ -191,17 +191,24 @@ impl Drop for Runtime {
     /// Cancels every task and closes every registration: every task's future is dropped
     /// here, on the runtime's thread, which closes its sockets and removes its timers; also
     /// a task that waits on a channel or on another thread.
+    ///
+    /// The runtime is the current one meanwhile, so that those futures' destructors may
+    /// spawn (the task is cancelled at once, never polled, and its handle says so), read
+    /// [`current_backend`] or poll a timer, as in any other code of the runtime's thread.
     fn drop(&mut self) {
+        let _current = context::enter_for_drop(self.shared.clone(), self.backend_name);
+        self.shared.close();
         // Tasks of a turn that was cut short.
         for entry in self.core.get_mut().batch.drain(..) {
             entry.cancel();
         }
-        self.shared.close();
         self.shared.reactor.shut_down();
         for waker in self.shared.timers.take_all() {
             waker.wake();
         }
         self.shared.cancel_all_tasks();
+        // Timers the destructors of the tasks set meanwhile, if any outlive them.
+        drop(self.shared.timers.take_all());
     }
 }
 
