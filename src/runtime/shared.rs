@@ -45,7 +45,7 @@ pub(crate) struct Shared {
     /// Set while the run queue (or the runtime's current batch) holds `Queued::Main`, so
     /// that it holds at most one however often the future is woken.
     main_woken: AtomicBool,
-    /// Set when the runtime is dropped: tasks scheduled from then on are dropped, not run.
+    /// Set when the runtime is dropped: tasks scheduled from then on are cancelled, not run.
     closed: AtomicBool,
     owner: ThreadId,
 }
