@@ -28,6 +28,7 @@ per_backend!(
     short_timer_shortens_a_long_wait,
     timeout_cancels_a_stalled_read,
     spawn_join_abort_and_panic,
+    an_aborted_task_has_closed_its_listener_when_its_handle_resolves,
     wake_from_another_thread_ends_a_blocked_poll,
     spawn_from_another_thread_reaches_a_blocked_runtime,
     always_ready_task_does_not_starve_io,
@@ -331,6 +332,22 @@ fn spawn_join_abort_and_panic(backend: &str) {
         while ran.load(Ordering::SeqCst) == 0 {
             plexio::task::yield_now().await;
         }
+        Ok(())
+    });
+}
+
+/// `abort` then `.await`: by the time the handle resolves, the task's future has been
+/// dropped, so its listener is closed and the port can be bound again at once.
+fn an_aborted_task_has_closed_its_listener_when_its_handle_resolves(backend: &str) {
+    run(backend, || async {
+        let (listener, addr) = listener().await?;
+        let task = plexio::spawn(async move { listener.accept().await.map(|_| ()) });
+        // The task runs once, so that its accept waits on the listener.
+        plexio::task::yield_now().await;
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+        let again = TcpListener::bind(addr).await;
+        assert!(again.is_ok(), "the aborted task's listener still holds {addr}: {again:?}");
         Ok(())
     });
 }

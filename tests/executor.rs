@@ -5,16 +5,20 @@
 //! machinery plexio builds on and every cross-thread wake path for undefined behaviour and
 //! data races. Natively it runs with the rest of the suite.
 
-use std::future::Future;
+use std::cell::RefCell;
+use std::future::{Future, pending};
 use std::io;
-use std::pin::Pin;
-use std::sync::{Arc, Condvar, Mutex};
-use std::task::{Context, Poll};
+use std::pin::{Pin, pin};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
 use plexio::backend::{Backend, Events, Interest, RawSource, Token, Triggering};
-use plexio::time::{sleep, sleep_until, timeout};
+use plexio::task::yield_now;
+use plexio::time::{interval, interval_at, sleep, sleep_until, timeout};
 use plexio::{JoinHandle, Runtime};
 
 /// A backend with nothing to watch: `poll` sleeps until notified or timed out.
@@ -316,4 +320,219 @@ fn spawning_onto_a_dropped_runtime_is_cancelled() {
     let handle = spawner.spawn(async { 1 });
     let error = futures::executor::block_on(handle).unwrap_err();
     assert!(error.is_cancelled());
+}
+
+/// Runs its closure when dropped: a future that holds one runs it when the future is dropped.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)()
+    }
+}
+
+/// A task whose future panics in its destructor once aborted: the panic reaches its handle
+/// as a panic, and the process and the runtime carry on.
+#[test]
+fn a_panic_in_the_destructor_of_an_aborted_task_is_reported_as_a_panic() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let task = plexio::spawn(async {
+            let _bomb = OnDrop(|| panic!("the destructor of an aborted task panics"));
+            pending::<()>().await
+        });
+        yield_now().await;
+        task.abort();
+        let error = task.await.unwrap_err();
+        assert!(error.is_panic(), "{error:?}");
+        assert_eq!(error.to_string(), "task panicked: the destructor of an aborted task panics");
+        assert_eq!(plexio::spawn(async { 7 }).await.unwrap(), 7);
+    });
+    assert!(runtime.stats().is_empty(), "{:?}", runtime.stats());
+}
+
+/// A future that completes, then panics when dropped; or panics in `poll` and again when
+/// dropped.
+struct PanicsWhenDropped {
+    panic_in_poll: bool,
+}
+
+impl Future for PanicsWhenDropped {
+    type Output = u32;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u32> {
+        assert!(!self.panic_in_poll, "the poll panics");
+        Poll::Ready(5)
+    }
+}
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("the destructor panics");
+    }
+}
+
+/// A task's future is dropped as soon as it completes; a panic in its destructor is the
+/// task's panic. After a panic in `poll`, the first panic is the one reported.
+#[test]
+fn a_panic_in_the_destructor_of_a_finished_task_is_reported_as_a_panic() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let error = plexio::spawn(PanicsWhenDropped { panic_in_poll: false }).await.unwrap_err();
+        assert_eq!(error.to_string(), "task panicked: the destructor panics");
+        let error = plexio::spawn(PanicsWhenDropped { panic_in_poll: true }).await.unwrap_err();
+        assert_eq!(error.to_string(), "task panicked: the poll panics");
+    });
+    assert!(runtime.stats().is_empty(), "{:?}", runtime.stats());
+}
+
+/// Dropping the runtime drops a future that panics in its destructor: its handle reports
+/// the panic, and the process goes on.
+#[test]
+fn a_panic_in_a_task_destructor_while_the_runtime_drops_is_reported_as_a_panic() {
+    let runtime = runtime();
+    let stats = runtime.stats_handle();
+    // The handle leaves `block_on` on purpose, to be awaited once the runtime is gone.
+    #[allow(clippy::async_yields_async)]
+    let task = runtime.block_on(async {
+        let task = plexio::spawn(async {
+            let _bomb = OnDrop(|| panic!("dropped with the runtime"));
+            pending::<()>().await
+        });
+        yield_now().await;
+        task
+    });
+    drop(runtime);
+    let error = futures::executor::block_on(task).unwrap_err();
+    assert!(error.is_panic(), "{error:?}");
+    assert!(stats.get().is_empty(), "{:?}", stats.get());
+}
+
+/// While the runtime is being dropped it is still the current one: a destructor may spawn
+/// (the task is cancelled at once, never polled), read the backend and poll a timer.
+#[test]
+fn spawning_from_a_destructor_while_the_runtime_drops_is_cancelled() {
+    let runtime = runtime();
+    let stats = runtime.stats_handle();
+    let (sender, spawned) = mpsc::channel();
+    runtime.block_on(async move {
+        plexio::spawn(async move {
+            let _guard = OnDrop(move || {
+                assert_eq!(plexio::current_backend(), Some("parking"));
+                let handle = plexio::spawn(async { unreachable!("spawned during the drop") });
+                let mut timer = pin!(sleep(Duration::from_secs(3_600)));
+                assert!(timer.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+                sender.send(handle).unwrap();
+            });
+            pending::<()>().await
+        });
+        yield_now().await;
+    });
+    drop(runtime);
+    let handle = spawned.recv().unwrap();
+    assert!(futures::executor::block_on(handle).unwrap_err().is_cancelled());
+    assert!(stats.get().is_empty(), "{:?}", stats.get());
+}
+
+/// `abort` then `.await`: when the handle resolves, the task's future has been dropped
+/// (and with it whatever it held), on the runtime's thread.
+#[test]
+fn an_aborted_task_has_dropped_its_future_when_its_handle_resolves() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = dropped.clone();
+        let task = plexio::spawn(async move {
+            let _guard = OnDrop(move || flag.store(true, Ordering::SeqCst));
+            pending::<()>().await
+        });
+        yield_now().await;
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+        assert!(dropped.load(Ordering::SeqCst), "the handle resolved before the future dropped");
+
+        // Also a task aborted before it ever ran, and one aborted from another thread.
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = dropped.clone();
+        let guard = OnDrop(move || flag.store(true, Ordering::SeqCst));
+        let task = plexio::spawn(async move {
+            let _guard = guard;
+            pending::<()>().await
+        });
+        let task = std::thread::spawn(move || {
+            task.abort();
+            task
+        })
+        .join()
+        .unwrap();
+        assert!(task.await.unwrap_err().is_cancelled());
+        assert!(dropped.load(Ordering::SeqCst), "the handle resolved before the future dropped");
+    });
+    assert!(runtime.stats().is_empty(), "{:?}", runtime.stats());
+}
+
+/// The longest period after which `start` is still an instant the clock can represent.
+fn longest_period_from(start: Instant) -> Duration {
+    let from_nanos =
+        |nanos: u128| Duration::new((nanos / 1_000_000_000) as u64, (nanos % 1_000_000_000) as u32);
+    let (mut fits, mut overflows) = (0u128, Duration::MAX.as_nanos() + 1);
+    while overflows - fits > 1 {
+        let middle = fits + (overflows - fits) / 2;
+        match start.checked_add(from_nanos(middle)) {
+            Some(_) => fits = middle,
+            None => overflows = middle,
+        }
+    }
+    from_nanos(fits)
+}
+
+/// An interval's next tick that is too far to represent never comes, as for `sleep`: the
+/// first tick of `interval(Duration::MAX)` completes and the next never does, also when the
+/// period overflows only later (on `reset`, one moment after a period that just fitted).
+#[test]
+fn an_interval_whose_next_tick_cannot_be_represented_never_ticks_again() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let never = Duration::from_millis(5);
+        let mut ticks = interval(Duration::MAX);
+        ticks.tick().await;
+        assert!(timeout(never, ticks.tick()).await.is_err());
+        ticks.reset();
+        assert!(timeout(never, ticks.tick()).await.is_err());
+
+        let start = Instant::now();
+        let mut ticks = interval_at(start, longest_period_from(start));
+        assert_eq!(ticks.tick().await, start);
+        sleep(Duration::from_millis(1)).await;
+        ticks.reset();
+        assert!(timeout(never, ticks.tick()).await.is_err());
+    });
+    assert_eq!(runtime.stats().timers, 0);
+}
+
+/// The future given to `block_on` is woken like a task and runs in its turn: a task whose
+/// timer is due first runs first, also when both timers fire in the same turn.
+#[test]
+fn the_block_on_future_runs_in_wake_order_with_the_tasks() {
+    let runtime = runtime();
+    let order = runtime.block_on(async {
+        let step = Duration::from_millis(scaled(20, 1_000) as u64);
+        let start = Instant::now();
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let task_order = order.clone();
+        let task = plexio::spawn(async move {
+            sleep_until(start + step).await;
+            task_order.borrow_mut().push("task");
+        });
+        // Holds the runtime thread until both timers are due: they fire in one turn.
+        plexio::spawn(async move {
+            while Instant::now() < start + 2 * step {
+                std::thread::sleep(start + 2 * step - Instant::now());
+            }
+        });
+        sleep_until(start + 2 * step).await;
+        order.borrow_mut().push("main");
+        task.await.unwrap();
+        order.take()
+    });
+    assert_eq!(order, ["task", "main"]);
 }

@@ -17,7 +17,10 @@ use futures::io::{AsyncReadExt, AsyncWriteExt};
 use plexio::net::{TcpListener, TcpStream, UdpSocket};
 use plexio::time::{interval, sleep};
 
-per_backend!(dropping_the_runtime_mid_flight_releases_everything);
+per_backend!(
+    dropping_the_runtime_mid_flight_releases_everything,
+    a_task_spawned_by_a_destructor_while_the_runtime_drops_releases_its_socket,
+);
 
 /// Held by each test of this file, so that no other test opens descriptors meanwhile.
 fn one_at_a_time() -> MutexGuard<'static, ()> {
@@ -101,6 +104,57 @@ fn dropping_the_runtime_mid_flight_releases_everything(backend: &str) {
     let descriptors_after = open_descriptors();
     assert_eq!(
         descriptors_after, descriptors_before,
+        "descriptors open before the runtime and after it was dropped"
+    );
+}
+
+/// Runs its closure when dropped.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)()
+    }
+}
+
+/// The runtime is current while it drops: a task's destructor that spawns a task owning a
+/// socket gets a cancelled task, whose socket is closed with it; nothing panics.
+fn a_task_spawned_by_a_destructor_while_the_runtime_drops_releases_its_socket(backend: &str) {
+    let _alone = one_at_a_time();
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let descriptors_before = open_descriptors();
+    let runtime = util::runtime(backend);
+    let stats = runtime.stats_handle();
+    let (sender, spawned) = std::sync::mpsc::channel();
+    runtime
+        .block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let (client, (mut server, _)) =
+                futures::try_join!(TcpStream::connect(listener.local_addr()?), listener.accept())?;
+            let mut listener = Some(listener);
+            plexio::spawn(async move {
+                let _guard = OnDrop(move || {
+                    let listener = listener.take().expect("dropped once");
+                    let handle = plexio::spawn(async move { listener.accept().await.map(drop) });
+                    sender.send(handle).unwrap();
+                });
+                let mut byte = [0];
+                server.read(&mut byte).await
+            });
+            sleep(Duration::from_millis(10)).await;
+            // The reader is still waiting: it ends with the runtime, not at this end of stream.
+            drop(client);
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    drop(runtime);
+    let handle = spawned.recv().unwrap();
+    assert!(futures::executor::block_on(handle).unwrap_err().is_cancelled());
+    let left = stats.get();
+    assert!(left.is_empty(), "the dropped runtime still holds {left:?}");
+    assert_eq!(
+        open_descriptors(),
+        descriptors_before,
         "descriptors open before the runtime and after it was dropped"
     );
 }

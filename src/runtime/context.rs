@@ -63,6 +63,31 @@ pub(crate) fn enter(shared: Arc<Shared>, backend: &'static str) -> EnterGuard {
     EnterGuard(())
 }
 
+/// Makes a runtime current on this thread while it is being dropped, so that the
+/// destructors of its tasks find it. Whatever was current (a runtime may be dropped inside
+/// another one's task) comes back when the guard drops.
+pub(crate) fn enter_for_drop(shared: Arc<Shared>, backend: &'static str) -> DropGuard {
+    let previous_reactor =
+        CURRENT_REACTOR.with(|reactor| reactor.replace(address(&shared.reactor)));
+    let previous = CURRENT.with(|current| current.borrow_mut().replace((shared, backend)));
+    DropGuard { previous, previous_reactor }
+}
+
+/// Puts back the runtime that was current before `enter_for_drop`.
+#[derive(Debug)]
+pub(crate) struct DropGuard {
+    previous: Option<(Arc<Shared>, &'static str)>,
+    previous_reactor: usize,
+}
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT_REACTOR.with(|reactor| reactor.set(self.previous_reactor));
+        CURRENT.with(|current| *current.borrow_mut() = previous);
+    }
+}
+
 /// Clears the current runtime when dropped (also when `block_on` unwinds).
 #[derive(Debug)]
 pub(crate) struct EnterGuard(());

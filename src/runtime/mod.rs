@@ -1,9 +1,10 @@
 //! The runtime: one thread's executor and reactor, driven by `block_on`.
 //!
-//! Each turn of the loop polls the future given to `block_on` if it was woken, runs a
-//! bounded batch of woken tasks, fires the timers that are due, and asks the reactor for
-//! events: without blocking when work is left, otherwise until the earliest timer. An idle
-//! runtime sleeps in its backend.
+//! Each turn of the loop runs a bounded batch of the run queue, fires the timers that are
+//! due, and asks the reactor for events: without blocking when work is left, otherwise until
+//! the earliest timer. The future given to `block_on` is woken into the same queue as the
+//! tasks, so that everything runs in the order it was woken. An idle runtime sleeps in its
+//! backend.
 
 mod builder;
 pub(crate) mod context;
@@ -23,12 +24,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use async_task::Runnable;
 use plexio_backends::Backend;
 
 pub use builder::{BACKEND_ENV, Builder};
-use shared::MainWaker;
 pub(crate) use shared::{LiveTask, Shared};
+use shared::{MainWaker, Queued};
 pub use spawner::Spawner;
 pub(crate) use stats::Counters;
 pub use stats::{RuntimeStats, StatsHandle};
@@ -61,10 +61,11 @@ pub struct Runtime {
 struct Core {
     events: EventBuffer,
     expired: Vec<Waker>,
-    /// The tasks of the current turn, taken from the run queue at its start. Empty between
-    /// turns, unless a turn was cut short by a panic; `Drop` empties it before it cancels
-    /// the rest, since a task held here would never finish being cancelled.
-    batch: VecDeque<Runnable>,
+    /// The entries of the current turn, taken from the run queue at its start. Empty between
+    /// turns, unless a turn was cut short: by the `block_on` future completing (the next
+    /// `block_on` runs the rest first) or by a panic. `Drop` empties it before it cancels the
+    /// rest, since a task held here would never finish being cancelled.
+    batch: VecDeque<Queued>,
 }
 
 impl Runtime {
@@ -138,28 +139,30 @@ impl Runtime {
         let waker = Waker::from(Arc::new(MainWaker(self.shared.clone())));
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
-        // A new future is polled at once; the flag may have been left cleared by an earlier
-        // `block_on` on this runtime.
+        // A new future is polled once its turn comes. An entry an earlier `block_on` left
+        // queued (its future was woken again before it completed) serves this one as well.
         self.shared.wake_main();
         loop {
-            if self.shared.take_main_woken() {
-                if let Poll::Ready(output) = coop::budgeted(|| future.as_mut().poll(&mut cx)) {
-                    return output;
+            // The entries queued when the turn began, at most `TASKS_PER_TURN`: one woken
+            // meanwhile waits for the next turn, after the reactor and timers had theirs.
+            let room = TASKS_PER_TURN.saturating_sub(core.batch.len());
+            self.shared.take_batch(&mut core.batch, room);
+            while let Some(entry) = core.batch.pop_front() {
+                match entry {
+                    Queued::Task(runnable) => crate::task::run(runnable),
+                    Queued::Main => {
+                        self.shared.main_dequeued();
+                        if let Poll::Ready(output) =
+                            coop::budgeted(|| future.as_mut().poll(&mut cx))
+                        {
+                            return output;
+                        }
+                    }
                 }
             }
-            self.run_tasks(&mut core);
             self.fire_timers(&mut core);
             self.wait_for_events(&mut core);
             self.fire_timers(&mut core);
-        }
-    }
-
-    /// Runs the tasks queued when the turn began, at most `TASKS_PER_TURN`: a task woken
-    /// meanwhile waits for the next turn, after the reactor and timers had theirs.
-    fn run_tasks(&self, core: &mut Core) {
-        self.shared.take_batch(&mut core.batch, TASKS_PER_TURN);
-        while let Some(runnable) = core.batch.pop_front() {
-            coop::budgeted(|| runnable.run());
         }
     }
 
@@ -188,15 +191,24 @@ impl Drop for Runtime {
     /// Cancels every task and closes every registration: every task's future is dropped
     /// here, on the runtime's thread, which closes its sockets and removes its timers; also
     /// a task that waits on a channel or on another thread.
+    ///
+    /// The runtime is the current one meanwhile, so that those futures' destructors may
+    /// spawn (the task is cancelled at once, never polled, and its handle says so), read
+    /// [`current_backend`] or poll a timer, as in any other code of the runtime's thread.
     fn drop(&mut self) {
-        // Tasks of a turn that a panic cut short: dropping them cancels them, here.
-        self.core.get_mut().batch.clear();
+        let _current = context::enter_for_drop(self.shared.clone(), self.backend_name);
         self.shared.close();
+        // Tasks of a turn that was cut short.
+        for entry in self.core.get_mut().batch.drain(..) {
+            entry.cancel();
+        }
         self.shared.reactor.shut_down();
         for waker in self.shared.timers.take_all() {
             waker.wake();
         }
         self.shared.cancel_all_tasks();
+        // Timers the destructors of the tasks set meanwhile, if any outlive them.
+        drop(self.shared.timers.take_all());
     }
 }
 

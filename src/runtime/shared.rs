@@ -8,12 +8,28 @@ use std::sync::{Arc, Mutex};
 use std::task::Wake;
 use std::thread::ThreadId;
 
-use async_task::Runnable;
-
 use super::Counters;
 use super::task_list::TaskList;
 use crate::reactor::{Reactor, lock};
+use crate::task::{self, Runnable};
 use crate::time::Timers;
+
+/// An entry of the run queue: a task, or the future given to `block_on`, which takes its
+/// turn among the tasks in the order they were all woken.
+#[derive(Debug)]
+pub(crate) enum Queued {
+    Task(Runnable),
+    Main,
+}
+
+impl Queued {
+    /// Drops the entry without running it: a task is cancelled, on this thread.
+    pub(crate) fn cancel(self) {
+        if let Queued::Task(runnable) = self {
+            task::cancel(runnable);
+        }
+    }
+}
 
 /// Shared by the runtime thread, every task's waker, every I/O object and every timer.
 #[derive(Debug)]
@@ -22,13 +38,14 @@ pub(crate) struct Shared {
     pub(crate) timers: Timers,
     pub(crate) counters: Arc<Counters>,
     tasks: TaskList,
-    queue: Mutex<VecDeque<Runnable>>,
+    queue: Mutex<VecDeque<Queued>>,
     /// True while the runtime thread is (about to be) blocked in the backend. Whoever makes
     /// work for it afterwards must notify the backend.
     parked: AtomicBool,
-    /// Set when the future given to `block_on` was woken.
+    /// Set while the run queue (or the runtime's current batch) holds `Queued::Main`, so
+    /// that it holds at most one however often the future is woken.
     main_woken: AtomicBool,
-    /// Set when the runtime is dropped: tasks scheduled from then on are dropped, not run.
+    /// Set when the runtime is dropped: tasks scheduled from then on are cancelled, not run.
     closed: AtomicBool,
     owner: ThreadId,
 }
@@ -42,7 +59,7 @@ impl Shared {
             counters,
             queue: Mutex::new(VecDeque::new()),
             parked: AtomicBool::new(false),
-            main_woken: AtomicBool::new(true),
+            main_woken: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             owner: std::thread::current().id(),
         }
@@ -51,13 +68,13 @@ impl Shared {
     /// Queues a task to run, from any thread.
     pub(crate) fn schedule(&self, runnable: Runnable) {
         if self.closed.load(Ordering::Acquire) && std::thread::current().id() == self.owner {
-            // Dropping it drops the task's future, here on its own thread.
-            drop(runnable);
+            // Its future is dropped here, on its own thread.
+            task::cancel(runnable);
             return;
         }
         // From another thread, also once closed: a thread-local task must not be dropped
         // elsewhere, so it is queued for `cancel_all_tasks` to drop on the runtime's thread.
-        lock(&self.queue).push_back(runnable);
+        lock(&self.queue).push_back(Queued::Task(runnable));
         self.unpark();
     }
 
@@ -73,13 +90,13 @@ impl Shared {
         }
     }
 
-    pub(crate) fn pop(&self) -> Option<Runnable> {
+    pub(crate) fn pop(&self) -> Option<Queued> {
         lock(&self.queue).pop_front()
     }
 
-    /// Moves up to `most` queued tasks, the oldest first, to the back of `batch`: one lock
+    /// Moves up to `most` queued entries, the oldest first, to the back of `batch`: one lock
     /// for a whole turn's tasks rather than one per task.
-    pub(crate) fn take_batch(&self, batch: &mut VecDeque<Runnable>, most: usize) {
+    pub(crate) fn take_batch(&self, batch: &mut VecDeque<Queued>, most: usize) {
         let mut queue = lock(&self.queue);
         let taken = most.min(queue.len());
         batch.extend(queue.drain(..taken));
@@ -89,14 +106,19 @@ impl Shared {
         lock(&self.queue).len()
     }
 
-    /// Asks the runtime thread to poll the future of `block_on`.
+    /// Asks the runtime thread to poll the future of `block_on`: queues it behind the tasks
+    /// woken before, unless it is queued already.
     pub(crate) fn wake_main(&self) {
-        self.main_woken.store(true, Ordering::SeqCst);
-        self.unpark();
+        if !self.main_woken.swap(true, Ordering::AcqRel) {
+            lock(&self.queue).push_back(Queued::Main);
+            self.unpark();
+        }
     }
 
-    pub(crate) fn take_main_woken(&self) -> bool {
-        self.main_woken.swap(false, Ordering::AcqRel)
+    /// Called as `Queued::Main` leaves the queue, before the future is polled, so that a
+    /// wake during the poll queues it again; acquires what the wakers published before.
+    pub(crate) fn main_dequeued(&self) {
+        self.main_woken.swap(false, Ordering::AcqRel);
     }
 
     /// Says the runtime thread is about to block. Returns false, undoing it, if work arrived
@@ -104,7 +126,7 @@ impl Shared {
     /// thread sees the work or the waker sees the flag.
     pub(crate) fn park(&self) -> bool {
         self.parked.store(true, Ordering::SeqCst);
-        if self.main_woken.load(Ordering::SeqCst) || self.queued() > 0 {
+        if self.queued() > 0 {
             self.parked.store(false, Ordering::SeqCst);
             return false;
         }
@@ -115,11 +137,11 @@ impl Shared {
         self.parked.store(false, Ordering::SeqCst);
     }
 
-    /// Marks the runtime closed and drops every queued task.
+    /// Marks the runtime closed and cancels every queued task.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        while let Some(runnable) = self.pop() {
-            drop(runnable);
+        while let Some(entry) = self.pop() {
+            entry.cancel();
         }
     }
 
@@ -146,8 +168,8 @@ impl Shared {
             for waker in self.tasks.take_wakers() {
                 waker.wake();
             }
-            while let Some(runnable) = self.pop() {
-                drop(runnable);
+            while let Some(entry) = self.pop() {
+                entry.cancel();
             }
             if self.tasks.live() == 0 {
                 return;

@@ -6,16 +6,17 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Mutex;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
-/// What a spawned task's future yields inside the executor: its output, or the payload of
-/// the panic that ended it.
-pub(crate) type TaskOutput<T> = Result<T, Box<dyn Any + Send + 'static>>;
+use super::harness::TaskMeta;
 
 /// An owned permission to wait for a spawned task and get its output.
 ///
-/// `JoinHandle<T>` is a future of `Result<T, JoinError>`. Dropping it *detaches* the task: it
-/// keeps running, and its output is dropped. [`abort`](JoinHandle::abort) cancels it.
+/// `JoinHandle<T>` is a future of `Result<T, JoinError>`. It resolves once the task's future
+/// has been dropped, whether it completed, panicked or was cancelled: whatever the future
+/// held (sockets, timers, other handles) has been released by then. Dropping the handle
+/// *detaches* the task: it keeps running, and its output is dropped.
+/// [`abort`](JoinHandle::abort) cancels it.
 ///
 /// ```
 /// plexio::block_on(async {
@@ -24,30 +25,47 @@ pub(crate) type TaskOutput<T> = Result<T, Box<dyn Any + Send + 'static>>;
 /// });
 /// ```
 pub struct JoinHandle<T> {
-    /// `None` once `abort` has dropped the task.
-    task: Mutex<Option<async_task::FallibleTask<TaskOutput<T>>>>,
+    /// # Invariant
+    ///
+    /// `Some` until `Drop` detaches it. Its task is never closed without an output (which
+    /// would make polling it panic): plexio cancels a task by running it one last time, and
+    /// that run completes it with a `JoinError` (see `harness`).
+    task: Option<async_task::Task<Result<T, JoinError>, TaskMeta>>,
+    /// Schedules the task once `abort` has marked it, so that the runtime drops its future.
+    waker: Waker,
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(task: async_task::Task<TaskOutput<T>>) -> JoinHandle<T> {
-        JoinHandle { task: Mutex::new(Some(task.fallible())) }
+    pub(crate) fn new(
+        task: async_task::Task<Result<T, JoinError>, TaskMeta>,
+        waker: Waker,
+    ) -> JoinHandle<T> {
+        JoinHandle { task: Some(task), waker }
     }
 
-    /// Cancels the task: its future is dropped on the runtime's thread at its next turn,
-    /// and awaiting this handle gives a [`JoinError`] for which
-    /// [`is_cancelled`](JoinError::is_cancelled) is true. A task that has already finished
-    /// is left alone: the handle still gives its output.
+    fn task(&self) -> &async_task::Task<Result<T, JoinError>, TaskMeta> {
+        self.task.as_ref().expect("a JoinHandle holds its task until it is dropped")
+    }
+
+    /// Cancels the task: its future is dropped on the runtime's thread at its next turn, and
+    /// awaiting this handle gives a [`JoinError`] for which
+    /// [`is_cancelled`](JoinError::is_cancelled) is true (or [`is_panic`](JoinError::is_panic),
+    /// if the future's destructor panicked). The handle resolves only once the future has
+    /// been dropped, so after `handle.abort(); handle.await` whatever the task held is
+    /// released: a listener it owned is closed, its port free to bind again. A task that has
+    /// already finished is left alone: the handle still gives its output.
     pub fn abort(&self) {
-        let mut task = crate::reactor::lock(&self.task);
-        if task.as_ref().is_some_and(|task| !task.is_finished()) {
-            // Dropping an async-task handle of an unfinished task cancels the task.
-            drop(task.take());
+        let task = self.task();
+        if !task.is_finished() {
+            task.metadata().abort();
+            self.waker.wake_by_ref();
         }
     }
 
-    /// Whether the task has finished (completed, panicked or been cancelled).
+    /// Whether the task has finished (completed, panicked or been cancelled, its future
+    /// dropped).
     pub fn is_finished(&self) -> bool {
-        crate::reactor::lock(&self.task).as_ref().is_none_or(|task| task.is_finished())
+        self.task().is_finished()
     }
 }
 
@@ -55,22 +73,17 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let task = self.get_mut().task.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Some(task) = task else {
-            return Poll::Ready(Err(JoinError::cancelled()));
-        };
-        Pin::new(task).poll(cx).map(|output| match output {
-            Some(Ok(value)) => Ok(value),
-            Some(Err(payload)) => Err(JoinError { repr: Repr::Panic(Mutex::new(payload)) }),
-            None => Err(JoinError::cancelled()),
-        })
+        let task = self.get_mut().task.as_mut().expect("a JoinHandle holds its task until dropped");
+        Pin::new(task).poll(cx)
     }
 }
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        let task = self.task.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(task) = task.take() {
+        // The waker goes first: with the task still attached, dropping it can never be what
+        // makes async-task cancel the task behind plexio's back.
+        drop(std::mem::replace(&mut self.waker, Waker::noop().clone()));
+        if let Some(task) = self.task.take() {
             task.detach();
         }
     }
@@ -85,7 +98,9 @@ impl<T> fmt::Debug for JoinHandle<T> {
 /// Why a task did not give its output: it was cancelled, or it panicked.
 ///
 /// A panicking task does not take the runtime down: the panic is caught, and its payload
-/// is handed to whoever awaits the task's [`JoinHandle`].
+/// is handed to whoever awaits the task's [`JoinHandle`]. That holds for a panic in the
+/// future's `poll` and for one in its destructor, however the task ended (completed,
+/// aborted, or cancelled by dropping the runtime).
 pub struct JoinError {
     repr: Repr,
 }
@@ -97,8 +112,12 @@ enum Repr {
 }
 
 impl JoinError {
-    fn cancelled() -> JoinError {
+    pub(crate) fn cancelled() -> JoinError {
         JoinError { repr: Repr::Cancelled }
+    }
+
+    pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> JoinError {
+        JoinError { repr: Repr::Panic(Mutex::new(payload)) }
     }
 
     /// Whether the task was cancelled ([`JoinHandle::abort`], or its runtime was dropped).

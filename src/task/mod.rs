@@ -1,24 +1,18 @@
 //! Tasks: spawning futures onto the current runtime, waiting for them, and yielding.
 
 pub(crate) mod coop;
+mod harness;
 mod join;
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
-
-use futures::FutureExt;
+use std::sync::Arc;
 
 pub use coop::yield_now;
+pub(crate) use harness::{Runnable, cancel, run};
 pub use join::{JoinError, JoinHandle};
 
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
-
-use futures::future::CatchUnwind;
-use pin_project_lite::pin_project;
-
 use crate::runtime::{LiveTask, Shared, context};
+use harness::{TaskFuture, TaskMeta};
 
 /// Spawns `future` as a new task on the runtime running on this thread.
 ///
@@ -59,10 +53,12 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let (future, index) = TaskFuture::new(&shared, future);
-    let (runnable, task) = async_task::spawn_local(future, scheduler(&shared));
-    start(&shared, index, runnable);
-    JoinHandle::new(task)
+    let live = shared.task_started();
+    let index = live.as_ref().map(LiveTask::index);
+    let (runnable, task) = async_task::Builder::new()
+        .metadata(TaskMeta::default())
+        .spawn_local(move |_| TaskFuture::new(future, live), scheduler(&shared));
+    start(&shared, index, runnable, task)
 }
 
 /// Spawns a `Send` future onto the runtime that `shared` belongs to, from any thread.
@@ -71,14 +67,16 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let (future, index) = TaskFuture::new(&shared, future);
-    let (runnable, task) = async_task::spawn(future, scheduler(&shared));
-    start(&shared, index, runnable);
-    JoinHandle::new(task)
+    let live = shared.task_started();
+    let index = live.as_ref().map(LiveTask::index);
+    let (runnable, task) = async_task::Builder::new()
+        .metadata(TaskMeta::default())
+        .spawn(move |_| TaskFuture::new(future, live), scheduler(&shared));
+    start(&shared, index, runnable, task)
 }
 
 /// The schedule function of a task of the runtime that `shared` belongs to.
-fn scheduler(shared: &Arc<Shared>) -> impl Fn(async_task::Runnable) + Send + Sync + 'static {
+fn scheduler(shared: &Arc<Shared>) -> impl Fn(Runnable) + Send + Sync + 'static {
     let shared = shared.clone();
     move |runnable| shared.schedule(runnable)
 }
@@ -90,50 +88,30 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let (runnable, task) = async_task::spawn(AssertUnwindSafe(future).catch_unwind(), |_| {});
-    drop(runnable);
-    JoinHandle::new(task)
+    let (runnable, task) = async_task::Builder::new()
+        .metadata(TaskMeta::default())
+        .spawn(move |_| TaskFuture::new(future, None), cancel);
+    let handle = JoinHandle::new(task, runnable.waker());
+    cancel(runnable);
+    handle
 }
 
-/// Hands a new task to its runtime; a task made while the runtime is being dropped (its
-/// index is `None`) is cancelled at once instead, so that its handle reports it.
-fn start(shared: &Shared, index: Option<usize>, runnable: async_task::Runnable) {
+/// Hands a new task to its runtime and gives its handle; a task made while the runtime is
+/// being dropped (its index is `None`) is cancelled at once instead, so that its handle
+/// reports it.
+fn start<T>(
+    shared: &Shared,
+    index: Option<usize>,
+    runnable: Runnable,
+    task: async_task::Task<Result<T, JoinError>, TaskMeta>,
+) -> JoinHandle<T> {
+    let handle = JoinHandle::new(task, runnable.waker());
     match index {
         Some(index) => {
             shared.set_task_waker(index, runnable.waker());
             runnable.schedule();
         }
-        None => drop(runnable),
+        None => cancel(runnable),
     }
-}
-
-pin_project! {
-    /// A spawned future as its task holds it: panics caught, and the task counted as live
-    /// until the future is dropped. A struct rather than an `async` block, which would keep
-    /// the user's future twice (the captured value and the awaited one), doubling the
-    /// memory of every task.
-    struct TaskFuture<F> {
-        #[pin]
-        future: CatchUnwind<AssertUnwindSafe<F>>,
-        // Declared after `future`, so that it drops after it.
-        _live: Option<LiveTask>,
-    }
-}
-
-impl<F: Future> TaskFuture<F> {
-    /// Wraps `future` and lists its task on the runtime; also gives the task's place on the
-    /// list, `None` if the runtime no longer takes tasks.
-    fn new(shared: &Arc<Shared>, future: F) -> (TaskFuture<F>, Option<usize>) {
-        let live = shared.task_started();
-        let index = live.as_ref().map(LiveTask::index);
-        (TaskFuture { future: AssertUnwindSafe(future).catch_unwind(), _live: live }, index)
-    }
-}
-
-impl<F: Future> Future for TaskFuture<F> {
-    type Output = std::thread::Result<F::Output>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().future.poll(cx)
-    }
+    handle
 }

@@ -13,7 +13,8 @@ use super::{Sleep, sleep_until};
 ///
 /// A tick that is late by more than a period (the runtime was busy) does not cause a burst
 /// of catch-up ticks: the missed ones are skipped and the schedule continues from the next
-/// multiple of `period`.
+/// multiple of `period`. A tick too far away to represent as an instant (any tick after the
+/// first with `Duration::MAX`) never comes, as a [`sleep`](super::sleep) that long never ends.
 ///
 /// # Panics
 ///
@@ -39,13 +40,28 @@ pub fn interval(period: Duration) -> Interval {
 /// If `period` is zero.
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
     assert!(!period.is_zero(), "plexio::time::interval needs a period above zero");
-    Interval { next: start, period, sleep: sleep_until(start) }
+    Interval { period, sleep: sleep_until(start) }
+}
+
+/// The first multiple of `period` after `tick` that is later than `now`, skipping the ticks
+/// missed meanwhile; `None` if it is too far away to represent.
+fn next_tick(tick: Instant, period: Duration, now: Instant) -> Option<Instant> {
+    let next = tick.checked_add(period)?;
+    if next > now {
+        return Some(next);
+    }
+    let behind = now.duration_since(next).as_nanos() / period.as_nanos() + 1;
+    let skipped = period.as_nanos().checked_mul(behind)?;
+    let skipped = Duration::new(
+        u64::try_from(skipped / 1_000_000_000).ok()?,
+        (skipped % 1_000_000_000) as u32,
+    );
+    next.checked_add(skipped)
 }
 
 /// The ticker of [`interval`]; also a [`Stream`] of tick instants.
 #[derive(Debug)]
 pub struct Interval {
-    next: Instant,
     period: Duration,
     sleep: Sleep,
 }
@@ -59,15 +75,12 @@ impl Interval {
     /// Polls for the next tick.
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         ready!(Pin::new(&mut self.sleep).poll(cx));
-        let tick = self.next;
-        let now = Instant::now();
-        let mut next = tick + self.period;
-        if next <= now {
-            let behind = now.duration_since(next).as_nanos() / self.period.as_nanos() + 1;
-            next += self.period.saturating_mul(u32::try_from(behind).unwrap_or(u32::MAX));
+        // The sleep only completes with a deadline, which is always the next tick.
+        let Some(tick) = self.sleep.deadline() else { return Poll::Pending };
+        match next_tick(tick, self.period, Instant::now()) {
+            Some(next) => self.sleep.reset(next),
+            None => self.sleep.reset_never(),
         }
-        self.next = next;
-        self.sleep.reset(next);
         Poll::Ready(tick)
     }
 
@@ -76,10 +89,13 @@ impl Interval {
         self.period
     }
 
-    /// Starts the schedule again: the next tick is one period from now.
+    /// Starts the schedule again: the next tick is one period from now (never, if that is
+    /// too far away to represent).
     pub fn reset(&mut self) {
-        self.next = Instant::now() + self.period;
-        self.sleep.reset(self.next);
+        match Instant::now().checked_add(self.period) {
+            Some(next) => self.sleep.reset(next),
+            None => self.sleep.reset_never(),
+        }
     }
 }
 

@@ -71,6 +71,12 @@ impl Sleep {
         self.deadline = Some(deadline);
     }
 
+    /// Moves the deadline to never.
+    pub(crate) fn reset_never(&mut self) {
+        self.cancel();
+        self.deadline = None;
+    }
+
     fn cancel(&mut self) {
         if let Some(timer) = self.timer.take() {
             timer.shared.timers.remove(timer.key);

@@ -1,0 +1,136 @@
+//! How a spawned future runs inside its task: panics caught, in `poll` and in the future's
+//! destructor alike, and cancellation done by the runtime, so that a task's handle resolves
+//! only once its future has been dropped.
+//!
+//! async-task drops a future that is still there when its task ends under a guard that
+//! aborts the process if the destructor panics, and it resolves a handle of a cancelled task
+//! as soon as the task is marked closed. So plexio never lets async-task cancel a task:
+//! cancelling runs the task one last time, and that run drops the future itself, catching a
+//! panic, before the task completes with its `JoinError`.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+
+use super::JoinError;
+use super::coop;
+use crate::runtime::LiveTask;
+
+/// A task as the runtime holds it, to run or to cancel.
+pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
+
+/// What a task carries next to async-task's own state; its handle reaches it too.
+#[derive(Debug, Default)]
+pub(crate) struct TaskMeta {
+    /// Set by `JoinHandle::abort`: the next run drops the future instead of polling it.
+    aborted: AtomicBool,
+}
+
+impl TaskMeta {
+    pub(crate) fn abort(&self) {
+        self.aborted.store(true, Ordering::Release);
+    }
+}
+
+thread_local! {
+    /// Set for the duration of a run that must drop the task's future rather than poll it;
+    /// a thread-local because the future cannot see its task's `TaskMeta`.
+    static CANCELLING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs a task's next poll, on the runtime's thread; a task whose handle aborted it has its
+/// future dropped instead.
+pub(crate) fn run(runnable: Runnable) {
+    let cancelling = runnable.metadata().aborted.load(Ordering::Acquire);
+    with_cancelling(cancelling, || coop::budgeted(|| runnable.run()));
+}
+
+/// Drops a task's future here, now, and completes the task: its handle reports it cancelled,
+/// or reports the panic of the future's destructor. Every `Runnable` the runtime does not
+/// run ends here, never in async-task's own cancellation (see the module's docs).
+pub(crate) fn cancel(runnable: Runnable) {
+    with_cancelling(true, || runnable.run());
+}
+
+fn with_cancelling(cancelling: bool, run: impl FnOnce() -> bool) {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CANCELLING.with(|cell| cell.set(self.0));
+        }
+    }
+    let _restore = Restore(CANCELLING.with(|cell| cell.replace(cancelling)));
+    run();
+}
+
+/// Runs `f`, giving the payload of its panic if it panics.
+fn caught(f: impl FnOnce()) -> Option<Box<dyn std::any::Any + Send + 'static>> {
+    catch_unwind(AssertUnwindSafe(f)).err()
+}
+
+pin_project! {
+    /// A spawned future as its task holds it, counted as live until it is dropped. A struct
+    /// rather than an `async` block, which would keep the user's future twice (the captured
+    /// value and the awaited one), doubling the memory of every task.
+    pub(crate) struct TaskFuture<F> {
+        // `None` once dropped: when it completes, panics or is cancelled.
+        #[pin]
+        future: Option<F>,
+        // Declared after `future`, so that it drops after it.
+        live: Option<LiveTask>,
+    }
+
+    impl<F> PinnedDrop for TaskFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            // Only for a task that ends without a last run: one whose handle and every
+            // waker are gone. Nobody is left to report a panic to; it must not abort.
+            let _ = caught(|| this.project().future.set(None));
+        }
+    }
+}
+
+impl<F> TaskFuture<F> {
+    /// `live` lists the task on its runtime until the future is dropped; `None` for a task
+    /// that is cancelled at once.
+    pub(crate) fn new(future: F, live: Option<LiveTask>) -> TaskFuture<F> {
+        TaskFuture { future: Some(future), live }
+    }
+}
+
+impl<F: Future> Future for TaskFuture<F> {
+    type Output = Result<F::Output, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut future = self.project().future;
+        // Taken, not just read: what the future's destructor runs is not being cancelled.
+        if CANCELLING.with(|cell| cell.replace(false)) {
+            let error = match caught(|| future.set(None)) {
+                Some(payload) => JoinError::panic(payload),
+                None => JoinError::cancelled(),
+            };
+            return Poll::Ready(Err(error));
+        }
+        // async-task polls no task after it completed.
+        let Some(inner) = future.as_mut().as_pin_mut() else { return Poll::Pending };
+        let output = match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(output)) => Ok(output),
+            Err(payload) => Err(JoinError::panic(payload)),
+        };
+        // Dropped here rather than by async-task once the task completes: the handle then
+        // resolves after what the future held is released, and a panic in its destructor
+        // is the task's panic. After a panic in `poll`, that first panic is the one kept.
+        match (caught(|| future.set(None)), output) {
+            (Some(payload), Ok(output)) => {
+                let _ = caught(|| drop(output));
+                Poll::Ready(Err(JoinError::panic(payload)))
+            }
+            (_, output) => Poll::Ready(output),
+        }
+    }
+}
