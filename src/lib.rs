@@ -37,6 +37,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod io;
 pub mod net;
 mod reactor;
 mod runtime;

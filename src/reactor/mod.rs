@@ -18,7 +18,7 @@ use plexio_backends::{AsBackend, AsSource, Backend, Events, Interest, Token, Tri
 
 use crate::runtime::Counters;
 use io_state::IoState;
-pub(crate) use io_state::lock;
+pub(crate) use io_state::{ReadyEvent, lock};
 pub(crate) use registration::Registration;
 
 /// A socket registered with a reactor: it reaches the backend through the reactor.
