@@ -42,4 +42,4 @@ pub use backend::{Backend, Triggering};
 pub use error::Error;
 pub use event::{Event, Events, Interest, Ready, Token};
 pub use registered::{AsBackend, Registered};
-pub use sys::{AsSource, RawSource, SEND_FLAGS, connect_in_progress};
+pub use sys::{AsSource, Datagram, RawSource, SEND_FLAGS, connect_in_progress, recv_datagram};

@@ -13,4 +13,4 @@ mod udp_socket;
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
 pub use tcp_listener::{Incoming, TcpListener};
 pub use tcp_stream::TcpStream;
-pub use udp_socket::UdpSocket;
+pub use udp_socket::{RecvMeta, UdpSocket};

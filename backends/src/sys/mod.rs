@@ -1,5 +1,6 @@
 //! The thin OS layer shared by plexio's own backends: raw handle types, the `syscall!`
-//! helper, and the wake channel that interrupts a blocked `select`/`poll`.
+//! helper, the wake channel that interrupts a blocked `select`/`poll`, and the one receive
+//! call whose result differs by OS.
 
 #[cfg(unix)]
 mod unix;
@@ -10,6 +11,9 @@ pub use unix::*;
 mod windows;
 #[cfg(windows)]
 pub use windows::*;
+
+mod datagram;
+pub use datagram::{Datagram, recv_datagram};
 
 #[cfg(any(feature = "select", feature = "poll"))]
 pub(crate) mod wake_channel;
