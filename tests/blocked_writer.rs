@@ -23,6 +23,7 @@ use socket2::SockRef;
 per_backend!(
     writer_blocked_on_a_half_closed_peer_does_not_spin,
     writer_blocked_while_urgent_data_is_pending_does_not_spin,
+    writer_blocked_on_a_half_closed_peer_fails_when_the_peer_resets,
 );
 
 /// More than any loopback send and receive buffer hold together, so that the writer blocks.
@@ -128,4 +129,30 @@ fn blocked_writer_does_not_spin(
             Ok::<_, io::Error>(())
         })
         .unwrap_or_else(|error| panic!("{backend}: {error} ({error:?})"));
+}
+
+/// A writer blocked on a half-closed peer (which `poll` on Windows waits for with `select`)
+/// learns of a reset: its write fails, it does not wait for ever.
+fn writer_blocked_on_a_half_closed_peer_fails_when_the_peer_resets(backend: &str) {
+    util::run(backend, || async {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let peer = std::net::TcpStream::connect(listener.local_addr()?)?;
+        let (mut stream, _) = listener.accept().await?;
+        peer.shutdown(Shutdown::Write)?;
+        let mut byte = [0; 1];
+        assert_eq!(timeout(Duration::from_secs(10), stream.read(&mut byte)).await??, 0);
+        let writer = plexio::spawn(async move {
+            let chunk = vec![7u8; 64 << 10];
+            for _ in 0..TOTAL / chunk.len() as u64 {
+                stream.write_all(&chunk).await?;
+            }
+            Ok::<_, io::Error>(())
+        });
+        sleep(Duration::from_millis(200)).await;
+        SockRef::from(&peer).set_linger(Some(Duration::ZERO))?;
+        drop(peer);
+        let written = timeout(Duration::from_secs(10), writer).await??;
+        written.expect_err("a write to a reset connection must fail");
+        Ok(())
+    });
 }
