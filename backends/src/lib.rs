@@ -12,6 +12,11 @@
 //! to the operating system, and every `unsafe` block of plexio, lives in this crate; the
 //! runtime above it is safe Rust.
 //!
+//! No backend watches for urgent (out-of-band) data: plexio never delivers it (it leaves
+//! `SO_OOBINLINE` off and has no call that reads it), so `POLLPRI`, `POLLRDBAND`, mio's
+//! priority interest and winsock's exception set (but for a connect) are never asked for,
+//! and an unread urgent byte wakes no wait.
+//!
 //! The contract a backend must keep is written on the [`Backend`] trait. With the `chaos`
 //! feature, [`chaos::ChaosBackend`](crate::chaos) wraps any backend and injects every fault
 //! that contract allows, for tests.

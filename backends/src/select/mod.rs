@@ -29,7 +29,8 @@
 //! shown writable nor an exception) is therefore also watched for exceptions, and an
 //! exception is reported as an error that wakes the writer. No other socket is: the
 //! exception set also holds urgent (out-of-band) data not yet read, which would keep it
-//! ready for ever, since plexio never reads urgent data (see the README, "Urgent data").
+//! ready for ever, since plexio never reads urgent data (the README's guarantees say what
+//! plexio does with it).
 
 #[cfg(unix)]
 mod unix;
