@@ -32,25 +32,27 @@ const TOTAL: u64 = 32 << 20;
 const WINDOW: Duration = Duration::from_millis(300);
 
 fn writer_blocked_on_a_half_closed_peer_does_not_spin(backend: &str) {
-    blocked_writer_does_not_spin(backend, "half-closed", |peer| peer.shutdown(Shutdown::Write));
+    blocked_writer_does_not_spin(backend, Peer::HalfClosed);
 }
 
 fn writer_blocked_while_urgent_data_is_pending_does_not_spin(backend: &str) {
-    // plexio never enables SO_OOBINLINE: the urgent byte stays pending, unread, in the
-    // writer's socket for the whole test.
-    blocked_writer_does_not_spin(backend, "urgent data", |peer| {
-        SockRef::from(peer).send_out_of_band(b"!").map(drop)
-    });
+    blocked_writer_does_not_spin(backend, Peer::SentUrgentData);
 }
 
-/// Connects a blocking std peer to a plexio stream, lets `provoke` act on the peer, fills
+/// What the peer does before it stops reading.
+#[derive(Clone, Copy, Debug)]
+enum Peer {
+    /// Shuts down its write side: the writer's socket reads end of stream.
+    HalfClosed,
+    /// Sends one byte of urgent data, which stays pending for the whole test: plexio never
+    /// enables SO_OOBINLINE and never reads it.
+    SentUrgentData,
+}
+
+/// Connects a blocking std peer to a plexio stream, lets the peer do what `peer` says, fills
 /// the plexio side's buffers with a writer the peer does not read, counts the backend's
 /// polls while that writer waits, and finally drains everything through the peer.
-fn blocked_writer_does_not_spin(
-    backend: &str,
-    condition: &str,
-    provoke: impl FnOnce(&std::net::TcpStream) -> io::Result<()>,
-) {
+fn blocked_writer_does_not_spin(backend: &str, condition: Peer) {
     let _low_descriptors = util::low_descriptors(backend);
     let counting = util::counting_runtime(backend);
     let polls = counting.polls.clone();
@@ -63,11 +65,15 @@ fn blocked_writer_does_not_spin(
             // A loopback connect completes in the kernel's backlog, before the accept.
             let peer = std::net::TcpStream::connect(addr)?;
             let (mut stream, _) = listener.accept().await?;
-            provoke(&peer)?;
-            if condition == "half-closed" {
-                // The peer's FIN has arrived once the stream reads the end of stream.
-                let mut byte = [0; 1];
-                assert_eq!(timeout(Duration::from_secs(10), stream.read(&mut byte)).await??, 0);
+            match condition {
+                Peer::HalfClosed => {
+                    peer.shutdown(Shutdown::Write)?;
+                    // The peer's FIN has arrived once the stream reads the end of stream.
+                    let mut byte = [0; 1];
+                    let read = timeout(Duration::from_secs(10), stream.read(&mut byte)).await??;
+                    assert_eq!(read, 0);
+                }
+                Peer::SentUrgentData => drop(SockRef::from(&peer).send_out_of_band(b"!")?),
             }
 
             let written = Arc::new(AtomicU64::new(0));
@@ -101,8 +107,8 @@ fn blocked_writer_does_not_spin(
             sleep(WINDOW).await;
             let during = polls.load(Ordering::SeqCst) - before;
             eprintln!(
-                "{backend}: {during} polls in {WINDOW:?} while a writer waits on a {condition} \
-                 peer ({} per second)",
+                "{backend}: {during} polls in {WINDOW:?} while a writer waits, peer {condition:?} \
+                 ({} per second)",
                 during as u128 * 1000 / WINDOW.as_millis()
             );
             // An idle runtime polls for its timer and little else; the fault-injecting backend
