@@ -128,7 +128,13 @@ impl<W: WaitSet> WatchList<W> {
         table.entries.push(Entry { source, token, armed: interest, shown: Ready::EMPTY });
         table.index.insert(source, position);
         drop(table);
-        self.wake_waiter()
+        if let Err(error) = self.wake_waiter() {
+            // A blocked wait would not see the source until its next wake: refuse it rather
+            // than report a failure for a source that stays registered.
+            let _ = self.remove(source);
+            return Err(error);
+        }
+        Ok(())
     }
 
     pub(crate) fn reregister(
@@ -150,6 +156,14 @@ impl<W: WaitSet> WatchList<W> {
     }
 
     pub(crate) fn deregister(&self, source: RawSource) -> io::Result<()> {
+        self.remove(source)?;
+        // A blocked wait still holds the descriptor, which may be closed and reused as soon
+        // as we return; ending the wait keeps the stale copy short-lived.
+        self.wake_waiter()
+    }
+
+    /// Takes a source out of the table.
+    fn remove(&self, source: RawSource) -> io::Result<()> {
         let mut table = lock(&self.table);
         let position = table.index.remove(&source).ok_or_else(|| not_registered(source))?;
         table.entries.swap_remove(position);
@@ -157,10 +171,7 @@ impl<W: WaitSet> WatchList<W> {
             let moved = moved.source;
             table.index.insert(moved, position);
         }
-        drop(table);
-        // A blocked wait still holds the descriptor, which may be closed and reused as soon
-        // as we return; ending the wait keeps the stale copy short-lived.
-        self.wake_waiter()
+        Ok(())
     }
 
     pub(crate) fn poll(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
@@ -304,3 +315,39 @@ macro_rules! forward_to_watch_list {
     };
 }
 pub(crate) use forward_to_watch_list;
+
+#[cfg(all(test, windows))]
+mod tests {
+    use super::*;
+
+    /// Nothing to wait on: only the wake channel matters here.
+    #[derive(Default)]
+    struct NoWait;
+
+    impl WaitSet for NoWait {
+        const NAME: &'static str = "none";
+        fn admit(_source: RawSource, _registered: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn clear(&mut self) {}
+        fn add(&mut self, _source: RawSource, _interest: Interest, _shown: Ready) {}
+        fn wait(&mut self, _timeout: Option<Duration>) -> io::Result<()> {
+            Ok(())
+        }
+        fn for_each_ready(&self, _report: impl FnMut(RawSource, Ready)) {}
+    }
+
+    /// A registration that a blocked wait could not be told of is refused whole, not
+    /// reported failed and kept.
+    #[test]
+    fn a_registration_the_waiter_cannot_be_told_of_is_not_kept() {
+        let list = WatchList::<NoWait>::new().unwrap();
+        list.waiting.store(true, Ordering::SeqCst);
+        list.wake.refuse_next_writes(usize::MAX);
+        assert!(list.register(42, Token(1), Interest::READABLE).is_err());
+        assert_eq!(list.registered(), 0);
+        list.wake.refuse_next_writes(0);
+        list.register(42, Token(1), Interest::READABLE).unwrap();
+        assert_eq!(list.registered(), 1);
+    }
+}

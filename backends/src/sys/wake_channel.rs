@@ -127,6 +127,12 @@ impl WakeChannel {
         }
     }
 
+    /// Makes the next `count` writes fail with `WouldBlock` without reaching the OS.
+    #[cfg(all(test, windows))]
+    pub(crate) fn refuse_next_writes(&self, count: usize) {
+        self.refuse_writes.store(count, Ordering::Release);
+    }
+
     fn write_byte(&self) -> io::Result<()> {
         #[cfg(test)]
         {
@@ -210,14 +216,14 @@ mod tests {
             Err(error) => panic!("{error}"),
         };
         let channel = WakeChannel::new().unwrap();
-        channel.refuse_writes.store(1, Ordering::Release);
+        channel.refuse_next_writes(1);
         channel.wake().unwrap();
         assert_eq!(pending_bytes(&channel), 1, "a refused datagram was taken as a wake");
         channel.drain();
 
-        channel.refuse_writes.store(usize::MAX, Ordering::Release);
+        channel.refuse_next_writes(usize::MAX);
         assert_eq!(channel.wake().unwrap_err().kind(), io::ErrorKind::WouldBlock);
-        channel.refuse_writes.store(0, Ordering::Release);
+        channel.refuse_next_writes(0);
         channel.wake().unwrap();
         assert_eq!(pending_bytes(&channel), 1, "a failed wake swallowed the next one");
     }
