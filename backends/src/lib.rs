@@ -12,6 +12,11 @@
 //! to the operating system, and every `unsafe` block of plexio, lives in this crate; the
 //! runtime above it is safe Rust.
 //!
+//! No backend watches for urgent (out-of-band) data: plexio never delivers it (it leaves
+//! `SO_OOBINLINE` off and has no call that reads it), so `POLLPRI`, `POLLRDBAND`, mio's
+//! priority interest and winsock's exception set (but for a connect) are never asked for,
+//! and an unread urgent byte wakes no wait.
+//!
 //! The contract a backend must keep is written on the [`Backend`] trait. With the `chaos`
 //! feature, [`chaos::ChaosBackend`](crate::chaos) wraps any backend and injects every fault
 //! that contract allows, for tests.
@@ -44,6 +49,8 @@ pub use backend::{Backend, Triggering};
 pub use error::Error;
 pub use event::{Event, Events, Interest, Ready, Token};
 pub use registered::{AsBackend, Registered};
-pub use sys::{AsSource, MAX_IO_SLICES, RawSource, SEND_FLAGS, connect_in_progress};
+pub use sys::{
+    AsSource, Datagram, MAX_IO_SLICES, RawSource, SEND_FLAGS, connect_in_progress, recv_datagram,
+};
 #[cfg(unix)]
 pub use sys::{PeerCredentials, peer_credentials};

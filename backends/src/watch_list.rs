@@ -39,8 +39,10 @@ pub(crate) trait WaitSet: Default + Send + 'static {
     fn clear(&mut self);
 
     /// Adds a source for a non-empty interest. Only sources that [`WaitSet::admit`]
-    /// accepted are added, and no more of them than it allows.
-    fn add(&mut self, source: RawSource, interest: Interest);
+    /// accepted are added, and no more of them than it allows. `shown` is every flag an
+    /// earlier wait found on the source since it was registered: conditions that last (a
+    /// peer's hang-up, a finished connect) decide how some mechanisms must watch it.
+    fn add(&mut self, source: RawSource, interest: Interest, shown: Ready);
 
     /// Waits until a source in the set is ready or the timeout passes; `None` waits for
     /// ever. The timeout is rounded up to the mechanism's resolution.
@@ -74,6 +76,8 @@ struct Entry {
     token: Token,
     /// The directions armed for the next wait; empty once reported, until re-armed.
     armed: Interest,
+    /// Every flag a wait has found on the source, whether or not it was armed for it.
+    shown: Ready,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -121,10 +125,16 @@ impl<W: WaitSet> WatchList<W> {
         }
         W::admit(source, table.entries.len())?;
         let position = table.entries.len();
-        table.entries.push(Entry { source, token, armed: interest });
+        table.entries.push(Entry { source, token, armed: interest, shown: Ready::EMPTY });
         table.index.insert(source, position);
         drop(table);
-        self.wake_waiter()
+        if let Err(error) = self.wake_waiter() {
+            // A blocked wait would not see the source until its next wake: refuse it rather
+            // than report a failure for a source that stays registered.
+            let _ = self.remove(source);
+            return Err(error);
+        }
+        Ok(())
     }
 
     pub(crate) fn reregister(
@@ -146,6 +156,14 @@ impl<W: WaitSet> WatchList<W> {
     }
 
     pub(crate) fn deregister(&self, source: RawSource) -> io::Result<()> {
+        self.remove(source)?;
+        // A blocked wait still holds the descriptor, which may be closed and reused as soon
+        // as we return; ending the wait keeps the stale copy short-lived.
+        self.wake_waiter()
+    }
+
+    /// Takes a source out of the table.
+    fn remove(&self, source: RawSource) -> io::Result<()> {
         let mut table = lock(&self.table);
         let position = table.index.remove(&source).ok_or_else(|| Self::not_registered(source))?;
         table.entries.swap_remove(position);
@@ -153,10 +171,7 @@ impl<W: WaitSet> WatchList<W> {
             let moved = moved.source;
             table.index.insert(moved, position);
         }
-        drop(table);
-        // A blocked wait still holds the descriptor, which may be closed and reused as soon
-        // as we return; ending the wait keeps the stale copy short-lived.
-        self.wake_waiter()
+        Ok(())
     }
 
     pub(crate) fn poll(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
@@ -164,9 +179,9 @@ impl<W: WaitSet> WatchList<W> {
         // Set before the table is copied: a change that misses the copy sees the flag.
         self.waiting.store(true, Ordering::SeqCst);
         set.clear();
-        set.add(self.wake.source(), Interest::READABLE);
+        set.add(self.wake.source(), Interest::READABLE, Ready::EMPTY);
         for entry in lock(&self.table).entries.iter().filter(|entry| !entry.armed.is_empty()) {
-            set.add(entry.source, entry.armed);
+            set.add(entry.source, entry.armed, entry.shown);
         }
         let waited = set.wait(timeout);
         self.waiting.store(false, Ordering::SeqCst);
@@ -196,12 +211,15 @@ impl<W: WaitSet> WatchList<W> {
             // disarmed during it is not reported.
             let Some(&position) = table.index.get(&source) else { return };
             let entry = &mut table.entries[position];
-            let wanted = Ready::for_interest(entry.armed)
-                | Ready::READ_CLOSED
-                | Ready::WRITE_CLOSED
-                | Ready::ERROR;
-            let ready = ready.intersection(wanted);
-            if entry.armed.is_empty() || ready.is_empty() {
+            entry.shown |= ready;
+            // Only what concerns an armed direction is news. `poll` reports a hang-up and
+            // an error whatever it was asked, and winsock's `WSAPoll` reports the peer's FIN
+            // as a hang-up for as long as the socket lives: passed to a socket armed only
+            // for writing, it would wake the writer, whose write says `WouldBlock`, at
+            // every wait. The mechanism must then watch such a socket in a way that waits
+            // (see `WaitSet::add`).
+            let ready = ready.intersection(Ready::for_interest(entry.armed));
+            if ready.is_empty() {
                 return;
             }
             entry.armed = Interest::NONE;
@@ -297,3 +315,39 @@ macro_rules! forward_to_watch_list {
     };
 }
 pub(crate) use forward_to_watch_list;
+
+#[cfg(all(test, windows))]
+mod tests {
+    use super::*;
+
+    /// Nothing to wait on: only the wake channel matters here.
+    #[derive(Default)]
+    struct NoWait;
+
+    impl WaitSet for NoWait {
+        const NAME: &'static str = "none";
+        fn admit(_source: RawSource, _registered: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn clear(&mut self) {}
+        fn add(&mut self, _source: RawSource, _interest: Interest, _shown: Ready) {}
+        fn wait(&mut self, _timeout: Option<Duration>) -> io::Result<()> {
+            Ok(())
+        }
+        fn for_each_ready(&self, _report: impl FnMut(RawSource, Ready)) {}
+    }
+
+    /// A registration that a blocked wait could not be told of is refused whole, not
+    /// reported failed and kept.
+    #[test]
+    fn a_registration_the_waiter_cannot_be_told_of_is_not_kept() {
+        let list = WatchList::<NoWait>::new().unwrap();
+        list.waiting.store(true, Ordering::SeqCst);
+        list.wake.refuse_next_writes(usize::MAX);
+        assert!(list.register(42, Token(1), Interest::READABLE).is_err());
+        assert_eq!(list.registered(), 0);
+        list.wake.refuse_next_writes(0);
+        list.register(42, Token(1), Interest::READABLE).unwrap();
+        assert_eq!(list.registered(), 1);
+    }
+}

@@ -24,6 +24,6 @@ pub mod unix;
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
 pub use tcp_listener::{Incoming, TcpListener};
 pub use tcp_stream::TcpStream;
-pub use udp_socket::UdpSocket;
+pub use udp_socket::{RecvMeta, UdpSocket};
 #[cfg(unix)]
 pub use unix::{PeerCredentials, UnixDatagram, UnixListener, UnixStream};

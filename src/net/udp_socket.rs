@@ -5,8 +5,8 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::task::{Context, Poll};
 
-use plexio_backends::Interest;
-use socket2::{Domain, Protocol, Socket, Type};
+use plexio_backends::{Datagram, Interest, recv_datagram};
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use super::addr::try_each;
 use crate::reactor::Registration;
@@ -15,6 +15,12 @@ use crate::reactor::Registration;
 ///
 /// Every operation is cancel-safe: a datagram is either received by the operation that
 /// completes, or left in the socket's queue.
+///
+/// A datagram longer than the buffer given to receive it is cut to the buffer, the same way
+/// on every OS (Windows reports it as the error `WSAEMSGSIZE`, which plexio does not pass
+/// on): the receive returns the bytes that fit and the rest of the datagram is discarded.
+/// [`recv_msg`](UdpSocket::recv_msg) also says whether that happened. A receive into an
+/// empty buffer returns `Ok(0)` and takes the datagram.
 ///
 /// ```
 /// plexio::block_on(async {
@@ -70,9 +76,9 @@ impl UdpSocket {
     }
 
     /// Receives a datagram from the connected address; a datagram longer than `buffer` is
-    /// truncated.
+    /// cut to it (see [`recv_msg`](Self::recv_msg) to learn whether it was).
     pub async fn recv(&self, buffer: &mut [u8]) -> io::Result<usize> {
-        self.io.io(Interest::READABLE, |socket| socket.recv(buffer)).await
+        self.io.io(Interest::READABLE, |socket| receive(socket, buffer, false)).await.map(|d| d.len)
     }
 
     /// Sends a datagram to `target`.
@@ -83,18 +89,42 @@ impl UdpSocket {
         .await
     }
 
-    /// Receives a datagram and the address it came from.
+    /// Receives a datagram and the address it came from; a datagram longer than `buffer` is
+    /// cut to it (see [`recv_msg`](Self::recv_msg) to learn whether it was).
     pub async fn recv_from(&self, buffer: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         std::future::poll_fn(|cx| self.poll_recv_from(cx, buffer)).await
     }
 
-    /// Polls to receive a datagram and the address it came from.
+    /// Receives a datagram, and says how long it was cut, where it came from, and whether
+    /// it was longer than `buffer`.
+    ///
+    /// ```
+    /// plexio::block_on(async {
+    ///     let a = plexio::net::UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let b = plexio::net::UdpSocket::bind("127.0.0.1:0").await?;
+    ///     a.send_to(b"a datagram of 22 bytes", b.local_addr()?).await?;
+    ///     let mut buffer = [0; 10];
+    ///     let meta = b.recv_msg(&mut buffer).await?;
+    ///     assert_eq!((meta.len, meta.truncated), (10, true));
+    ///     assert_eq!(&buffer, b"a datagram");
+    ///     Ok::<(), std::io::Error>(())
+    /// }).unwrap();
+    /// ```
+    pub async fn recv_msg(&self, buffer: &mut [u8]) -> io::Result<RecvMeta> {
+        let datagram = self.io.io(Interest::READABLE, |socket| receive(socket, buffer, false));
+        RecvMeta::new(datagram.await?)
+    }
+
+    /// Polls to receive a datagram and the address it came from; a datagram longer than
+    /// `buffer` is cut to it.
     pub fn poll_recv_from(
         &self,
         cx: &mut Context<'_>,
         buffer: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.io.poll_io(cx, Interest::READABLE, |socket| socket.recv_from(buffer))
+        self.io
+            .poll_io(cx, Interest::READABLE, |socket| receive(socket, buffer, false))
+            .map(|received| RecvMeta::new(received?).map(|meta| (meta.len, meta.from)))
     }
 
     /// Polls to send a datagram to `target`.
@@ -107,9 +137,11 @@ impl UdpSocket {
         self.io.poll_io(cx, Interest::WRITABLE, |socket| socket.send_to(buffer, target))
     }
 
-    /// Receives a datagram without removing it from the queue.
+    /// Receives a datagram without removing it from the queue; a datagram longer than
+    /// `buffer` is cut to it, and stays queued whole.
     pub async fn peek_from(&self, buffer: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io.io(Interest::READABLE, |socket| socket.peek_from(buffer)).await
+        let datagram = self.io.io(Interest::READABLE, |socket| receive(socket, buffer, true));
+        RecvMeta::new(datagram.await?).map(|meta| (meta.len, meta.from))
     }
 
     /// The local address.
@@ -146,6 +178,32 @@ impl UdpSocket {
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.io.get_ref().take_error()
     }
+}
+
+/// What [`UdpSocket::recv_msg`] learned about the datagram it received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecvMeta {
+    /// How many bytes were written to the front of the buffer.
+    pub len: usize,
+    /// The address the datagram came from.
+    pub from: SocketAddr,
+    /// Whether the datagram was longer than the buffer: its other bytes are discarded.
+    pub truncated: bool,
+}
+
+impl RecvMeta {
+    fn new(datagram: Datagram) -> io::Result<RecvMeta> {
+        let from = datagram.from.as_socket().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidData, "a datagram from a non-IP address")
+        })?;
+        Ok(RecvMeta { len: datagram.len, from, truncated: datagram.truncated })
+    }
+}
+
+/// One receive, with the same result for a datagram longer than `buffer` on every OS.
+fn receive(socket: &std::net::UdpSocket, buffer: &mut [u8], peek: bool) -> io::Result<Datagram> {
+    recv_datagram(SockRef::from(socket), buffer, peek)
 }
 
 impl fmt::Debug for UdpSocket {

@@ -7,8 +7,16 @@
 //! until the reactor re-arms it), and every wait costs time in proportion to the number of
 //! watched sockets.
 //!
-//! `POLLHUP` is reported as both directions closed and ready, `POLLERR` as an error that
-//! wakes both directions, and `POLLNVAL` (a descriptor closed while registered) as an error.
+//! `POLLHUP` means what each OS makes it mean: on Unix both directions are closed and
+//! ready; on Windows only the read side (`WSAPoll` reports the peer's FIN as `POLLHUP`).
+//! `POLLERR` is an error that wakes both directions, and `POLLNVAL` (a descriptor closed
+//! while registered) an error.
+//!
+//! `poll` reports `POLLHUP` whatever a socket is watched for, and `WSAPoll` keeps reporting
+//! it for as long as the socket lives once the peer has shut down its write side; so on
+//! Windows a socket in that state that is armed only for writing is not handed to
+//! `WSAPoll`, which could not wait for it: that wait is made with winsock `select`, whose
+//! write set ignores the peer's FIN (see `windows.rs`).
 //!
 //! On Windows versions before 10 2004, `WSAPoll` never reports a failed non-blocking
 //! `connect`: a connection refused there waits until its timeout.
@@ -82,8 +90,7 @@ fn ready(revents: i16) -> Ready {
         ready |= Ready::WRITABLE;
     }
     if revents & flags::HANG_UP != 0 {
-        // The operations say what still works; both directions must try.
-        ready |= Ready::READABLE | Ready::WRITABLE | Ready::READ_CLOSED | Ready::WRITE_CLOSED;
+        ready |= flags::HANG_UP_READY;
     }
     if revents & flags::ERROR != 0 {
         ready |= Ready::ERROR | Ready::READABLE | Ready::WRITABLE;
@@ -112,7 +119,12 @@ mod tests {
     fn revents_map_to_readiness() {
         assert_eq!(ready(flags::READ), Ready::READABLE);
         assert_eq!(ready(flags::WRITE), Ready::WRITABLE);
-        assert!(ready(flags::HANG_UP).contains(Ready::READ_CLOSED | Ready::WRITE_CLOSED));
+        assert!(ready(flags::HANG_UP).contains(Ready::READ_CLOSED | Ready::READABLE));
+        #[cfg(unix)]
+        assert!(ready(flags::HANG_UP).contains(Ready::WRITE_CLOSED | Ready::WRITABLE));
+        // The peer's FIN, on Windows: writing may still work, and must be waited for.
+        #[cfg(windows)]
+        assert!(!ready(flags::HANG_UP).intersects(Ready::WRITE_CLOSED | Ready::WRITABLE));
         assert!(ready(flags::ERROR).contains(Ready::ERROR | Ready::READABLE | Ready::WRITABLE));
         assert_eq!(ready(flags::INVALID), Ready::ERROR);
         assert_eq!(ready(0), Ready::EMPTY);

@@ -15,11 +15,23 @@ use crate::{Interest, RawSource, Ready};
 
 /// The `poll(2)` flags plexio asks for and reads back.
 pub(super) mod flags {
+    use crate::Ready;
+
     pub(crate) const READ: i16 = libc::POLLIN;
     pub(crate) const WRITE: i16 = libc::POLLOUT;
     pub(crate) const HANG_UP: i16 = libc::POLLHUP;
     pub(crate) const ERROR: i16 = libc::POLLERR;
     pub(crate) const INVALID: i16 = libc::POLLNVAL;
+
+    /// What `POLLHUP` means on Unix: both directions are done (Linux sets it once the peer
+    /// has shut down and so have we, or on a reset; a write then fails at once). The
+    /// operations say what still works, so both directions try.
+    pub(crate) const HANG_UP_READY: Ready = Ready::from_bits(
+        Ready::READABLE.bits()
+            | Ready::WRITABLE.bits()
+            | Ready::READ_CLOSED.bits()
+            | Ready::WRITE_CLOSED.bits(),
+    );
 }
 
 /// The array of one wait.
@@ -40,7 +52,7 @@ impl WaitSet for PollSet {
         self.entries.clear();
     }
 
-    fn add(&mut self, source: RawSource, interest: Interest) {
+    fn add(&mut self, source: RawSource, interest: Interest, _shown: Ready) {
         let events = super::requested(interest);
         self.entries.push(libc::pollfd { fd: source, events, revents: 0 });
     }

@@ -15,16 +15,22 @@
 //!   number of sockets. A process that opens many files reaches that limit with few
 //!   sockets.
 //! * **Windows:** a winsock `fd_set` is an array with a count, 64 entries in the headers.
-//!   The count is what winsock reads, so plexio allocates larger sets of
-//!   `MAX_SOCKETS` (4096) entries (the documented way of raising `FD_SETSIZE`), and refuses a
-//!   socket beyond that with [`Error::TooManySources`](crate::Error::TooManySources). The
-//!   wake channel takes one entry.
+//!   The count is what winsock reads, so plexio allocates larger sets of `MAX_SOCKETS`
+//!   (4,096) entries (the documented way of raising `FD_SETSIZE`). The wake channel takes
+//!   one entry, so one backend holds 4,095 registrations, whatever the sockets' handle
+//!   values: the 4,096th [`Backend::register`] is refused with
+//!   [`Error::TooManySources`](crate::Error::TooManySources) (`limit: 4095`), an
+//!   `io::Error` of kind [`QuotaExceeded`](std::io::ErrorKind::QuotaExceeded).
 //! * Every wait costs time in proportion to the number of watched sockets (on Unix, to the
 //!   highest descriptor number): `select` is here to compare with, and for tiny programs.
 //!
 //! A failed non-blocking `connect` on Windows is reported in the exception set, never the
-//! write set; a socket armed for writing is therefore also watched for exceptions, and an
-//! exception is reported as an error that wakes both directions.
+//! write set; a socket armed for writing that may still be connecting (one that has never
+//! shown writable nor an exception) is therefore also watched for exceptions, and an
+//! exception is reported as an error that wakes the writer. No other socket is: the
+//! exception set also holds urgent (out-of-band) data not yet read, which would keep it
+//! ready for ever, since plexio never reads urgent data (the README's guarantees say what
+//! plexio does with it).
 
 #[cfg(unix)]
 mod unix;

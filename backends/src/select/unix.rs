@@ -81,7 +81,7 @@ impl WaitSet for SelectSet {
         self.highest = -1;
     }
 
-    fn add(&mut self, source: RawSource, interest: Interest) {
+    fn add(&mut self, source: RawSource, interest: Interest, _shown: Ready) {
         if !fits(source) {
             // `admit` refused it at registration; never write outside the set.
             debug_assert!(false, "descriptor {source} was admitted to select");

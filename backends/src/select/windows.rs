@@ -56,7 +56,8 @@ impl SocketArray {
 pub(crate) struct SelectSet {
     read: Box<SocketArray>,
     write: Box<SocketArray>,
-    /// Sockets armed for writing, watched for a failed `connect`.
+    /// Sockets armed for writing that may still be connecting, watched for a failed
+    /// `connect`.
     except: Box<SocketArray>,
     /// The result of the last wait, one entry per socket.
     ready: Vec<(SOCKET, Ready)>,
@@ -91,7 +92,7 @@ impl WaitSet for SelectSet {
         self.ready.clear();
     }
 
-    fn add(&mut self, source: RawSource, interest: Interest) {
+    fn add(&mut self, source: RawSource, interest: Interest, shown: Ready) {
         // A winsock SOCKET is pointer-sized; `RawSocket` widens it to 64 bits.
         let socket = source as SOCKET;
         if interest.is_readable() {
@@ -99,7 +100,14 @@ impl WaitSet for SelectSet {
         }
         if interest.is_writable() {
             self.write.push(socket);
-            self.except.push(socket);
+            // The exception set holds two things: a failed `connect`, and urgent data not
+            // yet read, which plexio never reads (it leaves SO_OOBINLINE off), so the set
+            // would stay ready for the life of the socket. Only a socket that may still be
+            // connecting is put there: one that has shown writable (a connect finished) or
+            // an exception (a connect failed) once has nothing left to learn from it.
+            if !shown.intersects(Ready::WRITABLE | Ready::ERROR) {
+                self.except.push(socket);
+            }
         }
     }
 
@@ -137,7 +145,8 @@ impl SelectSet {
         let sets = [
             (&self.read, Ready::READABLE),
             (&self.write, Ready::WRITABLE),
-            (&self.except, Ready::ERROR | Ready::READABLE | Ready::WRITABLE),
+            // A failed connect: the writer waiting for it asks `SO_ERROR`.
+            (&self.except, Ready::ERROR | Ready::WRITABLE),
         ];
         for (set, ready) in sets {
             self.ready.extend(set.as_slice().iter().map(|&socket| (socket, ready)));
@@ -164,14 +173,55 @@ mod tests {
         let inner = Error::from_io(&error).expect("a plexio error");
         assert!(matches!(inner, Error::TooManySources { limit, .. } if *limit == MAX_SOCKETS - 1));
         assert!(error.to_string().contains("poll"), "{error}");
+        assert_eq!(error.kind(), io::ErrorKind::QuotaExceeded);
+    }
+
+    /// The documented limit, on real sockets: 4,095 registrations, then `QuotaExceeded`.
+    #[test]
+    fn the_backend_holds_4095_sockets_and_refuses_the_next() {
+        use std::os::windows::io::AsRawSocket;
+
+        use crate::{Backend, Token};
+
+        let backend = super::super::SelectBackend::new().unwrap();
+        let sockets: Vec<_> =
+            (0..MAX_SOCKETS).map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+        let register = |index: usize| {
+            let socket = sockets[index].as_raw_socket();
+            // SAFETY: every socket stays open until the end of the test, after the backend
+            // that holds them is dropped.
+            unsafe { backend.register(socket, Token(index), Interest::READABLE) }
+        };
+        for index in 0..MAX_SOCKETS - 1 {
+            register(index).unwrap();
+        }
+        assert_eq!(backend.registered(), 4095);
+        let error = register(MAX_SOCKETS - 1).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::QuotaExceeded);
+        assert!(matches!(
+            Error::from_io(&error),
+            Some(Error::TooManySources { limit: 4095, backend: "select" })
+        ));
+        drop(backend);
+    }
+
+    #[test]
+    fn only_sockets_that_may_be_connecting_are_watched_for_exceptions() {
+        let mut set = SelectSet::default();
+        set.add(3, Interest::WRITABLE, Ready::EMPTY);
+        set.add(4, Interest::WRITABLE, Ready::WRITABLE | Ready::READABLE);
+        set.add(5, Interest::BOTH, Ready::ERROR);
+        set.add(6, Interest::READABLE, Ready::EMPTY);
+        assert_eq!(set.except.as_slice(), [3]);
+        assert_eq!(set.write.as_slice(), [3, 4, 5]);
     }
 
     #[test]
     fn results_merge_per_socket() {
         let mut set = SelectSet::default();
-        set.add(9, Interest::READABLE);
-        set.add(7, Interest::BOTH);
-        set.add(5, Interest::WRITABLE);
+        set.add(9, Interest::READABLE, Ready::EMPTY);
+        set.add(7, Interest::BOTH, Ready::EMPTY);
+        set.add(5, Interest::WRITABLE, Ready::EMPTY);
         // As winsock leaves the sets after a wait: 7 and 9 readable, 7 writable, 5 failed.
         set.read.count = 2;
         set.write.sockets[0] = 7;
@@ -179,7 +229,7 @@ mod tests {
         set.except.sockets[0] = 5;
         set.except.count = 1;
         set.collect_ready();
-        let error = Ready::ERROR | Ready::READABLE | Ready::WRITABLE;
+        let error = Ready::ERROR | Ready::WRITABLE;
         assert_eq!(
             set.ready,
             [(5, error), (7, Ready::READABLE | Ready::WRITABLE), (9, Ready::READABLE)]

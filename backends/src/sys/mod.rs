@@ -1,6 +1,6 @@
 //! The thin OS layer shared by plexio's own backends: raw handle types, the `syscall!`
-//! helper, the wake channel that interrupts a blocked `select`/`poll`, and the peer
-//! credentials of Unix domain sockets.
+//! helper, the wake channel that interrupts a blocked `select`/`poll`, the one receive call
+//! whose result differs by OS, and the peer credentials of Unix domain sockets.
 
 #[cfg(unix)]
 mod peer_credentials;
@@ -15,6 +15,9 @@ pub use unix::*;
 mod windows;
 #[cfg(windows)]
 pub use windows::*;
+
+mod datagram;
+pub use datagram::{Datagram, recv_datagram};
 
 #[cfg(any(feature = "select", feature = "poll"))]
 pub(crate) mod wake_channel;

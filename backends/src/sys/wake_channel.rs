@@ -5,6 +5,13 @@
 //! can watch, so it uses a UDP socket on 127.0.0.1 connected to itself. Either way, at most
 //! one byte is in flight: a wake that finds one pending is already done (a full channel is
 //! a successful wake, never an error).
+//!
+//! The two differ when a write would block. A stream that refuses a byte is full: a wake
+//! is in it already. A datagram socket that refuses one has queued *nothing* (its send
+//! buffer is busy, the receiver may well be empty), so on Windows `WouldBlock` is a wake
+//! not yet made: it is retried, and if it still fails the pending flag is cleared and the
+//! error returned, so that the next wake sends again instead of trusting a flag that no
+//! datagram backs.
 
 use std::io;
 #[cfg(unix)]
@@ -27,7 +34,17 @@ pub(crate) struct WakeChannel {
     /// channel matters: cleared before, a wake could slip its byte in between, have it read
     /// by this drain, and leave the flag set with the channel empty, which would swallow
     /// every later wake.
+    ///
+    /// # Invariant
+    ///
+    /// While it is set, a byte is in the channel, or is being written by the `wake` that
+    /// set it, or is being drained by a poll that is returning: a `wake` whose write
+    /// queued nothing clears it.
     pending: AtomicBool,
+    /// How many of the next writes fail with `WouldBlock` without reaching the OS: the
+    /// seam through which the tests make a write that queues nothing.
+    #[cfg(test)]
+    refuse_writes: std::sync::atomic::AtomicUsize,
 }
 
 impl WakeChannel {
@@ -36,7 +53,13 @@ impl WakeChannel {
         let (receiver, sender) = std::os::unix::net::UnixStream::pair()?;
         receiver.set_nonblocking(true)?;
         sender.set_nonblocking(true)?;
-        Ok(WakeChannel { receiver, sender, pending: AtomicBool::new(false) })
+        Ok(WakeChannel {
+            receiver,
+            sender,
+            pending: AtomicBool::new(false),
+            #[cfg(test)]
+            refuse_writes: Default::default(),
+        })
     }
 
     #[cfg(windows)]
@@ -44,7 +67,12 @@ impl WakeChannel {
         let socket = std::net::UdpSocket::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
         socket.connect(socket.local_addr()?)?;
         socket.set_nonblocking(true)?;
-        Ok(WakeChannel { socket, pending: AtomicBool::new(false) })
+        Ok(WakeChannel {
+            socket,
+            pending: AtomicBool::new(false),
+            #[cfg(test)]
+            refuse_writes: Default::default(),
+        })
     }
 
     /// The handle that becomes readable when a wake is pending.
@@ -60,19 +88,65 @@ impl WakeChannel {
         if self.pending.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        #[cfg(unix)]
-        let written = (&self.sender).write(&[1]);
-        #[cfg(windows)]
-        let written = self.socket.send(&[1]);
-        match written {
-            Ok(_) => Ok(()),
-            // A full channel already holds a wake.
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(()),
+        match self.write_wake() {
+            Ok(()) => Ok(()),
             Err(error) => {
+                // Nothing was queued: the next wake must write again.
                 self.pending.store(false, Ordering::Release);
                 Err(error)
             }
         }
+    }
+
+    /// Writes one wake; `Ok` once the channel holds one.
+    #[cfg(unix)]
+    fn write_wake(&self) -> io::Result<()> {
+        match self.write_byte() {
+            // A full stream already holds a wake.
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            written => written,
+        }
+    }
+
+    /// Writes one wake; `Ok` once the channel holds one. A datagram refused with
+    /// `WouldBlock` was not queued, and nothing says another one is: the send buffer of a
+    /// loopback socket empties by itself within moments, so the write is tried again a few
+    /// times before it is given up as an error.
+    #[cfg(windows)]
+    fn write_wake(&self) -> io::Result<()> {
+        const ATTEMPTS: usize = 64;
+        let mut attempt = 1;
+        loop {
+            match self.write_byte() {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock && attempt < ATTEMPTS => {
+                    attempt += 1;
+                    std::thread::yield_now();
+                }
+                written => return written,
+            }
+        }
+    }
+
+    /// Makes the next `count` writes fail with `WouldBlock` without reaching the OS.
+    #[cfg(all(test, windows))]
+    pub(crate) fn refuse_next_writes(&self, count: usize) {
+        self.refuse_writes.store(count, Ordering::Release);
+    }
+
+    fn write_byte(&self) -> io::Result<()> {
+        #[cfg(test)]
+        {
+            let refuse = |left: usize| left.checked_sub(1);
+            if self.refuse_writes.fetch_update(Ordering::AcqRel, Ordering::Acquire, refuse).is_ok()
+            {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+        }
+        #[cfg(unix)]
+        let written = (&self.sender).write(&[1]);
+        #[cfg(windows)]
+        let written = self.socket.send(&[1]);
+        written.map(drop)
     }
 
     /// Consumes every pending wake, so that the next wait blocks again.
@@ -128,5 +202,29 @@ mod tests {
         #[cfg(windows)]
         let read = channel.socket.recv(&mut buffer);
         assert_eq!(read.unwrap(), 1, "the second wake wrote nothing");
+    }
+
+    /// A datagram refused with `WouldBlock` was not queued: the wake is written again;
+    /// and a wake that could not be written at all leaves the flag clear, so that the next
+    /// one writes. (On Unix the same refusal means a full stream, which holds a wake.)
+    #[cfg(windows)]
+    #[test]
+    fn a_datagram_the_channel_refused_is_not_taken_for_a_wake() {
+        let pending_bytes = |channel: &WakeChannel| match channel.socket.recv(&mut [0u8; 8]) {
+            Ok(n) => n,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(error) => panic!("{error}"),
+        };
+        let channel = WakeChannel::new().unwrap();
+        channel.refuse_next_writes(1);
+        channel.wake().unwrap();
+        assert_eq!(pending_bytes(&channel), 1, "a refused datagram was taken as a wake");
+        channel.drain();
+
+        channel.refuse_next_writes(usize::MAX);
+        assert_eq!(channel.wake().unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        channel.refuse_next_writes(0);
+        channel.wake().unwrap();
+        assert_eq!(pending_bytes(&channel), 1, "a failed wake swallowed the next one");
     }
 }
