@@ -2,7 +2,13 @@
 //!
 //! Every type registers its socket with the runtime running on the thread that creates it,
 //! and removes the registration when dropped. Creating one outside of a runtime fails with
-//! an error whose source is [`Error::NoRuntime`](crate::Error::NoRuntime).
+//! an error whose source is [`Error::NoRuntime`](crate::Error::NoRuntime). Once that runtime
+//! is dropped, every operation that waits for the socket fails with
+//! [`Error::RuntimeShutdown`](crate::Error::RuntimeShutdown); the socket itself stays open
+//! until the object is dropped.
+//!
+//! Which operations are cancel-safe, and which `futures` helpers are not, is in the
+//! [guide](crate::guide#cancel-safety).
 
 mod addr;
 mod split;
