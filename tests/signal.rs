@@ -6,7 +6,6 @@ mod util;
 
 #[cfg(all(unix, feature = "signal"))]
 mod unix {
-
     use std::sync::mpsc;
     use std::time::Duration;
 
