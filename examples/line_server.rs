@@ -25,6 +25,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::process::ExitCode;
+use std::task::Poll;
 use std::time::Duration;
 
 use futures::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -113,12 +114,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// Resolves when the server should stop: on Ctrl-C with the `signal` feature, else never.
+/// Resolves when the server should stop: on Ctrl-C with the `signal` feature (on Unix),
+/// else never, and Ctrl-C ends the process as usual.
 pub async fn shutdown_signal() -> io::Result<()> {
     #[cfg(feature = "signal")]
-    return plexio::signal::ctrl_c().await;
-    #[cfg(not(feature = "signal"))]
-    return std::future::pending().await;
+    match plexio::signal::ctrl_c().await {
+        // Not on this system (Windows, for now): no graceful shutdown then.
+        Err(error) if error.kind() == io::ErrorKind::Unsupported => {}
+        result => return result,
+    }
+    std::future::pending().await
 }
 
 /// Builds the runtime, serves until `stop()` resolves, drains, and drops the runtime.
@@ -164,8 +169,8 @@ where
     let mut stopped = pin!(stop().fuse());
     // Polled once before announcing the server: a signal handler is installed on the first
     // poll, and a stop sent after the announcement must not be missed.
-    if futures::poll!(&mut stopped).is_ready() {
-        return Ok(Summary { accepted, unfinished: 0 });
+    if let Poll::Ready(result) = futures::poll!(&mut stopped) {
+        return result.map(|()| Summary { accepted, unfinished: 0 });
     }
     listening(listener.local_addr()?);
     loop {
