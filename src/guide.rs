@@ -1,10 +1,10 @@
 //! Coming from tokio or smol: what you reach for there, and plexio's answer.
 //!
 //! plexio's model is tokio's current-thread runtime: one runtime per thread, tasks that need
-//! not be `Send`, I/O driven by the runtime that created the socket. Its I/O traits are the
-//! `futures` crate's (`futures::io::{AsyncRead, AsyncWrite}`, with `AsyncReadExt`,
-//! `AsyncWriteExt`, `AsyncBufReadExt` for the helpers), as with smol, not tokio's. This page
-//! has no items; every example on it runs as a doc test.
+//! not be `Send`, each socket registered with the runtime that created it. Its I/O traits
+//! are the `futures` crate's (`futures::io::{AsyncRead, AsyncWrite}`, with `AsyncReadExt`,
+//! `AsyncWriteExt`, `AsyncBufReadExt` for the helpers), as with smol, not tokio's. This
+//! page has no items; every example on it runs as a doc test.
 //!
 //! | you reach for (tokio) | in plexio | see |
 //! |---|---|---|
