@@ -56,6 +56,13 @@ where
     (addr.recv().expect("the server failed to start"), server)
 }
 
+/// The tests of this file take turns: each server sees every `SIGINT`, and a test that
+/// probes for a closed port must not find another test's server given the same port.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// A client: writes raw bytes, reads lines.
 struct Client {
     writer: TcpStream,
@@ -90,6 +97,7 @@ impl Client {
 
 #[test]
 fn answers_every_line_of_concurrent_clients_on_every_backend() {
+    let _alone = one_at_a_time();
     let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
     for backend in plexio::backends() {
         let options = options(backend, Duration::from_secs(30), Duration::from_secs(30));
@@ -127,6 +135,7 @@ fn answers_every_line_of_concurrent_clients_on_every_backend() {
 
 #[test]
 fn closes_silent_connections_at_the_idle_timeout_on_every_backend() {
+    let _alone = one_at_a_time();
     let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
     for backend in plexio::backends() {
         let options = options(backend, Duration::from_millis(100), Duration::from_secs(30));
@@ -172,12 +181,6 @@ fn options_parse_as_documented() {
 mod sigint {
     use super::*;
     use signal_hook::consts::SIGINT;
-
-    /// The tests that raise `SIGINT` take turns: each server sees every signal.
-    fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-        static LOCK: Mutex<()> = Mutex::new(());
-        LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 
     #[test]
     fn sigint_stops_accepting_and_lets_open_connections_finish() {
