@@ -33,14 +33,35 @@
 //!
 //! Errors on I/O paths are [`std::io::Error`]s; plexio's own failures are [`Error`], which
 //! travels inside an `io::Error` as its source where it happens on an I/O path.
+//!
+//! Coming from tokio or smol? The [`guide`] maps what you reach for there to plexio, and
+//! says which operations are [cancel-safe](guide#cancel-safety).
+//!
+//! # Cargo features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `mio` (default) | the `mio` backend: epoll, kqueue, IOCP through the mio crate |
+//! | `polling` | the `polling` backend: epoll, kqueue, event ports, IOCP through the polling crate |
+//! | `poll` | plexio's own `poll(2)` / `WSAPoll` backend |
+//! | `select` | plexio's own `select(2)` / winsock `select` backend |
+//! | `chaos` | [`backend::chaos`]: a wrapper backend that injects faults, to test code against them |
+//! | `signal` | [`signal::ctrl_c`]: wait for Ctrl-C (Unix; the signal-hook crate) |
+//!
+//! The backend features only add backends, in any combination; the backend a runtime uses is
+//! chosen at run time ([`Builder::backend`], `PLEXIO_BACKEND`) among those compiled in.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod guide;
 pub mod io;
 pub mod net;
 mod reactor;
 mod runtime;
+#[cfg(feature = "signal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "signal")))]
+pub mod signal;
 pub mod task;
 pub mod time;
 
@@ -63,9 +84,23 @@ pub mod backend {
     };
 
     /// A wrapper backend that injects the faults the [`Backend`] contract allows, to test a
-    /// program (or the runtime) against them: `Runtime::builder().custom_backend(
-    /// ChaosBackend::new(plexio::backend::open("poll")?, seed))`.
+    /// program (or the runtime) against them.
+    ///
+    /// ```
+    /// use plexio::backend::chaos::ChaosBackend;
+    ///
+    /// // Any backend compiled in, opened by name, wrapped; a seed makes the faults repeatable.
+    /// let inner = plexio::backend::open(plexio::backends()[0])?;
+    /// let runtime = plexio::Runtime::builder().custom_backend(ChaosBackend::new(inner, 7)).build()?;
+    /// let slept = runtime.block_on(async {
+    ///     plexio::time::sleep(std::time::Duration::from_millis(1)).await;
+    ///     "slept"
+    /// });
+    /// assert_eq!(slept, "slept");
+    /// # Ok::<(), plexio::Error>(())
+    /// ```
     #[cfg(feature = "chaos")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "chaos")))]
     pub use plexio_backends::chaos;
 
     /// Opens one of plexio's own backends by name (as `Runtime::builder().backend(name)`

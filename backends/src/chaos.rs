@@ -10,12 +10,26 @@
 //! loses an event it held back, and never blocks while it holds one. A run that fails can be
 //! replayed with the same seed (see [`ChaosBackend::seed`]).
 //!
+//! A plexio program reaches it as `plexio::backend::chaos` (with plexio's `chaos` feature),
+//! wraps one of plexio's backends opened by name, and runs a runtime on the wrapper:
+//!
 //! ```
 //! # #[cfg(feature = "poll")] {
-//! use plexio_backends::chaos::ChaosBackend;
-//! let inner = plexio_backends::poll::PollBackend::new()?;
-//! let chaotic = ChaosBackend::new(inner, 42);
+//! # // This crate's own doc tests cannot name plexio, which depends on it: these two
+//! # // paths stand in for plexio's re-exports of the same items. plexio's doc test of
+//! # // `plexio::backend::chaos` runs the whole example, runtime included.
+//! # mod plexio { pub mod backend {
+//! #     pub use plexio_backends::chaos;
+//! #     pub fn open(name: &str)
+//! #         -> Result<std::sync::Arc<dyn plexio_backends::Backend>, plexio_backends::Error> {
+//! #         plexio_backends::registry::open(Some(name))
+//! #     }
+//! # } }
+//! use plexio::backend::chaos::ChaosBackend;
+//!
+//! let chaotic = ChaosBackend::new(plexio::backend::open("poll")?, 42);
 //! assert_eq!(chaotic.seed(), 42);
+//! // let runtime = plexio::Runtime::builder().custom_backend(chaotic).build()?;
 //! # }
 //! # Ok::<(), std::io::Error>(())
 //! ```

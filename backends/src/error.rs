@@ -104,10 +104,20 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// The runtime that an I/O object or timer belongs to has shut down.
+    /// An I/O object was used after the runtime it is registered with was dropped: the
+    /// operations it was waiting on then, and every later one that waits for readiness,
+    /// fail with this error. The socket itself stays open (a listener's connections still
+    /// queue in the kernel) until the object is dropped.
+    ///
+    /// Timers never report it: a timer whose runtime is gone starts again on the runtime
+    /// that polls it next, and panics if polled outside of any.
     #[error("the plexio runtime this object belongs to has shut down")]
     RuntimeShutdown,
-    /// An I/O object or timer was used outside of a plexio runtime.
+    /// An I/O object was created (bound, connected, or wrapped with `from_std`) on a thread
+    /// where no plexio runtime is running.
+    ///
+    /// Only I/O objects report it: a timer polled outside of a runtime, and `spawn` called
+    /// outside of one, panic instead.
     #[error(
         "no plexio runtime is running on this thread; use it inside `plexio::block_on` or \
          `Runtime::block_on`"

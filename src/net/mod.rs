@@ -2,7 +2,10 @@
 //!
 //! Every type registers its socket with the runtime running on the thread that creates it,
 //! and removes the registration when dropped. Creating one outside of a runtime fails with
-//! an error whose source is [`Error::NoRuntime`](crate::Error::NoRuntime).
+//! an error whose source is [`Error::NoRuntime`](crate::Error::NoRuntime). Once that runtime
+//! is dropped, every operation that waits for the socket fails with
+//! [`Error::RuntimeShutdown`](crate::Error::RuntimeShutdown); the socket itself stays open
+//! until the object is dropped.
 //!
 //! A socket serves the runtime it was created on. The types are `Send`, so that a socket
 //! can travel inside a value, but its operations work only inside that runtime's
@@ -11,6 +14,9 @@
 //! runtime with `NoRuntime`, rather than wait for a runtime that may never poll for them.
 //! To move a socket to another runtime, take it out with `into_std` and wrap it again with
 //! `from_std` on the other runtime's thread.
+//!
+//! Which operations are cancel-safe, and which `futures` helpers are not, is in the
+//! [guide](crate::guide#cancel-safety).
 
 mod addr;
 mod byte_stream;

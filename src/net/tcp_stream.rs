@@ -23,9 +23,19 @@ use crate::reactor::Registration;
 /// `&TcpStream` too: a reader and a writer can work on one stream at once, each waiting on
 /// its own direction. [`into_split`](TcpStream::into_split) gives owned halves for two tasks.
 ///
+/// # Cancel safety
+///
 /// Reads and writes are cancel-safe: a dropped `read` future loses no byte (the data stays
 /// in the socket for the next read), and a dropped `write` future wrote either nothing or
-/// the bytes it would have reported.
+/// the bytes it would have reported. So are [`peek`](TcpStream::peek),
+/// [`readable`](TcpStream::readable) and [`writable`](TcpStream::writable).
+///
+/// The helpers of `futures`' `AsyncReadExt`, `AsyncBufReadExt` and `AsyncWriteExt` that
+/// loop over several reads or writes are not: a dropped `read_exact`, `read_line`,
+/// `read_to_end` or `write_all` loses what it had read, or leaves part of its buffer
+/// written. Under a timeout, keep a `BufReader` (and the line so far) across tries, or put
+/// the timeout around the whole connection: the [guide](crate::guide#cancel-safety) shows
+/// both.
 ///
 /// ```no_run
 /// use futures::io::{AsyncReadExt, AsyncWriteExt};

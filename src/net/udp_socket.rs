@@ -14,7 +14,7 @@ use crate::reactor::Registration;
 /// A UDP socket.
 ///
 /// Every operation is cancel-safe: a datagram is either received by the operation that
-/// completes, or left in the socket's queue.
+/// completes, or left in the socket's queue; a dropped `send` or `send_to` sent nothing.
 ///
 /// A datagram longer than the buffer given to receive it is cut to the buffer, the same way
 /// on every OS (Windows reports it as the error `WSAEMSGSIZE`, which plexio does not pass

@@ -18,7 +18,9 @@ use super::{Sleep, sleep_until};
 ///
 /// # Panics
 ///
-/// If `period` is zero.
+/// If `period` is zero. Waiting for a tick that is not yet due ([`Interval::tick`],
+/// [`Interval::poll_tick`], the stream) panics outside of a plexio runtime, as
+/// [`sleep`](super::sleep) does.
 ///
 /// ```
 /// use std::time::Duration;
@@ -37,7 +39,8 @@ pub fn interval(period: Duration) -> Interval {
 ///
 /// # Panics
 ///
-/// If `period` is zero.
+/// As [`interval`]: if `period` is zero, and when a tick that is not yet due is waited for
+/// outside of a plexio runtime.
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
     assert!(!period.is_zero(), "plexio::time::interval needs a period above zero");
     Interval { period, sleep: sleep_until(start) }

@@ -18,7 +18,8 @@ use crate::runtime::{Shared, context};
 ///
 /// # Panics
 ///
-/// The returned future panics if polled outside of a plexio runtime.
+/// The returned future panics if polled, before its deadline, outside of a plexio runtime
+/// (on a thread that is not inside `block_on`); making it does not.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -33,6 +34,11 @@ pub fn sleep(duration: Duration) -> Sleep {
 }
 
 /// Waits until `deadline`.
+///
+/// # Panics
+///
+/// As [`sleep`]: the returned future panics if polled, before `deadline`, outside of a
+/// plexio runtime.
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep::new(Some(deadline))
 }

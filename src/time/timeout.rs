@@ -10,7 +10,13 @@ use std::time::Duration;
 use super::{Sleep, sleep};
 
 /// Runs `future` for at most `duration`: its output, or [`Elapsed`] if time ran out first.
-/// On timeout the future is dropped, which cancels it.
+/// On timeout the future is dropped, which cancels it: see the
+/// [guide on cancel safety](crate::guide#cancel-safety) for the futures that lose data then.
+///
+/// # Panics
+///
+/// The returned future panics if polled outside of a plexio runtime while `future` is not
+/// yet ready (its deadline needs the runtime's timers); making it does not.
 ///
 /// ```
 /// use std::time::Duration;

@@ -19,7 +19,9 @@
 //! write set ignores the peer's FIN (see `windows.rs`).
 //!
 //! On Windows versions before 10 2004, `WSAPoll` never reports a failed non-blocking
-//! `connect`: a connection refused there waits until its timeout.
+//! `connect`, so this backend cannot see a refused connection there. plexio's
+//! `TcpStream::connect` does not wait on the event alone: on Windows it also asks the
+//! socket's error (`SO_ERROR`) every 100 ms, and so reports the refusal within about that.
 
 #[cfg(unix)]
 mod unix;
