@@ -47,6 +47,7 @@
 //! | `select` | plexio's own `select(2)` / winsock `select` backend |
 //! | `chaos` | [`backend::chaos`]: a wrapper backend that injects faults, to test code against them |
 //! | `signal` | [`signal::ctrl_c`]: wait for Ctrl-C (Unix; the signal-hook crate) |
+//! | `tokio` | tokio's `AsyncRead` and `AsyncWrite` for plexio's streams, for code written against them (tokio-util codecs, say); no tokio runtime is involved |
 //!
 //! The backend features only add backends, in any combination; the backend a runtime uses is
 //! chosen at run time ([`Builder::backend`], `PLEXIO_BACKEND`) among those compiled in.

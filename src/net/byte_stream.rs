@@ -153,8 +153,9 @@ pub(crate) fn poll_close<S: StreamSocket>(io: &Registration<S>) -> Poll<io::Resu
     }
 }
 
-/// Implements `AsyncRead` and `AsyncWrite` by forwarding to a stream type (`TcpStream`,
-/// `UnixStream`) that `$stream` reaches from `self` and that has the `poll_*_priv` methods.
+/// Implements futures' `AsyncRead` and `AsyncWrite`, and with the `tokio` feature tokio's,
+/// by forwarding to a stream type (`TcpStream`, `UnixStream`) that `$stream` reaches from
+/// `self` and that has the `poll_*_priv` methods.
 macro_rules! forward_async_io {
     (read: $type:ty, |$this:ident| $stream:expr) => {
         impl ::futures::io::AsyncRead for $type {
@@ -174,6 +175,24 @@ macro_rules! forward_async_io {
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
                 let $this = &*self;
                 $stream.poll_read_vectored_priv(cx, buffers)
+            }
+        }
+
+        /// The same reads for tokio's traits (the `tokio` feature); no tokio runtime is
+        /// involved.
+        #[cfg(feature = "tokio")]
+        impl ::tokio::io::AsyncRead for $type {
+            fn poll_read(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                buffer: &mut ::tokio::io::ReadBuf<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
+                let $this = &*self;
+                // Initialised once per buffer (tokio tracks it), then read into safely.
+                let read =
+                    ::std::task::ready!($stream.poll_read_priv(cx, buffer.initialize_unfilled()))?;
+                buffer.advance(read);
+                ::std::task::Poll::Ready(Ok(()))
             }
         }
     };
@@ -207,6 +226,50 @@ macro_rules! forward_async_io {
 
             /// Shuts the write half down (the peer reads EOF); reading goes on.
             fn poll_close(
+                self: ::std::pin::Pin<&mut Self>,
+                _cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
+                let $this = &*self;
+                $stream.poll_close_priv()
+            }
+        }
+
+        /// The same writes for tokio's traits (the `tokio` feature); no tokio runtime is
+        /// involved.
+        #[cfg(feature = "tokio")]
+        impl ::tokio::io::AsyncWrite for $type {
+            fn poll_write(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                buffer: &[u8],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
+                let $this = &*self;
+                $stream.poll_write_priv(cx, buffer)
+            }
+
+            fn poll_write_vectored(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                buffers: &[::std::io::IoSlice<'_>],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
+                let $this = &*self;
+                $stream.poll_write_vectored_priv(cx, buffers)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+
+            /// Writes are not buffered: flushing does nothing.
+            fn poll_flush(
+                self: ::std::pin::Pin<&mut Self>,
+                _cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
+                ::std::task::Poll::Ready(Ok(()))
+            }
+
+            /// Shuts the write half down (the peer reads EOF); reading goes on.
+            fn poll_shutdown(
                 self: ::std::pin::Pin<&mut Self>,
                 _cx: &mut ::std::task::Context<'_>,
             ) -> ::std::task::Poll<::std::io::Result<()>> {
