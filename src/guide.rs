@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | `#[tokio::main]`, `Runtime::block_on` | [`block_on`](crate::block_on), or [`Runtime::builder`](crate::Runtime::builder) to choose the backend | the crate page |
 //! | `tokio::spawn` | [`spawn`](crate::spawn); tasks need not be `Send` | |
-//! | `spawn_blocking` | not in plexio: a std thread and a `futures` oneshot channel | [blocking work](#blocking-work) |
+//! | `spawn_blocking` | [`task::spawn_blocking`](crate::task::spawn_blocking): a pool shared by the process's runtimes | [blocking work](#blocking-work) |
 //! | `JoinSet` | `futures::stream::FuturesUnordered` of [`JoinHandle`](crate::JoinHandle)s | [many tasks](#many-tasks-select-and-join) |
 //! | `select!`, `join!` | `futures::select!` (on `.fuse()`d futures), `futures::join!` | [many tasks](#many-tasks-select-and-join) |
 //! | cancel safety | plexio's own operations are cancel-safe; `futures`' helpers are not | [cancel safety](#cancel-safety) |
@@ -18,7 +18,7 @@
 //! | `TcpListenerStream` | [`TcpListener::incoming`](crate::net::TcpListener::incoming) | [lines](#incoming-bufreader-and-lines) |
 //! | `BufReader`, `AsyncBufReadExt::lines` | `futures::io::BufReader`, `futures::io::AsyncBufReadExt` | [lines](#incoming-bufreader-and-lines) |
 //! | `timeout(d, TcpStream::connect(a))` | the same, with [`time::timeout`](crate::time::timeout) | [connecting](#connecting-timeouts-and-host-names) |
-//! | `lookup_host`, host names | `connect("host:port")` resolves on the calling thread (blocking); resolve on a thread to avoid that | [connecting](#connecting-timeouts-and-host-names) |
+//! | `lookup_host`, host names | [`net::lookup_host`](crate::net::lookup_host); `connect("host:port")` resolves on the blocking pool too | [connecting](#connecting-timeouts-and-host-names) |
 //! | `UnixStream`, `UnixListener`, `UnixDatagram` | [`net::UnixStream`](crate::net::UnixStream), [`net::UnixListener`](crate::net::UnixListener), [`net::UnixDatagram`](crate::net::UnixDatagram) (Unix), with peer credentials and abstract names | [`net::unix`](crate::net::unix) |
 //! | `AsyncFd`, smol's `Async` | [`io::Async`](crate::io::Async): any socket or descriptor of your own, on any backend | `examples/own_socket.rs` |
 //! | `UdpSocket::join_multicast_v4` and other options | socket2's `SockRef`, through `AsFd` (Unix) / `AsSocket` (Windows) | [socket options](#udp-multicast-and-other-socket-options) |
@@ -95,22 +95,16 @@
 //!
 //! # Blocking work
 //!
-//! plexio has no `spawn_blocking` and no thread pool: a blocking call inside a task blocks
-//! the runtime's one thread. Run it on a thread of its own and wait for the answer through a
-//! channel, whose receiver wakes the task when the thread sends:
+//! A blocking call inside a task blocks the runtime's one thread. Hand it to
+//! [`spawn_blocking`](crate::task::spawn_blocking), which runs it on the blocking pool and
+//! gives a [`JoinHandle`](crate::JoinHandle) for its result; the runtime runs its other
+//! tasks meanwhile:
 //!
 //! ```
-//! use futures::channel::oneshot;
-//!
 //! plexio::block_on(async {
-//!     let (done, answer) = oneshot::channel();
-//!     std::thread::spawn(move || {
-//!         // Blocking file I/O, a compression, a DNS lookup...
-//!         let sum: u64 = (1..=1_000).sum();
-//!         let _ = done.send(sum);
-//!     });
-//!     // The runtime runs its other tasks meanwhile.
-//!     assert_eq!(answer.await.unwrap(), 500_500);
+//!     // Blocking file I/O, a compression, a long computation...
+//!     let sum = plexio::task::spawn_blocking(|| (1..=1_000u64).sum::<u64>());
+//!     assert_eq!(sum.await.unwrap(), 500_500);
 //! });
 //! ```
 //!
@@ -192,33 +186,22 @@
 //! # Connecting: timeouts and host names
 //!
 //! Any future takes a [`timeout`](crate::time::timeout); a connect too. Addresses are
-//! `std::net::ToSocketAddrs`, so `"host:port"` works, but resolving a host name is the
-//! system resolver's blocking call, made on the runtime's thread. Where that matters,
-//! resolve on a thread (as in [blocking work](#blocking-work)) and connect to the
-//! `SocketAddr`s.
+//! plexio's [`ToSocketAddrs`](crate::net::ToSocketAddrs), which takes what std's does
+//! (`"host:port"`, `("host", port)`, `SocketAddr`s...). A host name is looked up on the
+//! blocking pool, never on the runtime's thread, and a connect tries each address it
+//! stands for in turn; [`lookup_host`](crate::net::lookup_host) gives the addresses.
 //!
 //! ```
-//! use std::net::{SocketAddr, ToSocketAddrs};
 //! use std::time::Duration;
 //!
-//! use futures::channel::oneshot;
 //! use plexio::net::{TcpListener, TcpStream};
 //! use plexio::time::timeout;
 //!
 //! plexio::block_on(async {
 //!     let listener = TcpListener::bind("127.0.0.1:0").await?;
 //!     let port = listener.local_addr()?.port();
-//!
-//!     let (resolved, addrs) = oneshot::channel();
-//!     std::thread::spawn(move || {
-//!         let found = ("localhost", port).to_socket_addrs().map(Vec::from_iter);
-//!         let _ = resolved.send(found);
-//!     });
-//!     // Here only IPv4, as the listener is.
-//!     let addrs: Vec<SocketAddr> =
-//!         addrs.await.unwrap()?.into_iter().filter(SocketAddr::is_ipv4).collect();
-//!
-//!     let stream = timeout(Duration::from_secs(5), TcpStream::connect(&addrs[..])).await??;
+//!     // "localhost" may stand for ::1 first, where nothing listens: the next is tried.
+//!     let stream = timeout(Duration::from_secs(5), TcpStream::connect(("localhost", port))).await??;
 //!     assert_eq!(stream.peer_addr()?.port(), port);
 //!     Ok::<(), std::io::Error>(())
 //! })

@@ -27,6 +27,7 @@ mod udp_socket;
 #[cfg(unix)]
 pub mod unix;
 
+pub use addr::{ToSocketAddrs, lookup_host};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
 pub use tcp_listener::{Incoming, TcpListener};
 pub use tcp_stream::TcpStream;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -11,7 +11,7 @@ use plexio_backends::Interest;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::TcpStream;
-use super::addr::try_each;
+use super::addr::{ToSocketAddrs, try_each};
 use crate::reactor::Registration;
 
 /// How many connections the operating system queues for `accept`.

@@ -3,14 +3,14 @@
 use std::fmt;
 use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use plexio_backends::{Interest, connect_in_progress};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
-use super::addr::try_each;
+use super::addr::{ToSocketAddrs, try_each};
 use super::byte_stream::{self, forward_async_io};
 use super::split::{OwnedReadHalf, OwnedWriteHalf};
 use crate::reactor::Registration;

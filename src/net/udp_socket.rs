@@ -2,13 +2,13 @@
 
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::task::{Context, Poll};
 
 use plexio_backends::{Datagram, Interest, recv_datagram};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
-use super::addr::try_each;
+use super::addr::{ToSocketAddrs, try_each};
 use crate::reactor::Registration;
 
 /// A UDP socket.

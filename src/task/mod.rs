@@ -1,5 +1,6 @@
 //! Tasks: spawning futures onto the current runtime, waiting for them, and yielding.
 
+mod blocking;
 pub(crate) mod coop;
 mod harness;
 mod join;
@@ -45,6 +46,51 @@ where
         );
     };
     spawn_on(shared, future)
+}
+
+/// Runs `work` on a thread of the blocking pool, where it may block for as long as it
+/// needs, and gives a handle that resolves to its result on the runtime.
+///
+/// The pool's threads are shared by every runtime of the process, started on demand (at
+/// most 64 at once; further work waits its turn) and gone after 10 s without work. plexio
+/// uses it to resolve host names, so that `TcpStream::connect("example.org:80")` never
+/// blocks the runtime's thread.
+///
+/// A panic in `work` is reported by the handle ([`JoinError::is_panic`]). Aborting the
+/// handle, or dropping the runtime, cannot stop `work` once it has started: it runs to its
+/// end, and its result is dropped.
+///
+/// # Panics
+///
+/// Outside of a plexio runtime.
+///
+/// ```
+/// plexio::block_on(async {
+///     let length = plexio::task::spawn_blocking(|| std::fs::read_dir(".").map(|dir| dir.count()));
+///     assert!(length.await.unwrap().unwrap() > 0);
+/// });
+/// ```
+#[track_caller]
+pub fn spawn_blocking<F, T>(work: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let (sender, receiver) = futures::channel::oneshot::channel();
+    blocking::run(move || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+        // The task may be gone (aborted, or its runtime dropped): then nobody wants it.
+        let _ = sender.send(result);
+    });
+    spawn(async move {
+        match receiver.await {
+            Ok(Ok(value)) => value,
+            // Caught on the pool thread; resumed here, where the task's own panic handling
+            // reports it through the handle.
+            Ok(Err(payload)) => std::panic::resume_unwind(payload),
+            Err(_canceled) => unreachable!("the pool runs every job, which always sends"),
+        }
+    })
 }
 
 /// Spawns `future` onto the runtime that `shared` belongs to; must run on its thread.
