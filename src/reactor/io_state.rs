@@ -208,6 +208,11 @@ impl IoState {
         woken.wake_all();
     }
 
+    /// Whether the registration was closed: its runtime shut down, or it is being dropped.
+    pub(crate) fn is_closed(&self) -> bool {
+        lock(&self.waiters).closed
+    }
+
     /// Remembers that the peer reset the connection: the kernel reports a reset to one
     /// operation only, and reads would then look like a clean end of stream.
     pub(crate) fn remember_reset(&self) {

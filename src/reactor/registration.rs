@@ -63,7 +63,13 @@ impl<S: AsSource> Registration<S> {
         direction: Interest,
     ) -> Poll<io::Result<ReadyEvent>> {
         let reactor = self.reactor();
-        context::check_current(reactor)?;
+        if let Err(error) = context::check_current(reactor) {
+            // A socket whose runtime is gone says so, wherever it is polled from.
+            if self.state.is_closed() {
+                return Poll::Ready(Err(plexio_backends::Error::RuntimeShutdown.into()));
+            }
+            return Poll::Ready(Err(error));
+        }
         self.state.poll_ready(cx, direction, &**reactor.backend(), reactor.triggering)
     }
 
