@@ -107,7 +107,7 @@ fn every_line_reaches_every_other_client_in_order(backend: &str) {
                 for line in 0..LINES {
                     client.say(&format!("line {line}")).await?;
                 }
-                let mut next = vec![0; CLIENTS];
+                let mut next = [0; CLIENTS];
                 while next.iter().enumerate().any(|(k, &m)| k != n && m < LINES) {
                     let line = client.next_line().await?;
                     if line.starts_with("* ") {
