@@ -64,13 +64,18 @@ impl<S: AsSource> Registration<S> {
     ) -> Poll<io::Result<ReadyEvent>> {
         let reactor = self.reactor();
         if let Err(error) = context::check_current(reactor) {
-            // A socket whose runtime is gone says so, wherever it is polled from.
-            if self.state.is_closed() {
-                return Poll::Ready(Err(plexio_backends::Error::RuntimeShutdown.into()));
-            }
-            return Poll::Ready(Err(error));
+            return Poll::Ready(Err(self.polled_elsewhere(error)));
         }
         self.state.poll_ready(cx, direction, &**reactor.backend(), reactor.triggering)
+    }
+
+    /// The error of an operation polled off its runtime's thread: `error`, unless the
+    /// runtime is gone, which a socket then says wherever it is polled from. Out of line, so
+    /// that the check costs the hot path only its comparison.
+    #[cold]
+    #[inline(never)]
+    fn polled_elsewhere(&self, error: io::Error) -> io::Error {
+        if self.state.is_closed() { plexio_backends::Error::RuntimeShutdown.into() } else { error }
     }
 
     /// Forgets the readiness that an operation found false.

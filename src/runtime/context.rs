@@ -16,6 +16,7 @@ thread_local! {
     static CURRENT_REACTOR: Cell<usize> = const { Cell::new(0) };
 }
 
+#[inline]
 fn address(reactor: &Reactor) -> usize {
     std::ptr::from_ref(reactor) as usize
 }
@@ -23,11 +24,22 @@ fn address(reactor: &Reactor) -> usize {
 /// Whether `reactor` belongs to the runtime running on this thread; if not, the error that
 /// says why an operation of one of its sockets cannot wait here: no runtime runs on this
 /// thread, or another one does.
+///
+/// Every readiness wait asks, so the answer is one thread-local load and a comparison,
+/// inlined; the error is built out of line.
+#[inline]
 pub(crate) fn check_current(reactor: &Reactor) -> io::Result<()> {
-    match CURRENT_REACTOR.with(Cell::get) {
-        current if current == address(reactor) => Ok(()),
-        0 => Err(plexio_backends::Error::NoRuntime.into()),
-        _ => Err(plexio_backends::Error::OtherRuntime.into()),
+    let current = CURRENT_REACTOR.with(Cell::get);
+    if current == address(reactor) { Ok(()) } else { Err(not_current(current)) }
+}
+
+#[cold]
+#[inline(never)]
+fn not_current(current: usize) -> io::Error {
+    if current == 0 {
+        plexio_backends::Error::NoRuntime.into()
+    } else {
+        plexio_backends::Error::OtherRuntime.into()
     }
 }
 
