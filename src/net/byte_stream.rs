@@ -154,8 +154,8 @@ pub(crate) fn poll_close<S: StreamSocket>(io: &Registration<S>) -> Poll<io::Resu
 }
 
 /// Implements futures' `AsyncRead` and `AsyncWrite`, and with the `tokio` feature tokio's,
-/// by forwarding to a stream type (`TcpStream`, `UnixStream`) that `$stream` reaches from
-/// `self` and that has the `poll_*_priv` methods.
+/// with the operations of this module on the registration `$stream` reaches from `self` (a
+/// `TcpStream`'s, a `UnixStream`'s, or one shared by split halves).
 macro_rules! forward_async_io {
     (read: $type:ty, |$this:ident| $stream:expr) => {
         impl ::futures::io::AsyncRead for $type {
@@ -165,7 +165,7 @@ macro_rules! forward_async_io {
                 buffer: &mut [u8],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
                 let $this = &*self;
-                $stream.poll_read_priv(cx, buffer)
+                $crate::net::byte_stream::poll_read($stream, cx, buffer)
             }
 
             fn poll_read_vectored(
@@ -174,7 +174,7 @@ macro_rules! forward_async_io {
                 buffers: &mut [::std::io::IoSliceMut<'_>],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
                 let $this = &*self;
-                $stream.poll_read_vectored_priv(cx, buffers)
+                $crate::net::byte_stream::poll_read_vectored($stream, cx, buffers)
             }
         }
 
@@ -189,8 +189,11 @@ macro_rules! forward_async_io {
             ) -> ::std::task::Poll<::std::io::Result<()>> {
                 let $this = &*self;
                 // Initialised once per buffer (tokio tracks it), then read into safely.
-                let read =
-                    ::std::task::ready!($stream.poll_read_priv(cx, buffer.initialize_unfilled()))?;
+                let read = ::std::task::ready!($crate::net::byte_stream::poll_read(
+                    $stream,
+                    cx,
+                    buffer.initialize_unfilled()
+                ))?;
                 buffer.advance(read);
                 ::std::task::Poll::Ready(Ok(()))
             }
@@ -204,7 +207,7 @@ macro_rules! forward_async_io {
                 buffer: &[u8],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
                 let $this = &*self;
-                $stream.poll_write_priv(cx, buffer)
+                $crate::net::byte_stream::poll_write($stream, cx, buffer)
             }
 
             fn poll_write_vectored(
@@ -213,7 +216,7 @@ macro_rules! forward_async_io {
                 buffers: &[::std::io::IoSlice<'_>],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
                 let $this = &*self;
-                $stream.poll_write_vectored_priv(cx, buffers)
+                $crate::net::byte_stream::poll_write_vectored($stream, cx, buffers)
             }
 
             /// Writes are not buffered: flushing does nothing.
@@ -230,7 +233,7 @@ macro_rules! forward_async_io {
                 _cx: &mut ::std::task::Context<'_>,
             ) -> ::std::task::Poll<::std::io::Result<()>> {
                 let $this = &*self;
-                $stream.poll_close_priv()
+                $crate::net::byte_stream::poll_close($stream)
             }
         }
 
@@ -244,7 +247,7 @@ macro_rules! forward_async_io {
                 buffer: &[u8],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
                 let $this = &*self;
-                $stream.poll_write_priv(cx, buffer)
+                $crate::net::byte_stream::poll_write($stream, cx, buffer)
             }
 
             fn poll_write_vectored(
@@ -253,7 +256,7 @@ macro_rules! forward_async_io {
                 buffers: &[::std::io::IoSlice<'_>],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
                 let $this = &*self;
-                $stream.poll_write_vectored_priv(cx, buffers)
+                $crate::net::byte_stream::poll_write_vectored($stream, cx, buffers)
             }
 
             fn is_write_vectored(&self) -> bool {
@@ -274,7 +277,7 @@ macro_rules! forward_async_io {
                 _cx: &mut ::std::task::Context<'_>,
             ) -> ::std::task::Poll<::std::io::Result<()>> {
                 let $this = &*self;
-                $stream.poll_close_priv()
+                $crate::net::byte_stream::poll_close($stream)
             }
         }
     };

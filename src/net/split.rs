@@ -68,8 +68,8 @@ impl OwnedWriteHalf {
     }
 }
 
-forward_async_io!(read: OwnedReadHalf, |this| this.stream);
-forward_async_io!(write: OwnedWriteHalf, |this| this.stream);
+forward_async_io!(read: OwnedReadHalf, |this| this.stream.registration());
+forward_async_io!(write: OwnedWriteHalf, |this| this.stream.registration());
 
 impl fmt::Debug for OwnedReadHalf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

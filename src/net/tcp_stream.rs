@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
@@ -209,40 +209,9 @@ impl TcpStream {
         self.io.get_ref().take_error()
     }
 
-    pub(crate) fn poll_read_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buffer: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        byte_stream::poll_read(&self.io, cx, buffer)
-    }
-
-    pub(crate) fn poll_read_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buffers: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        byte_stream::poll_read_vectored(&self.io, cx, buffers)
-    }
-
-    pub(crate) fn poll_write_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buffer: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        byte_stream::poll_write(&self.io, cx, buffer)
-    }
-
-    pub(crate) fn poll_write_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buffers: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        byte_stream::poll_write_vectored(&self.io, cx, buffers)
-    }
-
-    pub(crate) fn poll_close_priv(&self) -> Poll<io::Result<()>> {
-        byte_stream::poll_close(&self.io)
+    /// The registration, for the byte-stream operations (`net::byte_stream`).
+    pub(crate) fn registration(&self) -> &Registration<std::net::TcpStream> {
+        &self.io
     }
 }
 
@@ -255,10 +224,10 @@ impl fmt::Debug for TcpStream {
     }
 }
 
-forward_async_io!(read: TcpStream, |this| this);
-forward_async_io!(read: &TcpStream, |this| *this);
-forward_async_io!(write: TcpStream, |this| this);
-forward_async_io!(write: &TcpStream, |this| *this);
+forward_async_io!(read: TcpStream, |this| this.registration());
+forward_async_io!(read: &TcpStream, |this| this.registration());
+forward_async_io!(write: TcpStream, |this| this.registration());
+forward_async_io!(write: &TcpStream, |this| this.registration());
 
 #[cfg(unix)]
 impl std::os::fd::AsFd for TcpStream {

@@ -3,18 +3,17 @@
 
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io;
 use std::net::Shutdown;
 use std::os::fd::AsFd;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use plexio_backends::{Interest, PeerCredentials, connect_in_progress};
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use crate::net::byte_stream::{self, forward_async_io};
+use crate::net::byte_stream::forward_async_io;
 use crate::reactor::Registration;
 
 /// A connected Unix domain stream socket.
@@ -151,47 +150,16 @@ impl UnixStream {
         self.io.get_ref().take_error()
     }
 
-    pub(crate) fn poll_read_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buffer: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        byte_stream::poll_read(&self.io, cx, buffer)
-    }
-
-    pub(crate) fn poll_read_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buffers: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        byte_stream::poll_read_vectored(&self.io, cx, buffers)
-    }
-
-    pub(crate) fn poll_write_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buffer: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        byte_stream::poll_write(&self.io, cx, buffer)
-    }
-
-    pub(crate) fn poll_write_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buffers: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        byte_stream::poll_write_vectored(&self.io, cx, buffers)
-    }
-
-    pub(crate) fn poll_close_priv(&self) -> Poll<io::Result<()>> {
-        byte_stream::poll_close(&self.io)
+    /// The registration, for the byte-stream operations (`net::byte_stream`).
+    pub(crate) fn registration(&self) -> &Registration<std::os::unix::net::UnixStream> {
+        &self.io
     }
 }
 
-forward_async_io!(read: UnixStream, |this| this);
-forward_async_io!(read: &UnixStream, |this| *this);
-forward_async_io!(write: UnixStream, |this| this);
-forward_async_io!(write: &UnixStream, |this| *this);
+forward_async_io!(read: UnixStream, |this| this.registration());
+forward_async_io!(read: &UnixStream, |this| this.registration());
+forward_async_io!(write: UnixStream, |this| this.registration());
+forward_async_io!(write: &UnixStream, |this| this.registration());
 
 impl fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
