@@ -39,15 +39,19 @@ impl TaskMeta {
 
 thread_local! {
     /// Set for the duration of a run that must drop the task's future rather than poll it;
-    /// a thread-local because the future cannot see its task's `TaskMeta`.
+    /// a thread-local because the future cannot see its task's `TaskMeta`. False outside
+    /// `with_cancelling`, which restores it.
     static CANCELLING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Runs a task's next poll, on the runtime's thread; a task whose handle aborted it has its
 /// future dropped instead.
 pub(crate) fn run(runnable: Runnable) {
-    let cancelling = runnable.metadata().aborted.load(Ordering::Acquire);
-    with_cancelling(cancelling, || coop::budgeted(|| runnable.run()));
+    if runnable.metadata().aborted.load(Ordering::Acquire) {
+        return cancel(runnable);
+    }
+    // `CANCELLING` is false outside `with_cancelling`, so the common run leaves it alone.
+    coop::budgeted(|| runnable.run());
 }
 
 /// Drops a task's future here, now, and completes the task: its handle reports it cancelled,
@@ -107,8 +111,10 @@ impl<F: Future> Future for TaskFuture<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut future = self.project().future;
-        // Taken, not just read: what the future's destructor runs is not being cancelled.
-        if CANCELLING.with(|cell| cell.replace(false)) {
+        // Read on every poll, written only when set: what the future's destructor runs is
+        // not being cancelled.
+        if CANCELLING.with(Cell::get) {
+            CANCELLING.with(|cell| cell.set(false));
             let error = match caught(|| future.set(None)) {
                 Some(payload) => JoinError::panic(payload),
                 None => JoinError::cancelled(),
