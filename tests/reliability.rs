@@ -383,30 +383,55 @@ fn thousands_of_timers_fire_in_order_never_early(backend: &str) {
         10_000
     };
     run(backend, || async move {
-        // Set well ahead of the first deadline, so that every timer is waiting when it falls
-        // due and the order is the deadlines' order.
-        let start = Instant::now() + Duration::from_millis(300);
-        let fired = Rc::new(RefCell::new(Vec::with_capacity(count)));
-        let mut random = Random::new(7);
-        let mut tasks = Vec::new();
-        for _ in 0..count {
-            let deadline = start + Duration::from_micros(random.below(200_000) as u64);
-            let fired = fired.clone();
-            tasks.push(plexio::spawn(async move {
-                sleep_until(deadline).await;
-                let now = Instant::now();
-                assert!(now >= deadline, "fired {:?} early", deadline - now);
-                fired.borrow_mut().push(deadline);
-            }));
+        // The order of firing is the deadlines' only if every timer waits before the first
+        // falls due. A machine too busy to set them all within the lead gets a longer one:
+        // such a run shows nothing about the order, and is not a failure.
+        for lead in [300, 1_500, 6_000].map(Duration::from_millis) {
+            if timers_fire_in_order(count, lead).await? {
+                return Ok(());
+            }
+            eprintln!("{count} timers were not all waiting within {lead:?}: a longer lead");
         }
-        for task in tasks {
-            task.await.map_err(io::Error::from)?;
-        }
-        let fired = fired.borrow();
-        assert_eq!(fired.len(), count);
-        assert!(fired.windows(2).all(|pair| pair[0] <= pair[1]), "timers fired out of order");
-        Ok(())
+        panic!("{count} timers could not all be set within 6 s");
     });
+}
+
+/// Sets `count` timers due between `lead` and `lead` + 200 ms from now, and checks that none
+/// fires early and that they fire in deadline order; gives `false`, with the order
+/// unchecked, if they were not all waiting before the first deadline.
+async fn timers_fire_in_order(count: usize, lead: Duration) -> io::Result<bool> {
+    let start = Instant::now() + lead;
+    let fired = Rc::new(RefCell::new(Vec::with_capacity(count)));
+    let waiting = Rc::new(Cell::new(0));
+    let mut random = Random::new(7);
+    let mut tasks = Vec::new();
+    for _ in 0..count {
+        let deadline = start + Duration::from_micros(random.below(200_000) as u64);
+        let (fired, waiting) = (fired.clone(), waiting.clone());
+        tasks.push(plexio::spawn(async move {
+            let sleeping = sleep_until(deadline);
+            // Counted in the same poll that first polls the timer, just below.
+            waiting.set(waiting.get() + 1);
+            sleeping.await;
+            let now = Instant::now();
+            assert!(now >= deadline, "fired {:?} early", deadline - now);
+            fired.borrow_mut().push(deadline);
+        }));
+    }
+    while waiting.get() < count {
+        plexio::task::yield_now().await;
+    }
+    let all_waiting_in_time = Instant::now() < start;
+    for task in tasks {
+        task.await.map_err(io::Error::from)?;
+    }
+    let fired = fired.borrow();
+    assert_eq!(fired.len(), count);
+    if !all_waiting_in_time {
+        return Ok(false);
+    }
+    assert!(fired.windows(2).all(|pair| pair[0] <= pair[1]), "timers fired out of order");
+    Ok(true)
 }
 
 fn a_timer_of_duration_max_never_fires(backend: &str) {
