@@ -15,6 +15,7 @@ use util::run;
 per_backend!(
     blocking_work_runs_beside_the_runtime_not_on_it,
     a_panic_in_blocking_work_is_reported_by_its_handle,
+    jobs_queued_together_each_get_a_thread,
     host_names_resolve_and_connect,
 );
 
@@ -50,6 +51,24 @@ fn a_panic_in_blocking_work_is_reported_by_its_handle(backend: &str) {
         assert!(error.to_string().contains("blocking work failed"), "{error}");
         // The pool is still there for the next job.
         assert_eq!(timeout(HANG, spawn_blocking(|| 7)).await.expect("hangs")?, 7);
+        Ok(())
+    });
+}
+
+/// Two jobs handed to the pool back to back while one of its threads is idle each get a
+/// thread: the first waits for the second, which one thread for both would never run. (The
+/// pool is the process's: run alongside other tests, spare threads may hide a defect that
+/// this test alone shows.)
+fn jobs_queued_together_each_get_a_thread(backend: &str) {
+    run(backend, || async {
+        // Leaves a pool thread idle (it stays for seconds without work).
+        timeout(HANG, spawn_blocking(|| ())).await.expect("the job hangs")?;
+        let (sender, receiver) = std::sync::mpsc::channel::<()>();
+        let waiting = spawn_blocking(move || receiver.recv_timeout(HANG).is_ok());
+        let sending = spawn_blocking(move || sender.send(()).is_ok());
+        let (waited, sent) = futures::join!(waiting, sending);
+        assert!(sent?, "the sending job found no receiver");
+        assert!(waited?, "the first job waited in vain: the second never ran beside it");
         Ok(())
     });
 }

@@ -44,7 +44,10 @@ pub(crate) fn run(job: impl FnOnce() + Send + 'static) {
     let pool = pool();
     let mut state = lock(&pool.state);
     state.queue.push_back(Box::new(job));
-    if state.idle > 0 {
+    // An idle thread counts as idle until it wakes and takes a job, so it is enough only if
+    // the idle threads outnumber the queued jobs; otherwise two jobs queued together would
+    // share one thread, and a job waiting for the other would wait for ever.
+    if state.idle >= state.queue.len() {
         pool.work.notify_one();
         return;
     }
