@@ -90,8 +90,12 @@ pub mod backend {
     /// ```
     /// use plexio::backend::chaos::ChaosBackend;
     ///
-    /// // Any backend compiled in, opened by name, wrapped; a seed makes the faults repeatable.
-    /// let inner = plexio::backend::open(plexio::backends()[0])?;
+    /// // A readiness backend compiled in, opened by name, wrapped; a seed makes the faults
+    /// // repeatable.
+    /// let inner = plexio::backends()
+    ///     .into_iter()
+    ///     .find_map(|name| plexio::backend::open(name).ok())
+    ///     .expect("a readiness backend is compiled in");
     /// let runtime = plexio::Runtime::builder().custom_backend(ChaosBackend::new(inner, 7)).build()?;
     /// let slept = runtime.block_on(async {
     ///     plexio::time::sleep(std::time::Duration::from_millis(1)).await;
@@ -104,7 +108,21 @@ pub mod backend {
     #[cfg_attr(docsrs, doc(cfg(feature = "chaos")))]
     pub use plexio_backends::chaos;
 
-    /// Opens one of plexio's own backends by name (as `Runtime::builder().backend(name)`
+    /// The completion driver interface (the proactor model): implement
+    /// [`CompletionDriver`](completion::CompletionDriver) to run plexio on a completion
+    /// mechanism of your own, and hand it to
+    /// [`Builder::custom_completion_driver`](crate::Builder::custom_completion_driver).
+    pub use plexio_backends::completion;
+    pub use plexio_backends::registry::Driver;
+
+    /// Opens one of plexio's own backends by name, of either model: a readiness backend or
+    /// a completion driver (`uring`), for example to wrap it and hand it to
+    /// [`Builder::driver`](crate::Builder::driver).
+    pub fn open_driver(name: &str) -> Result<Driver, crate::Error> {
+        plexio_backends::registry::open_driver(Some(name))
+    }
+
+    /// Opens one of plexio's own readiness backends by name (as `Runtime::builder().backend(name)`
     /// does), for example to wrap it in a backend of your own that adds behaviour (counting,
     /// tracing, fault injection) and hand the wrapper to
     /// [`Builder::custom_backend`](crate::Builder::custom_backend).

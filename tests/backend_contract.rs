@@ -45,12 +45,7 @@ const DUE: Duration = Duration::from_secs(5);
 /// The named backend, and a watchdog that turns a hang in the scenario into a failure.
 fn open(backend: &str) -> (Arc<dyn Backend>, util::Watchdog) {
     let watchdog = util::Watchdog::start(util::TEST_LIMIT);
-    let backend: Arc<dyn Backend> = if backend == util::THIRD_PARTY {
-        Arc::new(util::level_backend::LevelBackend::new().unwrap())
-    } else {
-        plexio::backend::open(backend).unwrap()
-    };
-    (backend, watchdog)
+    (util::open_backend(backend), watchdog)
 }
 
 /// A connected, non-blocking pair of TCP sockets on loopback.

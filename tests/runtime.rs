@@ -11,7 +11,7 @@ use plexio::{Error, Runtime};
 fn backends_lists_what_is_compiled_in_preference_order() {
     let backends = plexio::backends();
     assert!(!backends.is_empty());
-    let order = ["mio", "polling", "poll", "select"];
+    let order = ["uring", "mio", "polling", "poll", "select"];
     let positions: Vec<usize> =
         backends.iter().map(|name| order.iter().position(|o| o == name).unwrap()).collect();
     assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "{backends:?}");
@@ -22,6 +22,10 @@ fn backends_lists_what_is_compiled_in_preference_order() {
         ("polling", cfg!(feature = "polling")),
     ] {
         assert_eq!(backends.contains(&feature), on, "{feature}");
+    }
+    // io_uring is listed where compiled in and the system allows it (its probe passes).
+    if !cfg!(all(feature = "uring", target_os = "linux")) {
+        assert!(!backends.contains(&"uring"), "{backends:?}");
     }
 }
 
@@ -50,7 +54,7 @@ fn unknown_backend_name_is_a_clear_error() {
 
 #[test]
 fn backend_not_compiled_in_names_its_feature() {
-    for name in ["select", "poll", "mio", "polling"] {
+    for name in ["select", "poll", "mio", "polling", "uring"] {
         if plexio::backends().contains(&name) {
             continue;
         }

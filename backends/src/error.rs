@@ -130,6 +130,36 @@ pub enum Error {
         "this socket belongs to another plexio runtime than the one running on this thread;          hand it over with `into_std` on its runtime and `from_std` on this one"
     )]
     OtherRuntime,
+    /// A completion driver's name given where only a readiness backend will do
+    /// (`plexio::backend::open`, to wrap one in a backend of one's own).
+    #[error(
+        "`{name}` is a completion driver, not a readiness backend; open it with \
+         `registry::open_driver`, or choose it with `Runtime::builder().backend(\"{name}\")`"
+    )]
+    NotReadiness {
+        /// The driver that was asked for.
+        name: &'static str,
+    },
+    /// An operation of a completion driver was cancelled before it did anything: what its
+    /// completion carries after a [`cancel`](crate::completion::CompletionDriver::cancel)
+    /// that came first.
+    #[error("the operation was cancelled")]
+    Cancelled,
+    /// A backend that is compiled in and runs on this operating system, but that this
+    /// system refuses now: io_uring disabled by a setting, refused by a seccomp profile, or
+    /// missing an operation plexio needs. `reason` says which, and what to change.
+    #[error("backend `{name}` cannot run here: {reason}; available backends: {}", list(available))]
+    BackendRefused {
+        /// The backend that was asked for.
+        name: &'static str,
+        /// Why the system refuses it, and what would change that.
+        reason: String,
+        /// The error the system reported, if it reported one.
+        #[source]
+        source: Option<io::Error>,
+        /// The backends compiled in and usable here.
+        available: Vec<&'static str>,
+    },
 }
 
 fn list(names: &[&'static str]) -> String {
@@ -150,7 +180,10 @@ impl Error {
             Error::NotRegistered { .. } => io::ErrorKind::NotFound,
             Error::AlreadyRegistered { .. } => io::ErrorKind::AlreadyExists,
             Error::BackendCreation { source, .. } => source.kind(),
-            Error::RuntimeShutdown | Error::NoRuntime | Error::OtherRuntime => io::ErrorKind::Other,
+            Error::BackendRefused { .. } | Error::NotReadiness { .. } => io::ErrorKind::Unsupported,
+            Error::RuntimeShutdown | Error::NoRuntime | Error::OtherRuntime | Error::Cancelled => {
+                io::ErrorKind::Other
+            }
         }
     }
 

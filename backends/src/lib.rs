@@ -7,6 +7,7 @@
 //! | [`poll`] | `poll(2)` on Unix, `WSAPoll` on Windows | oneshot (ours) |
 //! | [`mio`] | epoll, kqueue, IOCP/AFD through the mio crate | edge (oneshot on Windows) |
 //! | [`polling`] | epoll, kqueue, event ports, IOCP through the polling crate | edge where supported, else oneshot |
+//! | `uring` | Linux io_uring through the io-uring crate: a [`completion::CompletionDriver`] | completion (readiness through poll operations) |
 //!
 //! Each module is behind the cargo feature of the same name. Every line of code that talks
 //! to the operating system, and every `unsafe` block of plexio, lives in this crate; the
@@ -24,6 +25,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;
+pub mod completion;
 mod error;
 mod event;
 mod registered;
@@ -44,6 +46,8 @@ pub mod poll;
 pub mod polling;
 #[cfg(all(feature = "select", any(unix, windows)))]
 pub mod select;
+#[cfg(all(feature = "uring", target_os = "linux"))]
+pub mod uring;
 
 pub use backend::{Backend, Triggering};
 pub use error::Error;

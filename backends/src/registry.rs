@@ -1,14 +1,38 @@
 //! Which backends exist, in which order of preference, and how to open one by name.
 //!
 //! This is the one place that decides it: the table below lists plexio's backends from the
-//! most to the least preferred, each with whether its cargo feature is on and whether it is
-//! built for this operating system.
+//! most to the least preferred, each with whether its cargo feature is on, whether it is
+//! built for this operating system, and how to open it. A backend is either a readiness
+//! [`Backend`] or a [`CompletionDriver`]; [`Driver`] holds either.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use crate::completion::CompletionDriver;
 use crate::{Backend, Error};
 
-type Opener = fn() -> std::io::Result<Arc<dyn Backend>>;
+/// An opened backend, of either model.
+#[derive(Debug, Clone)]
+pub enum Driver {
+    /// A readiness backend (the reactor model).
+    Readiness(Arc<dyn Backend>),
+    /// A completion driver (the proactor model).
+    Completion(Arc<dyn CompletionDriver>),
+}
+
+impl Driver {
+    /// The backend's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Driver::Readiness(backend) => backend.name(),
+            Driver::Completion(driver) => driver.name(),
+        }
+    }
+}
+
+/// Why a backend that is built for this system cannot run here now.
+type Refusal = (String, Option<std::io::Error>);
+
+type Opener = fn() -> Result<Driver, Refusal>;
 
 /// One row of the table: a backend's name, whether its feature is on, and how to open it
 /// where it is built for this operating system.
@@ -18,14 +42,34 @@ struct Row {
     open: Option<Opener>,
 }
 
-/// plexio's backends, most preferred first: the O(ready) mechanisms, then `poll` (O(n), no
-/// descriptor limit), then `select` (O(highest descriptor), FD_SETSIZE).
-const TABLE: [Row; 4] = [
+#[cfg(any(feature = "mio", feature = "polling", feature = "poll", feature = "select"))]
+fn readiness<B: Backend + 'static>(opened: std::io::Result<B>) -> Result<Driver, Refusal> {
+    match opened {
+        Ok(backend) => Ok(Driver::Readiness(Arc::new(backend))),
+        Err(error) => Err((String::new(), Some(error))),
+    }
+}
+
+/// plexio's backends, most preferred first: io_uring where the system allows it (its probe
+/// decides at run time), then the O(ready) mechanisms, then `poll` (O(n), no descriptor
+/// limit), then `select` (O(highest descriptor), FD_SETSIZE).
+const TABLE: [Row; 5] = [
+    Row {
+        name: "uring",
+        compiled: cfg!(feature = "uring"),
+        #[cfg(all(feature = "uring", target_os = "linux"))]
+        open: Some(|| match crate::uring::UringDriver::new() {
+            Ok(driver) => Ok(Driver::Completion(Arc::new(driver))),
+            Err(refusal) => Err((refusal.reason, refusal.source)),
+        }),
+        #[cfg(not(all(feature = "uring", target_os = "linux")))]
+        open: None,
+    },
     Row {
         name: "mio",
         compiled: cfg!(feature = "mio"),
         #[cfg(all(feature = "mio", any(unix, windows)))]
-        open: Some(|| Ok(Arc::new(crate::mio::MioBackend::new()?))),
+        open: Some(|| readiness(crate::mio::MioBackend::new())),
         #[cfg(not(all(feature = "mio", any(unix, windows))))]
         open: None,
     },
@@ -33,7 +77,7 @@ const TABLE: [Row; 4] = [
         name: "polling",
         compiled: cfg!(feature = "polling"),
         #[cfg(all(feature = "polling", any(unix, windows)))]
-        open: Some(|| Ok(Arc::new(crate::polling::PollingBackend::new()?))),
+        open: Some(|| readiness(crate::polling::PollingBackend::new())),
         #[cfg(not(all(feature = "polling", any(unix, windows))))]
         open: None,
     },
@@ -41,7 +85,7 @@ const TABLE: [Row; 4] = [
         name: "poll",
         compiled: cfg!(feature = "poll"),
         #[cfg(all(feature = "poll", any(unix, windows)))]
-        open: Some(|| Ok(Arc::new(crate::poll::PollBackend::new()?))),
+        open: Some(|| readiness(crate::poll::PollBackend::new())),
         #[cfg(not(all(feature = "poll", any(unix, windows))))]
         open: None,
     },
@@ -49,23 +93,49 @@ const TABLE: [Row; 4] = [
         name: "select",
         compiled: cfg!(feature = "select"),
         #[cfg(all(feature = "select", any(unix, windows)))]
-        open: Some(|| Ok(Arc::new(crate::select::SelectBackend::new()?))),
+        open: Some(|| readiness(crate::select::SelectBackend::new())),
         #[cfg(not(all(feature = "select", any(unix, windows))))]
         open: None,
     },
 ];
 
 /// Every backend name plexio knows, most preferred first, compiled in or not.
-pub const KNOWN: [&str; 4] = ["mio", "polling", "poll", "select"];
+pub const KNOWN: [&str; 5] = ["uring", "mio", "polling", "poll", "select"];
 
-/// The backends compiled in and usable on this operating system, most preferred first.
+/// Backends whose use the system may refuse at run time, and the answer of their probe,
+/// asked once per process: `None` where usable, else why not.
+fn refusal_of(name: &'static str) -> Option<&'static str> {
+    static URING: OnceLock<Option<String>> = OnceLock::new();
+    match name {
+        "uring" => URING
+            .get_or_init(|| match open_row(row("uring")?) {
+                Ok(_) => None,
+                Err(Error::BackendRefused { reason, .. }) => Some(reason),
+                Err(other) => Some(other.to_string()),
+            })
+            .as_deref(),
+        _ => None,
+    }
+}
+
+fn row(name: &str) -> Option<&'static Row> {
+    TABLE.iter().find(|row| row.name == name)
+}
+
+/// The backends compiled in and usable on this system, most preferred first: a backend
+/// the system refuses (io_uring disabled, say) is left out.
 pub fn available() -> Vec<&'static str> {
-    TABLE.iter().filter(|row| row.open.is_some()).map(|row| row.name).collect()
+    TABLE
+        .iter()
+        .filter(|row| row.open.is_some() && refusal_of(row.name).is_none())
+        .map(|row| row.name)
+        .collect()
 }
 
 /// The name of the backend that `requested` selects: the backend of that name, or, with
 /// `None`, the most preferred available one. Fails with a clear [`Error`] for an unknown
-/// name, a backend whose feature is off, or one that does not run on this OS.
+/// name, a backend whose feature is off, one that does not run on this OS, or one this
+/// system refuses (saying why).
 pub fn resolve(requested: Option<&str>) -> Result<&'static str, Error> {
     let os = std::env::consts::OS;
     let Some(requested) = requested else {
@@ -76,7 +146,15 @@ pub fn resolve(requested: Option<&str>) -> Result<&'static str, Error> {
         return Err(Error::UnknownBackend { name: requested.to_owned(), available: available() });
     };
     match (row.compiled, row.open) {
-        (_, Some(_)) => Ok(row.name),
+        (_, Some(_)) => match refusal_of(row.name) {
+            None => Ok(row.name),
+            Some(reason) => Err(Error::BackendRefused {
+                name: row.name,
+                reason: reason.to_owned(),
+                source: None,
+                available: available(),
+            }),
+        },
         (false, None) => Err(Error::BackendNotCompiled { name: row.name, available: available() }),
         (true, None) => {
             Err(Error::BackendUnsupported { name: row.name, os, available: available() })
@@ -84,12 +162,37 @@ pub fn resolve(requested: Option<&str>) -> Result<&'static str, Error> {
     }
 }
 
-/// Opens the backend that `requested` selects (see [`resolve`]).
-pub fn open(requested: Option<&str>) -> Result<Arc<dyn Backend>, Error> {
+fn open_row(row: &Row) -> Result<Driver, Error> {
+    let open = row.open.expect("only rows built for this system are opened");
+    open().map_err(|(reason, source)| match source {
+        Some(source) if reason.is_empty() => Error::BackendCreation { name: row.name, source },
+        source => Error::BackendRefused {
+            name: row.name,
+            reason,
+            source,
+            available: TABLE
+                .iter()
+                .filter(|other| other.open.is_some() && other.name != row.name)
+                .map(|other| other.name)
+                .collect(),
+        },
+    })
+}
+
+/// Opens the backend that `requested` selects (see [`resolve`]), of either model.
+pub fn open_driver(requested: Option<&str>) -> Result<Driver, Error> {
     let name = resolve(requested)?;
-    let row = TABLE.iter().find(|row| row.name == name).expect("resolve returns a table name");
-    let open = row.open.expect("resolve returns an available backend");
-    open().map_err(|source| Error::BackendCreation { name, source })
+    open_row(row(name).expect("resolve returns a table name"))
+}
+
+/// Opens the readiness backend that `requested` selects (see [`resolve`]); a completion
+/// driver's name is refused with [`Error::BackendUnsupported`]-like advice to use
+/// [`open_driver`].
+pub fn open(requested: Option<&str>) -> Result<Arc<dyn Backend>, Error> {
+    match open_driver(requested)? {
+        Driver::Readiness(backend) => Ok(backend),
+        Driver::Completion(driver) => Err(Error::NotReadiness { name: driver.name() }),
+    }
 }
 
 #[cfg(test)]
@@ -105,8 +208,8 @@ mod tests {
     #[test]
     fn every_available_backend_opens_under_its_own_name() {
         for name in available() {
-            let backend = open(Some(name)).unwrap();
-            assert_eq!(backend.name(), name);
+            let driver = open_driver(Some(name)).unwrap();
+            assert_eq!(driver.name(), name);
         }
     }
 
@@ -123,5 +226,10 @@ mod tests {
             let error = resolve(Some(row.name)).unwrap_err();
             assert!(error.to_string().contains("cargo feature"), "{error}");
         }
+    }
+
+    #[test]
+    fn the_table_and_the_list_of_names_agree() {
+        assert_eq!(TABLE.map(|row| row.name), KNOWN);
     }
 }

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use plexio_backends::{Backend, Error, registry};
+use plexio_backends::completion::ReadinessOverCompletion;
+use plexio_backends::registry::{self, Driver};
+use plexio_backends::{Backend, Error};
 
 use super::Runtime;
 
@@ -36,6 +38,7 @@ enum Choice {
     Default,
     Named(String),
     Custom(Arc<dyn Backend>),
+    Driver(Driver),
 }
 
 impl Builder {
@@ -60,16 +63,39 @@ impl Builder {
         self
     }
 
+    /// Runs the runtime on a completion driver of your own: any type that implements
+    /// [`CompletionDriver`](plexio_backends::completion::CompletionDriver) and keeps its
+    /// contract.
+    pub fn custom_completion_driver(
+        mut self,
+        driver: impl plexio_backends::completion::CompletionDriver + 'static,
+    ) -> Builder {
+        self.choice = Choice::Driver(Driver::Completion(Arc::new(driver)));
+        self
+    }
+
+    /// Runs the runtime on a backend opened already, of either model (see
+    /// [`backend::open_driver`](crate::backend::open_driver)).
+    pub fn driver(mut self, driver: Driver) -> Builder {
+        self.choice = Choice::Driver(driver);
+        self
+    }
+
     /// Builds the runtime.
     pub fn build(self) -> Result<Runtime, Error> {
-        let backend = match self.choice {
-            Choice::Custom(backend) => backend,
-            Choice::Named(name) => registry::open(Some(&name))?,
+        let driver = match self.choice {
+            Choice::Custom(backend) => Driver::Readiness(backend),
+            Choice::Driver(driver) => driver,
+            Choice::Named(name) => registry::open_driver(Some(&name))?,
             Choice::Default => {
                 let from_env =
                     std::env::var(BACKEND_ENV).ok().filter(|name| !name.trim().is_empty());
-                registry::open(from_env.as_deref())?
+                registry::open_driver(from_env.as_deref())?
             }
+        };
+        let backend: Arc<dyn Backend> = match driver {
+            Driver::Readiness(backend) => backend,
+            Driver::Completion(driver) => Arc::new(ReadinessOverCompletion::new(driver)),
         };
         Ok(Runtime::with_backend(backend))
     }
@@ -81,6 +107,7 @@ impl fmt::Debug for Builder {
             Choice::Default => "default".to_owned(),
             Choice::Named(name) => format!("{name:?}"),
             Choice::Custom(backend) => format!("custom {:?}", backend.name()),
+            Choice::Driver(driver) => format!("driver {:?}", driver.name()),
         };
         f.debug_struct("Builder").field("backend", &choice).finish()
     }

@@ -42,6 +42,8 @@ macro_rules! per_backend {
         $crate::per_backend!(@backend "poll", poll, [$($chaos)?], $($scenario),*);
         $crate::per_backend!(@backend "mio", mio, [$($chaos)?], $($scenario),*);
         $crate::per_backend!(@backend "polling", polling, [$($chaos)?], $($scenario),*);
+        #[cfg(target_os = "linux")]
+        $crate::per_backend!(@backend "uring", uring, [$($chaos)?], $($scenario),*);
         $crate::per_backend!(@module "third_party_level", third_party_level, [$($chaos)?],
             $($scenario),*);
     };
@@ -98,6 +100,13 @@ pub fn open_backend(backend: &str) -> std::sync::Arc<dyn plexio::backend::Backen
     let base = base_backend(backend);
     let inner: std::sync::Arc<dyn plexio::backend::Backend> = if base == THIRD_PARTY {
         std::sync::Arc::new(level_backend::LevelBackend::new().unwrap())
+    } else if is_completion(base) {
+        // A completion driver's readiness face: its poll operations.
+        let Ok(plexio::backend::Driver::Completion(driver)) = plexio::backend::open_driver(base)
+        else {
+            panic!("{base} is a completion driver");
+        };
+        std::sync::Arc::new(plexio::backend::completion::ReadinessOverCompletion::new(driver))
     } else {
         plexio::backend::open(base).unwrap()
     };
@@ -129,9 +138,20 @@ fn chaos(
     unreachable!("+chaos tests exist only with the chaos feature")
 }
 
-/// A runtime on the backend a test name stands for (see [`open_backend`]).
+/// Whether the backend a test name stands for is a completion driver.
+pub fn is_completion(backend: &str) -> bool {
+    base_backend(backend) == "uring"
+}
+
+/// A runtime on the backend a test name stands for (see [`open_backend`]); a completion
+/// driver runs as itself, or under chaos through the readiness face of its poll operations.
 pub fn runtime(backend: &str) -> Runtime {
-    let runtime = Runtime::builder().custom_backend(open_backend(backend)).build().unwrap();
+    let builder = Runtime::builder();
+    let builder = match (is_completion(backend), base_backend(backend) == backend) {
+        (true, true) => builder.backend(backend),
+        _ => builder.custom_backend(open_backend(backend)),
+    };
+    let runtime = builder.build().unwrap();
     assert_eq!(runtime.backend_name(), base_backend(backend));
     runtime
 }

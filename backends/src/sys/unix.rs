@@ -105,3 +105,27 @@ pub(crate) unsafe fn lend<'a>(source: RawSource) -> BorrowedSource<'a> {
     // SAFETY: our caller's promise is the one `borrow_raw` asks for.
     unsafe { std::os::fd::BorrowedFd::borrow_raw(source) }
 }
+
+/// A type that lends its socket's descriptor for as long as it is borrowed: what the
+/// operations of a completion driver hold their sockets through. Implemented for every
+/// [`AsFd`] type, unsized ones included.
+pub trait AsSocketHandle {
+    /// The socket, borrowed.
+    fn as_socket_handle(&self) -> std::os::fd::BorrowedFd<'_>;
+}
+
+impl<T: AsFd + ?Sized> AsSocketHandle for T {
+    fn as_socket_handle(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.as_fd()
+    }
+}
+
+/// The raw number of a lent socket.
+pub(crate) fn raw_of(handle: std::os::fd::BorrowedFd<'_>) -> RawSource {
+    handle.as_raw_fd()
+}
+
+/// Whether `error` is the system's code for a cancelled operation (`ECANCELED`).
+pub(crate) fn is_cancelled_code(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(libc::ECANCELED)
+}

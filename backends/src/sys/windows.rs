@@ -83,3 +83,28 @@ pub(crate) unsafe fn lend<'a>(source: RawSource) -> BorrowedSource<'a> {
     // SAFETY: our caller's promise is the one `borrow_raw` asks for.
     unsafe { std::os::windows::io::BorrowedSocket::borrow_raw(source) }
 }
+
+/// A type that lends its socket for as long as it is borrowed: what the operations of a
+/// completion driver hold their sockets through. Implemented for every [`AsSocket`] type,
+/// unsized ones included.
+pub trait AsSocketHandle {
+    /// The socket, borrowed.
+    fn as_socket_handle(&self) -> std::os::windows::io::BorrowedSocket<'_>;
+}
+
+impl<T: AsSocket + ?Sized> AsSocketHandle for T {
+    fn as_socket_handle(&self) -> std::os::windows::io::BorrowedSocket<'_> {
+        self.as_socket()
+    }
+}
+
+/// The raw number of a lent socket.
+pub(crate) fn raw_of(handle: std::os::windows::io::BorrowedSocket<'_>) -> RawSource {
+    handle.as_raw_socket()
+}
+
+/// Whether `error` is the system's code for a cancelled operation
+/// (`ERROR_OPERATION_ABORTED`, `WSA_OPERATION_ABORTED`).
+pub(crate) fn is_cancelled_code(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(windows_sys::Win32::Foundation::ERROR_OPERATION_ABORTED as i32)
+}
