@@ -15,7 +15,7 @@ use plexio_backends::{AsSource, Interest};
 use super::io_state::{IoState, ReadyEvent};
 use super::{Reactor, RegisteredSource};
 use crate::runtime::context;
-use crate::task::coop;
+use crate::util::coop;
 
 /// A socket and its registration. Dropping it removes the registration, then closes the
 /// socket.

@@ -10,7 +10,6 @@ mod builder;
 pub(crate) mod context;
 mod shared;
 mod spawner;
-mod stats;
 mod task_list;
 
 use std::cell::RefCell;
@@ -30,11 +29,11 @@ pub use builder::{BACKEND_ENV, Builder};
 pub(crate) use shared::{LiveTask, Shared};
 use shared::{MainWaker, Queued};
 pub use spawner::Spawner;
-pub(crate) use stats::Counters;
-pub use stats::{RuntimeStats, StatsHandle};
 
 use crate::reactor::{EventBuffer, Reactor};
-use crate::task::{JoinHandle, coop};
+use crate::stats::{Counters, RuntimeStats, StatsHandle};
+use crate::task::JoinHandle;
+use crate::util::coop;
 
 /// Tasks run per turn before the reactor is polled again, so that I/O and timers are never
 /// starved by a long run queue.

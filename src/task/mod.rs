@@ -1,16 +1,16 @@
 //! Tasks: spawning futures onto the current runtime, waiting for them, and yielding.
 
 mod blocking;
-pub(crate) mod coop;
 mod harness;
 mod join;
+mod yield_now;
 
 use std::future::Future;
 use std::sync::Arc;
 
-pub use coop::yield_now;
 pub(crate) use harness::{Runnable, cancel, run};
 pub use join::{JoinError, JoinHandle};
+pub use yield_now::yield_now;
 
 use crate::runtime::{LiveTask, Shared, context};
 use harness::{TaskFuture, TaskMeta};
