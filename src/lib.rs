@@ -55,10 +55,10 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod driver;
 pub mod guide;
 pub mod io;
 pub mod net;
-mod reactor;
 mod runtime;
 #[cfg(feature = "signal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "signal")))]

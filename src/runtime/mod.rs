@@ -30,7 +30,7 @@ pub(crate) use shared::{LiveTask, Shared};
 use shared::{MainWaker, Queued};
 pub use spawner::Spawner;
 
-use crate::reactor::{EventBuffer, Reactor};
+use crate::driver::reactor::{EventBuffer, Reactor};
 use crate::stats::{Counters, RuntimeStats, StatsHandle};
 use crate::task::JoinHandle;
 use crate::util::coop;

@@ -9,7 +9,7 @@ use std::task::Wake;
 use std::thread::ThreadId;
 
 use super::task_list::TaskList;
-use crate::reactor::Reactor;
+use crate::driver::reactor::Reactor;
 use crate::stats::Counters;
 use crate::task::{self, Runnable};
 use crate::time::Timers;
