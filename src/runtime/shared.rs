@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::task::Wake;
 use std::thread::ThreadId;
 
+use super::task::{self, Runnable};
 use super::task_list::TaskList;
+use super::timers::Timers;
 use crate::driver::reactor::Reactor;
 use crate::stats::Counters;
-use crate::task::{self, Runnable};
-use crate::time::Timers;
 use crate::util::lock;
 
 /// An entry of the run queue: a task, or the future given to `block_on`, which takes its

@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
 use super::JoinError;
-use crate::runtime::LiveTask;
+use crate::runtime::shared::LiveTask;
 use crate::util::coop;
 
 /// A task as the runtime holds it, to run or to cancel.
