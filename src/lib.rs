@@ -55,22 +55,22 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod driver;
 pub mod guide;
 pub mod io;
 pub mod net;
-mod reactor;
 mod runtime;
 #[cfg(feature = "signal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "signal")))]
 pub mod signal;
+mod stats;
 pub mod task;
 pub mod time;
+mod util;
 
 pub use plexio_backends::Error;
-pub use runtime::{
-    BACKEND_ENV, Builder, Runtime, RuntimeStats, Spawner, StatsHandle, backends, block_on,
-    current_backend,
-};
+pub use runtime::{BACKEND_ENV, Builder, Runtime, Spawner, backends, block_on, current_backend};
+pub use stats::{RuntimeStats, StatsHandle};
 pub use task::{JoinError, JoinHandle, spawn};
 
 /// The backend interface, for implementing a backend of your own.

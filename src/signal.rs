@@ -53,7 +53,7 @@ mod imp {
     use signal_hook::SigId;
     use signal_hook::consts::SIGINT;
 
-    use crate::reactor::Registration;
+    use crate::driver::reactor::Registration;
 
     pub(super) async fn ctrl_c() -> io::Result<()> {
         let (reader, writer) = UnixStream::pair()?;

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use plexio_backends::{AsSource, Interest};
 
-use crate::reactor::{ReadyEvent, Registration};
+use crate::driver::reactor::{ReadyEvent, Registration};
 
 /// An I/O object of your own, registered with the current runtime's backend.
 ///

@@ -10,7 +10,7 @@ use std::task::{Context, Poll, ready};
 use plexio_backends::{AsSource, Interest, MAX_IO_SLICES, SEND_FLAGS};
 use socket2::SockRef;
 
-use crate::reactor::Registration;
+use crate::driver::reactor::Registration;
 
 /// The most one write call hands to the kernel. It keeps every call far from the limits
 /// that break large writes: a `writev` whose total exceeds 2^31 bytes fails on macOS, and

@@ -12,7 +12,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::TcpStream;
 use super::addr::{ToSocketAddrs, try_each};
-use crate::reactor::Registration;
+use crate::driver::reactor::Registration;
 
 /// How many connections the operating system queues for `accept`.
 const BACKLOG: i32 = 1024;

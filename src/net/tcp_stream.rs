@@ -13,7 +13,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use super::addr::{ToSocketAddrs, try_each};
 use super::byte_stream::{self, forward_async_io};
 use super::split::{OwnedReadHalf, OwnedWriteHalf};
-use crate::reactor::Registration;
+use crate::driver::reactor::Registration;
 
 /// A TCP connection between a local and a remote socket.
 ///

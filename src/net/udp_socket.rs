@@ -9,7 +9,7 @@ use plexio_backends::{Datagram, Interest, recv_datagram};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use super::addr::{ToSocketAddrs, try_each};
-use crate::reactor::Registration;
+use crate::driver::reactor::Registration;
 
 /// A UDP socket.
 ///

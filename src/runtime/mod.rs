@@ -5,13 +5,21 @@
 //! the earliest timer. The future given to `block_on` is woken into the same queue as the
 //! tasks, so that everything runs in the order it was woken. An idle runtime sleeps in its
 //! backend.
+//!
+//! Its parts: `context` (which runtime runs on this thread), `shared` (what other threads
+//! reach: the run queue, the parked flag), `task` (how the executor makes, runs and cancels
+//! tasks, and their `JoinHandle`), `task_list` (the live tasks, to cancel them all),
+//! `timers` (the pending deadlines), `builder` and `spawner`. The runtime imports the
+//! drivers (`driver`) and the leaves (`util`, `stats`) only; `time`, `task`, `net`, `io`
+//! and `signal` are built on top of it.
 
 mod builder;
 pub(crate) mod context;
 mod shared;
 mod spawner;
-mod stats;
+mod task;
 mod task_list;
+mod timers;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -27,14 +35,16 @@ use std::time::{Duration, Instant};
 use plexio_backends::Backend;
 
 pub use builder::{BACKEND_ENV, Builder};
-pub(crate) use shared::{LiveTask, Shared};
+pub(crate) use shared::Shared;
 use shared::{MainWaker, Queued};
 pub use spawner::Spawner;
-pub(crate) use stats::Counters;
-pub use stats::{RuntimeStats, StatsHandle};
+pub(crate) use task::spawn_on;
+pub use task::{JoinError, JoinHandle};
+pub(crate) use timers::TimerKey;
 
-use crate::reactor::{EventBuffer, Reactor};
-use crate::task::{JoinHandle, coop};
+use crate::driver::reactor::{EventBuffer, Reactor};
+use crate::stats::{Counters, RuntimeStats, StatsHandle};
+use crate::util::coop;
 
 /// Tasks run per turn before the reactor is polled again, so that I/O and timers are never
 /// starved by a long run queue.
@@ -118,7 +128,7 @@ impl Runtime {
         F: Future + 'static,
         F::Output: 'static,
     {
-        crate::task::spawn_on(self.shared.clone(), future)
+        spawn_on(self.shared.clone(), future)
     }
 
     /// A handle that spawns `Send` tasks onto this runtime from any thread.
@@ -149,7 +159,7 @@ impl Runtime {
             self.shared.take_batch(&mut core.batch, room);
             while let Some(entry) = core.batch.pop_front() {
                 match entry {
-                    Queued::Task(runnable) => crate::task::run(runnable),
+                    Queued::Task(runnable) => task::run(runnable),
                     Queued::Main => {
                         self.shared.main_dequeued();
                         if let Poll::Ready(output) =

@@ -8,11 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::task::Wake;
 use std::thread::ThreadId;
 
-use super::Counters;
+use super::task::{self, Runnable};
 use super::task_list::TaskList;
-use crate::reactor::{Reactor, lock};
-use crate::task::{self, Runnable};
-use crate::time::Timers;
+use super::timers::Timers;
+use crate::driver::reactor::Reactor;
+use crate::stats::Counters;
+use crate::util::lock;
 
 /// An entry of the run queue: a task, or the future given to `block_on`, which takes its
 /// turn among the tasks in the order they were all woken.

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Weak;
 
 use super::Shared;
-use crate::task::JoinHandle;
+use super::task::{self, JoinHandle};
 
 /// Spawns tasks onto a runtime from any thread: get one with [`Runtime::spawner`].
 ///
@@ -35,8 +35,8 @@ impl Spawner {
         F::Output: Send + 'static,
     {
         match self.0.upgrade() {
-            Some(shared) => crate::task::spawn_send_on(shared, future),
-            None => crate::task::cancelled(future),
+            Some(shared) => task::spawn_send_on(shared, future),
+            None => task::cancelled(future),
         }
     }
 }

@@ -8,8 +8,8 @@
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 
-use super::Counters;
-use crate::reactor::lock;
+use crate::stats::Counters;
+use crate::util::lock;
 
 #[derive(Debug)]
 pub(crate) struct TaskList {

@@ -10,7 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::reactor::lock;
+use crate::util::lock;
 
 /// The most threads the pool runs at once.
 pub(crate) const MAX_THREADS: usize = 64;

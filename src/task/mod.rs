@@ -1,19 +1,18 @@
-//! Tasks: spawning futures onto the current runtime, waiting for them, and yielding.
+//! Tasks: spawning futures onto the current runtime ([`spawn`]), running blocking work on
+//! the blocking pool ([`spawn_blocking`]), waiting for them ([`JoinHandle`]), and yielding
+//! ([`yield_now`]).
+//!
+//! The public face of the executor; how a task is made, run and cancelled is the runtime's
+//! (`runtime::task`).
 
 mod blocking;
-pub(crate) mod coop;
-mod harness;
-mod join;
+mod yield_now;
 
 use std::future::Future;
-use std::sync::Arc;
 
-pub use coop::yield_now;
-pub(crate) use harness::{Runnable, cancel, run};
-pub use join::{JoinError, JoinHandle};
-
-use crate::runtime::{LiveTask, Shared, context};
-use harness::{TaskFuture, TaskMeta};
+pub use crate::runtime::{JoinError, JoinHandle};
+use crate::runtime::{context, spawn_on};
+pub use yield_now::yield_now;
 
 /// Spawns `future` as a new task on the runtime running on this thread.
 ///
@@ -91,73 +90,4 @@ where
             Err(_canceled) => unreachable!("the pool runs every job, which always sends"),
         }
     })
-}
-
-/// Spawns `future` onto the runtime that `shared` belongs to; must run on its thread.
-pub(crate) fn spawn_on<F>(shared: Arc<Shared>, future: F) -> JoinHandle<F::Output>
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
-    let live = shared.task_started();
-    let index = live.as_ref().map(LiveTask::index);
-    let (runnable, task) = async_task::Builder::new()
-        .metadata(TaskMeta::default())
-        .spawn_local(move |_| TaskFuture::new(future, live), scheduler(&shared));
-    start(&shared, index, runnable, task)
-}
-
-/// Spawns a `Send` future onto the runtime that `shared` belongs to, from any thread.
-pub(crate) fn spawn_send_on<F>(shared: Arc<Shared>, future: F) -> JoinHandle<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let live = shared.task_started();
-    let index = live.as_ref().map(LiveTask::index);
-    let (runnable, task) = async_task::Builder::new()
-        .metadata(TaskMeta::default())
-        .spawn(move |_| TaskFuture::new(future, live), scheduler(&shared));
-    start(&shared, index, runnable, task)
-}
-
-/// The schedule function of a task of the runtime that `shared` belongs to.
-fn scheduler(shared: &Arc<Shared>) -> impl Fn(Runnable) + Send + Sync + 'static {
-    let shared = shared.clone();
-    move |runnable| shared.schedule(runnable)
-}
-
-/// A handle for a task that never runs: `future` is dropped at once and the handle reports
-/// the task cancelled (spawning onto a runtime that is gone).
-pub(crate) fn cancelled<F>(future: F) -> JoinHandle<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let (runnable, task) = async_task::Builder::new()
-        .metadata(TaskMeta::default())
-        .spawn(move |_| TaskFuture::new(future, None), cancel);
-    let handle = JoinHandle::new(task, runnable.waker());
-    cancel(runnable);
-    handle
-}
-
-/// Hands a new task to its runtime and gives its handle; a task made while the runtime is
-/// being dropped (its index is `None`) is cancelled at once instead, so that its handle
-/// reports it.
-fn start<T>(
-    shared: &Shared,
-    index: Option<usize>,
-    runnable: Runnable,
-    task: async_task::Task<Result<T, JoinError>, TaskMeta>,
-) -> JoinHandle<T> {
-    let handle = JoinHandle::new(task, runnable.waker());
-    match index {
-        Some(index) => {
-            shared.set_task_waker(index, runnable.waker());
-            runnable.schedule();
-        }
-        None => cancel(runnable),
-    }
-    handle
 }

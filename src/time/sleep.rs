@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::timers::TimerKey;
-use crate::runtime::{Shared, context};
+use crate::runtime::{Shared, TimerKey, context};
 
 /// Waits until `duration` has passed.
 ///

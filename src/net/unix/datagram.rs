@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 
 use plexio_backends::Interest;
 
-use crate::reactor::Registration;
+use crate::driver::reactor::Registration;
 
 /// A Unix domain datagram socket: bound to a path, to an abstract name, or unbound.
 ///

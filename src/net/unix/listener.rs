@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use plexio_backends::Interest;
 
 use super::UnixStream;
-use crate::reactor::Registration;
+use crate::driver::reactor::Registration;
 
 /// How many connections the operating system queues for `accept`.
 const BACKLOG: i32 = 1024;

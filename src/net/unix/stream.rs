@@ -13,8 +13,8 @@ use std::time::Duration;
 use plexio_backends::{Interest, PeerCredentials, connect_in_progress};
 use socket2::{Domain, SockAddr, Socket, Type};
 
+use crate::driver::reactor::Registration;
 use crate::net::byte_stream::forward_async_io;
-use crate::reactor::Registration;
 
 /// A connected Unix domain stream socket.
 ///

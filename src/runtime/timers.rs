@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::Instant;
 
-use crate::reactor::lock;
-use crate::runtime::Counters;
+use crate::stats::Counters;
+use crate::util::lock;
 
 /// A timer's place in the map: its deadline, and a sequence number that orders timers with
 /// the same deadline by creation and keeps keys unique.

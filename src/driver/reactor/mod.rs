@@ -16,9 +16,10 @@ use std::time::Duration;
 
 use plexio_backends::{AsBackend, AsSource, Backend, Events, Interest, Token, Triggering};
 
-use crate::runtime::Counters;
+use crate::stats::Counters;
+use crate::util::lock;
 use io_state::IoState;
-pub(crate) use io_state::{ReadyEvent, lock};
+pub(crate) use io_state::ReadyEvent;
 pub(crate) use registration::Registration;
 
 /// A socket registered with a reactor: it reaches the backend through the reactor.

@@ -13,6 +13,8 @@ use std::task::{Context, Poll, Waker};
 
 use plexio_backends::{Backend, Interest, RawSource, Ready, Token, Triggering};
 
+use crate::util::lock;
+
 /// The state word:
 ///
 /// | bits | what |
@@ -306,12 +308,6 @@ impl Woken {
             waker.wake();
         }
     }
-}
-
-/// Locks a mutex whose data stays consistent even if a holder panicked (every critical
-/// section here is a few assignments).
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

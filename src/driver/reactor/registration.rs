@@ -14,8 +14,8 @@ use plexio_backends::{AsSource, Interest};
 
 use super::io_state::{IoState, ReadyEvent};
 use super::{Reactor, RegisteredSource};
-use crate::runtime::context;
-use crate::task::coop;
+use crate::driver::current;
+use crate::util::coop;
 
 /// A socket and its registration. Dropping it removes the registration, then closes the
 /// socket.
@@ -34,7 +34,7 @@ pub(crate) struct Registration<S: AsSource> {
 impl<S: AsSource> Registration<S> {
     /// Registers `source` with the reactor of the runtime running on this thread.
     pub(crate) fn new(source: S, interest: Interest) -> io::Result<Registration<S>> {
-        let reactor = context::reactor()?;
+        let reactor = current::reactor()?;
         let (source, state) = reactor.register(source, interest)?;
         Ok(Registration { state, source: Some(source) })
     }
@@ -63,7 +63,7 @@ impl<S: AsSource> Registration<S> {
         direction: Interest,
     ) -> Poll<io::Result<ReadyEvent>> {
         let reactor = self.reactor();
-        if let Err(error) = context::check_current(reactor) {
+        if let Err(error) = current::check_current(reactor) {
             return Poll::Ready(Err(self.polled_elsewhere(error)));
         }
         self.state.poll_ready(cx, direction, &**reactor.backend(), reactor.triggering)

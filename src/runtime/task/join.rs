@@ -143,7 +143,7 @@ impl JoinError {
 
     fn panic_message(&self) -> Option<String> {
         let Repr::Panic(payload) = &self.repr else { return None };
-        let payload = crate::reactor::lock(payload);
+        let payload = crate::util::lock(payload);
         let message = payload
             .downcast_ref::<&str>()
             .map(|text| (*text).to_owned())

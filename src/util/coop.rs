@@ -3,6 +3,9 @@
 //! The executor gives each task a budget before polling it; every I/O operation spends one
 //! unit. Once it is spent, operations return `Pending` after waking their own task, which
 //! puts the task at the back of the run queue, so that other tasks and the reactor run.
+//!
+//! A leaf: the executor (in the runtime) sets the budget and the drivers spend it, so it
+//! lives below both.
 
 use std::cell::Cell;
 use std::task::{Context, Poll};
@@ -40,26 +43,4 @@ pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
             Poll::Ready(())
         }
     })
-}
-
-/// Yields to the other tasks of the runtime once, then resumes.
-///
-/// ```
-/// plexio::block_on(async {
-///     for _ in 0..3 {
-///         plexio::task::yield_now().await;
-///     }
-/// });
-/// ```
-pub async fn yield_now() {
-    let mut yielded = false;
-    std::future::poll_fn(|cx| {
-        if yielded {
-            return Poll::Ready(());
-        }
-        yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    })
-    .await
 }

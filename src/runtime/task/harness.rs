@@ -18,8 +18,8 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
 use super::JoinError;
-use super::coop;
-use crate::runtime::LiveTask;
+use crate::runtime::shared::LiveTask;
+use crate::util::coop;
 
 /// A task as the runtime holds it, to run or to cancel.
 pub(crate) type Runnable = async_task::Runnable<TaskMeta>;

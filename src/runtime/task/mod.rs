@@ -1,0 +1,86 @@
+//! The executor's tasks: how a future becomes a task of a runtime, how the runtime runs and
+//! cancels it ([`run`], [`cancel`], the harness), and the [`JoinHandle`] that waits for it.
+//!
+//! The runtime drives these; the public `spawn` functions (`crate::task`) and `Spawner`
+//! are built on [`spawn_on`] and [`spawn_send_on`].
+
+mod harness;
+mod join;
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub(crate) use harness::{Runnable, cancel, run};
+use harness::{TaskFuture, TaskMeta};
+pub use join::{JoinError, JoinHandle};
+
+use super::shared::{LiveTask, Shared};
+
+/// Spawns `future` onto the runtime that `shared` belongs to; must run on its thread.
+pub(crate) fn spawn_on<F>(shared: Arc<Shared>, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let live = shared.task_started();
+    let index = live.as_ref().map(LiveTask::index);
+    let (runnable, task) = async_task::Builder::new()
+        .metadata(TaskMeta::default())
+        .spawn_local(move |_| TaskFuture::new(future, live), scheduler(&shared));
+    start(&shared, index, runnable, task)
+}
+
+/// Spawns a `Send` future onto the runtime that `shared` belongs to, from any thread.
+pub(crate) fn spawn_send_on<F>(shared: Arc<Shared>, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let live = shared.task_started();
+    let index = live.as_ref().map(LiveTask::index);
+    let (runnable, task) = async_task::Builder::new()
+        .metadata(TaskMeta::default())
+        .spawn(move |_| TaskFuture::new(future, live), scheduler(&shared));
+    start(&shared, index, runnable, task)
+}
+
+/// The schedule function of a task of the runtime that `shared` belongs to.
+fn scheduler(shared: &Arc<Shared>) -> impl Fn(Runnable) + Send + Sync + 'static {
+    let shared = shared.clone();
+    move |runnable| shared.schedule(runnable)
+}
+
+/// A handle for a task that never runs: `future` is dropped at once and the handle reports
+/// the task cancelled (spawning onto a runtime that is gone).
+pub(crate) fn cancelled<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (runnable, task) = async_task::Builder::new()
+        .metadata(TaskMeta::default())
+        .spawn(move |_| TaskFuture::new(future, None), cancel);
+    let handle = JoinHandle::new(task, runnable.waker());
+    cancel(runnable);
+    handle
+}
+
+/// Hands a new task to its runtime and gives its handle; a task made while the runtime is
+/// being dropped (its index is `None`) is cancelled at once instead, so that its handle
+/// reports it.
+fn start<T>(
+    shared: &Shared,
+    index: Option<usize>,
+    runnable: Runnable,
+    task: async_task::Task<Result<T, JoinError>, TaskMeta>,
+) -> JoinHandle<T> {
+    let handle = JoinHandle::new(task, runnable.waker());
+    match index {
+        Some(index) => {
+            shared.set_task_waker(index, runnable.waker());
+            runnable.schedule();
+        }
+        None => cancel(runnable),
+    }
+    handle
+}
