@@ -154,6 +154,12 @@ impl ServerKind {
         matches!(self, ServerKind::RawEpoll | ServerKind::Monoio | ServerKind::Compio)
     }
 
+    /// Whether this kind does its I/O through io_uring: its reads and writes are operations
+    /// submitted to a ring, many per `io_uring_enter`, not system calls of their own.
+    pub fn uses_io_uring(self) -> bool {
+        matches!(self, ServerKind::Monoio | ServerKind::Compio)
+    }
+
     /// The number of descriptors this kind can hold at most, if it has such a limit:
     /// `select(2)` cannot watch a descriptor at or above `FD_SETSIZE` on Unix, and plexio's
     /// winsock `select` backend holds 4096 sockets per runtime.
