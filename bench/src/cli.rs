@@ -18,10 +18,10 @@ usage: plexio-bench [--scenario NAME[,NAME...]] [--servers KIND[,KIND...]] [--re
 scenarios: all (default), pingpong-64, pingpong-4k, stream-64k, idle-10k; pingpong-64x50
            (not in all) is pingpong-64's 50-connection case alone
 servers:   plexio-select, plexio-poll, plexio-mio, plexio-polling, tokio-ct, tokio-mt, smol,
-           raw-epoll (default: all of them)
+           monoio, compio, raw-epoll (default: all of them; the last three on Linux only)
 defaults:  --repeats 3 --duration 2 --warmup 0.5 --idle-connections 10000,
            --output bench/results/latest.md
---quick:   a smoke run of about 20 s: --repeats 1 --duration 0.25 --warmup 0.1
+--quick:   a smoke run of about 22 s: --repeats 1 --duration 0.25 --warmup 0.1
            --idle-connections 1000 --output bench/results/quick.md (explicit flags win)
 --strace:  instead of measuring, run the first echo case of --scenario once per server under
            `strace -c -f` and print system calls per message (Linux, needs strace)
@@ -231,8 +231,22 @@ mod tests {
         assert_eq!(options.cases.len(), 3);
         assert_eq!(options.servers, [ServerKind::TokioCt, ServerKind::PlexioMio]);
         assert_eq!(options.repeats, 1);
+        let Ok(Command::Bench(options)) = parse_args(&["--servers", "monoio,compio,monoio"]) else {
+            panic!()
+        };
+        assert_eq!(options.servers, [ServerKind::Monoio, ServerKind::Compio]);
         assert!(parse_args(&["--scenario", "nope"]).is_err());
         assert!(parse_args(&["--servers", "nope"]).is_err());
+    }
+
+    #[test]
+    fn all_servers_by_default() {
+        let Ok(Command::Bench(options)) = parse_args(&[]) else { panic!() };
+        let linux = cfg!(target_os = "linux");
+        for kind in [ServerKind::Monoio, ServerKind::Compio, ServerKind::RawEpoll] {
+            assert_eq!(options.servers.contains(&kind), linux, "{kind}");
+        }
+        assert!(options.servers.contains(&ServerKind::TokioCt));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! A side-by-side TCP echo benchmark: plexio on each of its backends against tokio, smol and
-//! a hand-written epoll loop.
+//! A side-by-side TCP echo benchmark: plexio on each of its backends against tokio, smol, the
+//! io_uring runtimes monoio and compio (Linux), and a hand-written epoll loop.
 //!
 //! The binary (`src/main.rs`) is both halves. Run without a subcommand it is the driver: it
 //! starts each echo server as a child process (itself, re-executed with `server --kind ...`),

@@ -52,13 +52,16 @@ impl ServerProcess {
 
     /// [`start_wrapped`](Self::start_wrapped) under `strace -c -f`, which writes its syscall
     /// summary to `summary` once the server is stopped with [`stop_traced`](Self::stop_traced).
+    /// With `list_calls`, `strace -C -f`: every call is listed in `summary` too (one line
+    /// each, with its result), before the summary.
     pub fn start_traced(
         kind: ServerKind,
         cpu: Option<usize>,
         summary: &Path,
+        list_calls: bool,
     ) -> Result<ServerProcess, BenchError> {
         let mut strace = Command::new("strace");
-        strace.args(["-c", "-f", "-o"]).arg(summary);
+        strace.args([if list_calls { "-C" } else { "-c" }, "-f", "-o"]).arg(summary);
         ServerProcess::start_wrapped(strace, kind, cpu)
     }
 

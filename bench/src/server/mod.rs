@@ -20,6 +20,10 @@
 //! The async servers spawn one task per connection; `raw-epoll` keeps one state record per
 //! descriptor instead, which is the point of it: it is the mechanism without a runtime.
 
+#[cfg(target_os = "linux")]
+mod compio;
+#[cfg(target_os = "linux")]
+mod monoio;
 mod plexio;
 #[cfg(target_os = "linux")]
 mod raw_epoll;
@@ -96,13 +100,17 @@ pub enum ServerKind {
     TokioMt,
     /// smol: `smol::block_on` driving a `LocalExecutor`, one thread.
     Smol,
+    /// monoio on its io_uring driver, one thread, owned buffers (Linux only).
+    Monoio,
+    /// compio on its io_uring driver, one thread, owned buffers (Linux only).
+    Compio,
     /// A hand-written single-threaded level-triggered epoll loop (Linux only).
     RawEpoll,
 }
 
 impl ServerKind {
     /// Every kind, in report order.
-    pub const ALL: [ServerKind; 8] = [
+    pub const ALL: [ServerKind; 10] = [
         ServerKind::PlexioSelect,
         ServerKind::PlexioPoll,
         ServerKind::PlexioMio,
@@ -110,6 +118,8 @@ impl ServerKind {
         ServerKind::TokioCt,
         ServerKind::TokioMt,
         ServerKind::Smol,
+        ServerKind::Monoio,
+        ServerKind::Compio,
         ServerKind::RawEpoll,
     ];
 
@@ -123,6 +133,8 @@ impl ServerKind {
             ServerKind::TokioCt => "tokio-ct",
             ServerKind::TokioMt => "tokio-mt",
             ServerKind::Smol => "smol",
+            ServerKind::Monoio => "monoio",
+            ServerKind::Compio => "compio",
             ServerKind::RawEpoll => "raw-epoll",
         }
     }
@@ -132,9 +144,20 @@ impl ServerKind {
         ServerKind::ALL.into_iter().find(|kind| kind.name() == name)
     }
 
-    /// Whether this kind can run on this platform.
+    /// Whether this kind can run on this platform: the raw epoll loop and the io_uring
+    /// runtimes need Linux.
     pub fn is_supported(self) -> bool {
-        self != ServerKind::RawEpoll || cfg!(target_os = "linux")
+        !self.linux_only() || cfg!(target_os = "linux")
+    }
+
+    fn linux_only(self) -> bool {
+        matches!(self, ServerKind::RawEpoll | ServerKind::Monoio | ServerKind::Compio)
+    }
+
+    /// Whether this kind does its I/O through io_uring: its reads and writes are operations
+    /// submitted to a ring, many per `io_uring_enter`, not system calls of their own.
+    pub fn uses_io_uring(self) -> bool {
+        matches!(self, ServerKind::Monoio | ServerKind::Compio)
     }
 
     /// The number of descriptors this kind can hold at most, if it has such a limit:
@@ -175,10 +198,14 @@ pub fn serve(kind: ServerKind, addr: SocketAddr, buffers: Buffers) -> io::Result
         ServerKind::TokioMt => tokio::serve_multi_thread(listener, buffers, announce),
         ServerKind::Smol => smol::serve(listener, buffers, announce),
         #[cfg(target_os = "linux")]
+        ServerKind::Monoio => monoio::serve(listener, buffers, announce),
+        #[cfg(target_os = "linux")]
+        ServerKind::Compio => compio::serve(listener, buffers, announce),
+        #[cfg(target_os = "linux")]
         ServerKind::RawEpoll => raw_epoll::serve(listener, buffers, announce),
         #[cfg(not(target_os = "linux"))]
-        ServerKind::RawEpoll => {
-            Err(io::Error::new(io::ErrorKind::Unsupported, "raw-epoll runs on Linux only"))
+        ServerKind::Monoio | ServerKind::Compio | ServerKind::RawEpoll => {
+            Err(io::Error::new(io::ErrorKind::Unsupported, format!("{kind} runs on Linux only")))
         }
     }
 }
