@@ -54,7 +54,8 @@ pub use error::Error;
 pub use event::{Event, Events, Interest, Ready, Token};
 pub use registered::{AsBackend, Registered};
 pub use sys::{
-    AsSource, Datagram, MAX_IO_SLICES, RawSource, SEND_FLAGS, connect_in_progress, recv_datagram,
+    AsSocketHandle, AsSource, Datagram, MAX_IO_SLICES, RawSource, SEND_FLAGS, connect_in_progress,
+    recv_datagram,
 };
 #[cfg(unix)]
 pub use sys::{PeerCredentials, peer_credentials};

@@ -7,10 +7,13 @@ use std::io::{self, IoSlice, IoSliceMut, Read};
 use std::net::Shutdown;
 use std::task::{Context, Poll, ready};
 
+use plexio_backends::completion::SocketSource;
 use plexio_backends::{AsSource, Interest, MAX_IO_SLICES, SEND_FLAGS};
 use socket2::SockRef;
 
-use crate::driver::reactor::Registration;
+use crate::driver::reactor::{Registration, Shared};
+#[cfg(not(any(unix, windows)))]
+compile_error!("plexio runs on Unix and Windows");
 
 /// The most one write call hands to the kernel. It keeps every call far from the limits
 /// that break large writes: a `writev` whose total exceeds 2^31 bytes fails on macOS, and
@@ -18,8 +21,14 @@ use crate::driver::reactor::Registration;
 /// `AsyncWrite` contract allows.
 const MAX_WRITE: usize = 1 << 30;
 
+/// The system's own handle trait: `AsFd` on Unix, `AsSocket` on Windows.
+#[cfg(unix)]
+pub(crate) use std::os::fd::AsFd as SystemSocket;
+#[cfg(windows)]
+pub(crate) use std::os::windows::io::AsSocket as SystemSocket;
+
 /// A connected byte-stream socket of the standard library.
-pub(crate) trait StreamSocket: AsSource {
+pub(crate) trait StreamSocket: SocketSource + SystemSocket + 'static {
     /// The socket, for the calls std does not offer (`send` with flags).
     fn socket(&self) -> SockRef<'_>;
 
@@ -85,11 +94,14 @@ pub(crate) fn note_reset<S: AsSource, T>(
 
 /// Reads into `buffer`.
 pub(crate) fn poll_read<S: StreamSocket>(
-    io: &Registration<S>,
+    io: &Registration<Shared<S>>,
     cx: &mut Context<'_>,
     buffer: &mut [u8],
 ) -> Poll<io::Result<usize>> {
     check_reset(io)?;
+    if let Some(read) = io.poll_read_completion(cx, buffer) {
+        return read.map(|read| note_reset(io, read));
+    }
     let capacity = buffer.len();
     let read = ready!(io.poll_read_io(cx, capacity, |stream| stream.read_into(buffer)));
     Poll::Ready(note_reset(io, read))
@@ -97,11 +109,16 @@ pub(crate) fn poll_read<S: StreamSocket>(
 
 /// Reads into `buffers`: the first [`MAX_IO_SLICES`] of them, all the system takes.
 pub(crate) fn poll_read_vectored<S: StreamSocket>(
-    io: &Registration<S>,
+    io: &Registration<Shared<S>>,
     cx: &mut Context<'_>,
     buffers: &mut [IoSliceMut<'_>],
 ) -> Poll<io::Result<usize>> {
     check_reset(io)?;
+    if io.is_completion() {
+        // Through the socket's own buffer: into the first non-empty slice.
+        let first = buffers.iter_mut().find(|buffer| !buffer.is_empty());
+        return poll_read(io, cx, first.map_or(&mut [][..], |buffer| &mut **buffer));
+    }
     // The capacity that tells a short read must count only the slices the system reads
     // into: counting more would take a full read for a short one, and lose the readiness
     // of the bytes still queued.
@@ -114,11 +131,14 @@ pub(crate) fn poll_read_vectored<S: StreamSocket>(
 
 /// Writes from `buffer`, [`MAX_WRITE`] bytes at most.
 pub(crate) fn poll_write<S: StreamSocket>(
-    io: &Registration<S>,
+    io: &Registration<Shared<S>>,
     cx: &mut Context<'_>,
     buffer: &[u8],
 ) -> Poll<io::Result<usize>> {
     let buffer = &buffer[..buffer.len().min(MAX_WRITE)];
+    if let Some(written) = io.poll_write_completion(cx, buffer) {
+        return written.map(|written| note_reset(io, written));
+    }
     let written = ready!(io.poll_io(cx, Interest::WRITABLE, |stream| {
         stream.socket().send_with_flags(buffer, SEND_FLAGS)
     }));
@@ -127,13 +147,18 @@ pub(crate) fn poll_write<S: StreamSocket>(
 
 /// Writes from `buffers`: the first [`MAX_IO_SLICES`] of them, within [`MAX_WRITE`] bytes.
 pub(crate) fn poll_write_vectored<S: StreamSocket>(
-    io: &Registration<S>,
+    io: &Registration<Shared<S>>,
     cx: &mut Context<'_>,
     buffers: &[IoSlice<'_>],
 ) -> Poll<io::Result<usize>> {
     // More slices than the system takes in one call fail (`EMSGSIZE`) instead of writing
     // what fits; the rest is a later write's, as `AsyncWrite` allows.
     let buffers = &buffers[..buffers.len().min(MAX_IO_SLICES)];
+    if io.is_completion() {
+        // Copied into the socket's own send buffer: the first non-empty slice.
+        let first = buffers.iter().find(|buffer| !buffer.is_empty());
+        return poll_write(io, cx, first.map_or(&[][..], |buffer| &**buffer));
+    }
     let total = buffers.iter().fold(0usize, |sum, buffer| sum.saturating_add(buffer.len()));
     if total > MAX_WRITE {
         let first = buffers.iter().find(|buffer| !buffer.is_empty()).map_or(&[][..], |b| b);
@@ -145,8 +170,25 @@ pub(crate) fn poll_write_vectored<S: StreamSocket>(
     Poll::Ready(note_reset(io, written))
 }
 
+/// Waits until what the writes took has been sent: on a completion runtime they hand the
+/// kernel a copy and report it written at once; on a readiness runtime nothing is buffered.
+pub(crate) fn poll_flush<S: StreamSocket>(
+    io: &Registration<Shared<S>>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    match io.poll_flush_completion(cx) {
+        Some(flushed) => flushed.map(|result| note_reset(io, result)),
+        None => Poll::Ready(Ok(())),
+    }
+}
+
 /// Shuts the write half down; a peer that is already gone is not an error here.
-pub(crate) fn poll_close<S: StreamSocket>(io: &Registration<S>) -> Poll<io::Result<()>> {
+pub(crate) fn poll_close<S: StreamSocket>(
+    io: &Registration<Shared<S>>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    // What earlier writes took must go out before the end of the stream.
+    ready!(poll_flush(io, cx))?;
     match io.get_ref().shut_down(Shutdown::Write) {
         Err(error) if error.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(error)),
         _ => Poll::Ready(Ok(())),
@@ -219,21 +261,24 @@ macro_rules! forward_async_io {
                 $crate::net::byte_stream::poll_write_vectored($stream, cx, buffers)
             }
 
-            /// Writes are not buffered: flushing does nothing.
+            /// Waits until what earlier writes took has been sent (on a completion
+            /// runtime; elsewhere writes are not buffered and this returns at once).
             fn poll_flush(
                 self: ::std::pin::Pin<&mut Self>,
-                _cx: &mut ::std::task::Context<'_>,
-            ) -> ::std::task::Poll<::std::io::Result<()>> {
-                ::std::task::Poll::Ready(Ok(()))
-            }
-
-            /// Shuts the write half down (the peer reads EOF); reading goes on.
-            fn poll_close(
-                self: ::std::pin::Pin<&mut Self>,
-                _cx: &mut ::std::task::Context<'_>,
+                cx: &mut ::std::task::Context<'_>,
             ) -> ::std::task::Poll<::std::io::Result<()>> {
                 let $this = &*self;
-                $crate::net::byte_stream::poll_close($stream)
+                $crate::net::byte_stream::poll_flush($stream, cx)
+            }
+
+            /// Flushes, then shuts the write half down (the peer reads EOF); reading goes
+            /// on.
+            fn poll_close(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
+                let $this = &*self;
+                $crate::net::byte_stream::poll_close($stream, cx)
             }
         }
 
@@ -263,21 +308,24 @@ macro_rules! forward_async_io {
                 true
             }
 
-            /// Writes are not buffered: flushing does nothing.
+            /// Waits until what earlier writes took has been sent (see futures'
+            /// `poll_flush` above).
             fn poll_flush(
                 self: ::std::pin::Pin<&mut Self>,
-                _cx: &mut ::std::task::Context<'_>,
-            ) -> ::std::task::Poll<::std::io::Result<()>> {
-                ::std::task::Poll::Ready(Ok(()))
-            }
-
-            /// Shuts the write half down (the peer reads EOF); reading goes on.
-            fn poll_shutdown(
-                self: ::std::pin::Pin<&mut Self>,
-                _cx: &mut ::std::task::Context<'_>,
+                cx: &mut ::std::task::Context<'_>,
             ) -> ::std::task::Poll<::std::io::Result<()>> {
                 let $this = &*self;
-                $crate::net::byte_stream::poll_close($stream)
+                $crate::net::byte_stream::poll_flush($stream, cx)
+            }
+
+            /// Flushes, then shuts the write half down (the peer reads EOF); reading goes
+            /// on.
+            fn poll_shutdown(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
+                let $this = &*self;
+                $crate::net::byte_stream::poll_close($stream, cx)
             }
         }
     };

@@ -35,6 +35,11 @@ impl OwnedReadHalf {
         Ok(Arc::into_inner(self.stream).expect("the two halves held the only references"))
     }
 
+    /// Reads into the spare capacity of `buffer`: see [`TcpStream::read_owned`].
+    pub async fn read_owned(&self, buffer: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        self.stream.read_owned(buffer).await
+    }
+
     /// Reads without removing the data from the socket's queue.
     pub async fn peek(&self, buffer: &mut [u8]) -> io::Result<usize> {
         self.stream.peek(buffer).await
@@ -52,6 +57,16 @@ impl OwnedReadHalf {
 }
 
 impl OwnedWriteHalf {
+    /// Writes from `buffer`: see [`TcpStream::write_owned`].
+    pub async fn write_owned(&self, buffer: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        self.stream.write_owned(buffer).await
+    }
+
+    /// Writes all of `buffer`: see [`TcpStream::write_all_owned`].
+    pub async fn write_all_owned(&self, buffer: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        self.stream.write_all_owned(buffer).await
+    }
+
     /// Shuts the connection's write side down: the peer reads EOF.
     pub fn shutdown(&self) -> io::Result<()> {
         self.stream.shutdown(Shutdown::Write)

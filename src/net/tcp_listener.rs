@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::Stream;
@@ -12,7 +13,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::TcpStream;
 use super::addr::{ToSocketAddrs, try_each};
-use crate::driver::reactor::Registration;
+use crate::driver::reactor::{Registration, Shared};
 
 /// How many connections the operating system queues for `accept`.
 const BACKLOG: i32 = 1024;
@@ -40,7 +41,7 @@ const BACKLOG: i32 = 1024;
 /// });
 /// ```
 pub struct TcpListener {
-    io: Registration<std::net::TcpListener>,
+    io: Registration<Shared<std::net::TcpListener>>,
 }
 
 impl TcpListener {
@@ -69,12 +70,15 @@ impl TcpListener {
     /// Outside of a plexio runtime, or if the runtime's backend refuses the socket.
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         listener.set_nonblocking(true)?;
-        Ok(TcpListener { io: Registration::new(listener, Interest::READABLE)? })
+        Ok(TcpListener { io: Registration::new(Arc::new(listener), Interest::READABLE)? })
     }
 
     /// Deregisters the listener and hands it back (still non-blocking).
+    ///
+    /// On a completion runtime, fails with [`io::ErrorKind::ResourceBusy`] while an accept
+    /// that a dropped future left in flight still holds the listener.
     pub fn into_std(self) -> io::Result<std::net::TcpListener> {
-        self.io.into_inner()
+        self.io.into_unshared()
     }
 
     /// Accepts a connection.
@@ -92,6 +96,17 @@ impl TcpListener {
 
     /// Polls for a connection; see [`accept`](Self::accept).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        if let Some(accepted) = self.io.poll_accept_completion(cx) {
+            return accepted.map(|accepted| {
+                let (socket, peer) = accepted?;
+                let stream = std::net::TcpStream::from(socket);
+                let peer = match peer {
+                    Some(peer) => peer,
+                    None => stream.peer_addr()?,
+                };
+                Ok((TcpStream::from_std(stream)?, peer))
+            });
+        }
         self.io.poll_io(cx, Interest::READABLE, |listener| listener.accept()).map(|accepted| {
             let (stream, peer) = accepted?;
             Ok((TcpStream::from_std(stream)?, peer))

@@ -4,16 +4,18 @@ use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use plexio_backends::completion::Operation;
 use plexio_backends::{Interest, connect_in_progress};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use super::addr::{ToSocketAddrs, try_each};
 use super::byte_stream::{self, forward_async_io};
 use super::split::{OwnedReadHalf, OwnedWriteHalf};
-use crate::driver::reactor::Registration;
+use crate::driver::reactor::{Registration, Shared};
 
 /// A TCP connection between a local and a remote socket.
 ///
@@ -49,7 +51,7 @@ use crate::driver::reactor::Registration;
 /// });
 /// ```
 pub struct TcpStream {
-    io: Registration<std::net::TcpStream>,
+    io: Registration<Shared<std::net::TcpStream>>,
 }
 
 impl TcpStream {
@@ -63,12 +65,19 @@ impl TcpStream {
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
         socket.set_nonblocking(true)?;
+        if Registration::<Shared<std::net::TcpStream>>::current_is_completion()? {
+            // The kernel connects it: the operation owns the address until it completes.
+            let io = Registration::new(Arc::new(socket.into()), Interest::BOTH)?;
+            let connect = Operation::Connect { source: io.shared_source(), address: addr };
+            io.run(connect).await.0?;
+            return Ok(TcpStream { io });
+        }
         match socket.connect(&addr.into()) {
             Ok(()) => {}
             Err(error) if connect_in_progress(&error) => {}
             Err(error) => return Err(error),
         }
-        let stream = TcpStream { io: Registration::new(socket.into(), Interest::BOTH)? };
+        let stream = TcpStream { io: Registration::new(Arc::new(socket.into()), Interest::BOTH)? };
         stream.connected().await?;
         Ok(stream)
     }
@@ -129,12 +138,16 @@ impl TcpStream {
         // accepted socket inherits it from its listener is not documented.
         #[cfg(target_vendor = "apple")]
         SockRef::from(&stream).set_nosigpipe(true)?;
-        Ok(TcpStream { io: Registration::new(stream, Interest::BOTH)? })
+        Ok(TcpStream { io: Registration::new(Arc::new(stream), Interest::BOTH)? })
     }
 
     /// Deregisters the stream and hands it back (still non-blocking).
+    ///
+    /// On a completion runtime, fails with [`io::ErrorKind::ResourceBusy`] while a receive
+    /// that a dropped read left in flight still holds the socket (it may hold bytes it read
+    /// from it, which would be lost).
     pub fn into_std(self) -> io::Result<std::net::TcpStream> {
-        self.io.into_inner()
+        self.io.into_unshared()
     }
 
     /// Splits the stream into a read half and a write half that two tasks can own and use
@@ -163,8 +176,69 @@ impl TcpStream {
 
     /// Shuts down the read half, the write half, or both. After `Shutdown::Write` the peer
     /// reads EOF once it has read everything sent before, and can still send to us.
+    ///
+    /// On a completion runtime, where a write hands the kernel a copy and reports it
+    /// written at once, shutting the write side down waits (without blocking) for those
+    /// bytes: the peer reads them all, then EOF.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
+        self.io.shutdown_after_writes(how, |how| self.io.get_ref().shutdown(how))
+    }
+
+    /// Reads into the spare capacity of `buffer` (after its `len()`, up to its
+    /// `capacity()`) and grows its `len()` by what it read; `Ok(0)` with spare capacity
+    /// left is the end of the stream. The buffer comes back whatever happens.
+    ///
+    /// The proactor's natural form: on a completion driver (`uring`) the kernel receives
+    /// straight into `buffer`, with no copy; on a readiness backend it is an ordinary read.
+    /// Cancel-safe: on a completion driver a dropped `read_owned` leaves its receive in
+    /// flight, and the next read of the stream gets its bytes.
+    ///
+    /// ```
+    /// use plexio::net::{TcpListener, TcpStream};
+    ///
+    /// plexio::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let client = TcpStream::connect(listener.local_addr()?).await?;
+    ///     let (server, _) = listener.accept().await?;
+    ///     let (written, _) = client.write_all_owned(b"hello".to_vec()).await;
+    ///     written?;
+    ///     let (read, buffer) = server.read_owned(Vec::with_capacity(16)).await;
+    ///     assert!(read? > 0 && b"hello".starts_with(&buffer));
+    ///     Ok::<(), std::io::Error>(())
+    /// }).unwrap();
+    /// ```
+    pub async fn read_owned(&self, buffer: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        if let Err(error) = byte_stream::check_reset(&self.io) {
+            return (Err(error), buffer);
+        }
+        let (read, buffer) = self.io.read_owned(buffer).await;
+        (byte_stream::note_reset(&self.io, read), buffer)
+    }
+
+    /// Writes from `buffer` (all of it, from the start), returning how many bytes were
+    /// written and the buffer. On a completion driver the kernel sends from `buffer`
+    /// itself, after what earlier writes took.
+    pub async fn write_owned(&self, buffer: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        let (written, buffer) = self.io.write_owned(buffer, 0).await;
+        (byte_stream::note_reset(&self.io, written), buffer)
+    }
+
+    /// Writes all of `buffer`, returning the buffer; on an error, how much was written is
+    /// unknown, as with `write_all`.
+    pub async fn write_all_owned(&self, buffer: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        let mut buffer = buffer;
+        let mut offset = 0;
+        while offset < buffer.len() {
+            let (written, returned) = self.io.write_owned(buffer, offset).await;
+            buffer = returned;
+            match byte_stream::note_reset(&self.io, written) {
+                Ok(0) => return (Err(io::ErrorKind::WriteZero.into()), buffer),
+                Ok(written) => offset += written,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return (Err(error), buffer),
+            }
+        }
+        (Ok(()), buffer)
     }
 
     /// The remote address.
@@ -210,7 +284,7 @@ impl TcpStream {
     }
 
     /// The registration, for the byte-stream operations (`net::byte_stream`).
-    pub(crate) fn registration(&self) -> &Registration<std::net::TcpStream> {
+    pub(crate) fn registration(&self) -> &Registration<Shared<std::net::TcpStream>> {
         &self.io
     }
 }

@@ -3,13 +3,15 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use plexio_backends::completion::Operation;
 use plexio_backends::{Datagram, Interest, recv_datagram};
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use super::addr::{ToSocketAddrs, try_each};
-use crate::driver::reactor::Registration;
+use crate::driver::reactor::{Registration, Shared};
 
 /// A UDP socket.
 ///
@@ -34,7 +36,7 @@ use crate::driver::reactor::Registration;
 /// }).unwrap();
 /// ```
 pub struct UdpSocket {
-    io: Registration<std::net::UdpSocket>,
+    io: Registration<Shared<std::net::UdpSocket>>,
 }
 
 impl UdpSocket {
@@ -56,12 +58,49 @@ impl UdpSocket {
     /// Outside of a plexio runtime, or if the runtime's backend refuses the socket.
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
         socket.set_nonblocking(true)?;
-        Ok(UdpSocket { io: Registration::new(socket, Interest::BOTH)? })
+        Ok(UdpSocket { io: Registration::new(Arc::new(socket), Interest::BOTH)? })
     }
 
     /// Deregisters the socket and hands it back (still non-blocking).
+    ///
+    /// On a completion runtime, fails with [`io::ErrorKind::ResourceBusy`] while an
+    /// operation still holds the socket.
     pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
-        self.io.into_inner()
+        self.io.into_unshared()
+    }
+
+    /// Sends `buffer` as one datagram to `target`, returning how many bytes were sent and
+    /// the buffer. On a completion driver (`uring`) the kernel sends from `buffer` itself.
+    pub async fn send_to_owned(
+        &self,
+        buffer: Vec<u8>,
+        target: SocketAddr,
+    ) -> (io::Result<usize>, Vec<u8>) {
+        let send = Operation::SendTo { source: self.io.shared_source(), buffer, target };
+        let (sent, operation) = self.io.run(send).await;
+        (sent, operation.into_buffer())
+    }
+
+    /// Receives one datagram into the spare capacity of `buffer` (after its `len()`, up to
+    /// its `capacity()`; a longer datagram is cut), growing its `len()` by its size, and
+    /// returns its size, its sender and the buffer. On a completion driver (`uring`) the
+    /// kernel receives straight into `buffer`; a dropped future cancels the receive there,
+    /// and a datagram the kernel had already delivered to it is dropped with it.
+    pub async fn recv_from_owned(
+        &self,
+        buffer: Vec<u8>,
+    ) -> (io::Result<(usize, SocketAddr)>, Vec<u8>) {
+        let receive =
+            Operation::ReceiveFrom { source: self.io.shared_source(), buffer, from: None };
+        let (received, operation) = self.io.run(receive).await;
+        let Operation::ReceiveFrom { buffer, from, .. } = operation else {
+            unreachable!("the operation comes back as it went")
+        };
+        let result = received.and_then(|received| match from {
+            Some(from) => Ok((received, from)),
+            None => Err(io::Error::other("the system gave no sender address")),
+        });
+        (result, buffer)
     }
 
     /// Sets the default destination of [`send`](Self::send), and accepts datagrams from it

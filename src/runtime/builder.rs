@@ -3,7 +3,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use plexio_backends::completion::ReadinessOverCompletion;
 use plexio_backends::registry::{self, Driver};
 use plexio_backends::{Backend, Error};
 
@@ -93,11 +92,7 @@ impl Builder {
                 registry::open_driver(from_env.as_deref())?
             }
         };
-        let backend: Arc<dyn Backend> = match driver {
-            Driver::Readiness(backend) => backend,
-            Driver::Completion(driver) => Arc::new(ReadinessOverCompletion::new(driver)),
-        };
-        Ok(Runtime::with_backend(backend))
+        Ok(Runtime::with_driver(driver))
     }
 }
 

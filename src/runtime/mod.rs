@@ -33,6 +33,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use plexio_backends::Backend;
+use plexio_backends::completion::ReadinessOverCompletion;
+use plexio_backends::registry::Driver;
 
 pub use builder::{BACKEND_ENV, Builder};
 pub(crate) use shared::Shared;
@@ -42,6 +44,7 @@ pub(crate) use task::spawn_on;
 pub use task::{JoinError, JoinHandle};
 pub(crate) use timers::TimerKey;
 
+use crate::driver::completion::Proactor;
 use crate::driver::reactor::{EventBuffer, Reactor};
 use crate::stats::{Counters, RuntimeStats, StatsHandle};
 use crate::util::coop;
@@ -90,10 +93,20 @@ impl Runtime {
         Builder::new()
     }
 
-    pub(crate) fn with_backend(backend: Arc<dyn Backend>) -> Runtime {
+    pub(crate) fn with_driver(driver: Driver) -> Runtime {
+        let (backend, completion): (Arc<dyn Backend>, _) = match driver {
+            Driver::Readiness(backend) => (backend, None),
+            Driver::Completion(driver) => {
+                // The readiness face serves the sockets that only wait for readiness; the
+                // proactor runs the operations; one wait of the driver serves both.
+                let readiness = Arc::new(ReadinessOverCompletion::new(driver.clone()));
+                let proactor = Arc::new(Proactor::new(driver, readiness.clone()));
+                (readiness, Some(proactor))
+            }
+        };
         let backend_name = backend.name();
         let counters = Arc::new(Counters::default());
-        let reactor = Arc::new(Reactor::new(backend, counters.clone()));
+        let reactor = Arc::new(Reactor::new(backend, counters.clone(), completion));
         Runtime {
             shared: Arc::new(Shared::new(reactor, counters)),
             core: RefCell::new(Core {

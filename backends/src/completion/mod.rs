@@ -20,7 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use operation::{
-    Completion, Completions, Operation, Refused, SharedSource, cancelled, is_cancelled,
+    Completion, Completions, Operation, Refused, SharedSource, SocketSource, cancelled,
+    is_cancelled,
 };
 pub use readiness::ReadinessOverCompletion;
 

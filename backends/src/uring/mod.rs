@@ -4,7 +4,7 @@
 //! kernel until the next [`complete`](CompletionDriver::complete), where one
 //! `io_uring_enter` carries every entry of the loop turn together with the wait (with
 //! `IORING_FEAT_EXT_ARG`, the wait's timeout rides in the same call). Operations live in
-//! boxes ([`InFlight`]) that keep their address, and so the addresses the kernel writes to,
+//! boxes (`InFlight`) that keep their address, and so the addresses the kernel writes to,
 //! until their completion is reaped; boxes are recycled, so a steady loop allocates nothing.
 //!
 //! Another thread's notify writes to an eventfd that a read in the ring waits on. Another
@@ -12,7 +12,7 @@
 //! handed to the kernel by the next wait (the contract allows it: the runtime submits from
 //! its own thread, and other threads only cancel when they drop a socket).
 //!
-//! Refusals (`io_uring_disabled`, seccomp, an old kernel) are explained by [`probe`].
+//! Refusals (`io_uring_disabled`, seccomp, an old kernel) are explained by the `probe` module.
 
 mod epoll_set;
 mod in_flight;
@@ -415,7 +415,7 @@ impl CompletionDriver for UringDriver {
 
 impl Drop for UringDriver {
     /// Cancels every operation in flight and reaps its completion before its memory goes;
-    /// what the kernel has not handed back after [`DRAIN_LIMIT`] is leaked, never freed.
+    /// what the kernel has not handed back after `DRAIN_LIMIT` is leaked, never freed.
     fn drop(&mut self) {
         let ring = self.ring.get_mut().unwrap_or_else(PoisonError::into_inner);
         // Polls wait in the epoll set, which closes with the driver: nothing to reap.

@@ -16,11 +16,12 @@ use std::time::Duration;
 
 use plexio_backends::{AsBackend, AsSource, Backend, Events, Interest, Token, Triggering};
 
+use crate::driver::completion::Proactor;
 use crate::stats::Counters;
 use crate::util::lock;
 use io_state::IoState;
 pub(crate) use io_state::ReadyEvent;
-pub(crate) use registration::Registration;
+pub(crate) use registration::{Registration, Shared};
 
 /// A socket registered with a reactor: it reaches the backend through the reactor.
 type RegisteredSource<S> = plexio_backends::Registered<S, Arc<Reactor>>;
@@ -45,6 +46,8 @@ pub(crate) struct Reactor {
     slots: Mutex<Slots>,
     shut_down: AtomicBool,
     counters: Arc<Counters>,
+    /// The completion side, on a completion driver (whose readiness face `backend` is).
+    pub(crate) completion: Option<Arc<Proactor>>,
 }
 
 /// The registrations, by slot index. A live slot holds its registration's state, whose
@@ -75,9 +78,14 @@ impl EventBuffer {
 }
 
 impl Reactor {
-    pub(crate) fn new(backend: Arc<dyn Backend>, counters: Arc<Counters>) -> Reactor {
+    pub(crate) fn new(
+        backend: Arc<dyn Backend>,
+        counters: Arc<Counters>,
+        completion: Option<Arc<Proactor>>,
+    ) -> Reactor {
         let triggering = backend.triggering();
         Reactor {
+            completion,
             triggering,
             short_reads_drain: triggering == Triggering::Edge && backend.short_reads_drain(),
             backend,
@@ -136,6 +144,12 @@ impl Reactor {
         let token = state.token().0;
         let index = token & INDEX_MASK;
         let generation = ((token >> INDEX_BITS) + 1) & ((1 << GENERATION_BITS) - 1);
+        if let Some(completion) = &self.completion {
+            // Dropped outside the proactor's lock: a detached operation that completed
+            // already may hold a socket to close.
+            let dropped = completion.lock().forget_socket(completion, state.token());
+            drop(dropped);
+        }
         let mut slots = lock(&self.slots);
         slots.entries[index] = None;
         slots.free.push(FreeSlot { index, generation });
@@ -166,18 +180,20 @@ impl Reactor {
                 self.backend.name()
             ),
         }
-        if events.is_empty() {
-            return;
-        }
-        let slots = lock(&self.slots);
-        for event in events.iter() {
-            // The whole token must match: a slot reused since the event was collected holds
-            // a registration of a newer generation.
-            if let Some(Some(state)) = slots.entries.get(event.token.0 & INDEX_MASK) {
-                if state.token() == event.token {
-                    state.dispatch(event.ready, &*self.backend, self.triggering);
+        if !events.is_empty() {
+            let slots = lock(&self.slots);
+            for event in events.iter() {
+                // The whole token must match: a slot reused since the event was collected
+                // holds a registration of a newer generation.
+                if let Some(Some(state)) = slots.entries.get(event.token.0 & INDEX_MASK) {
+                    if state.token() == event.token {
+                        state.dispatch(event.ready, &*self.backend, self.triggering);
+                    }
                 }
             }
+        }
+        if let Some(completion) = &self.completion {
+            completion.dispatch();
         }
     }
 

@@ -12,6 +12,10 @@ use std::task::{Context, Poll, ready};
 
 use plexio_backends::{AsSource, Interest};
 
+mod operations;
+
+pub(crate) use operations::Shared;
+
 use super::io_state::{IoState, ReadyEvent};
 use super::{Reactor, RegisteredSource};
 use crate::driver::current;
@@ -32,6 +36,12 @@ pub(crate) struct Registration<S: AsSource> {
 }
 
 impl<S: AsSource> Registration<S> {
+    /// Whether the runtime running on this thread runs a completion driver (its sockets'
+    /// operations then go to the kernel with their buffers); `NoRuntime` outside of one.
+    pub(crate) fn current_is_completion() -> io::Result<bool> {
+        Ok(current::reactor()?.completion.is_some())
+    }
+
     /// Registers `source` with the reactor of the runtime running on this thread.
     pub(crate) fn new(source: S, interest: Interest) -> io::Result<Registration<S>> {
         let reactor = current::reactor()?;

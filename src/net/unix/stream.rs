@@ -13,7 +13,7 @@ use std::time::Duration;
 use plexio_backends::{Interest, PeerCredentials, connect_in_progress};
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use crate::driver::reactor::Registration;
+use crate::driver::reactor::{Registration, Shared};
 use crate::net::byte_stream::forward_async_io;
 
 /// A connected Unix domain stream socket.
@@ -37,7 +37,7 @@ use crate::net::byte_stream::forward_async_io;
 /// .unwrap();
 /// ```
 pub struct UnixStream {
-    io: Registration<std::os::unix::net::UnixStream>,
+    io: Registration<Shared<std::os::unix::net::UnixStream>>,
 }
 
 impl UnixStream {
@@ -101,12 +101,12 @@ impl UnixStream {
         // Apple platforms have no `MSG_NOSIGNAL`: see `TcpStream::from_std`.
         #[cfg(target_vendor = "apple")]
         socket2::SockRef::from(&stream).set_nosigpipe(true)?;
-        Ok(UnixStream { io: Registration::new(stream, Interest::BOTH)? })
+        Ok(UnixStream { io: Registration::new(std::sync::Arc::new(stream), Interest::BOTH)? })
     }
 
     /// Deregisters the stream and hands it back (still non-blocking).
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
-        self.io.into_inner()
+        self.io.into_unshared()
     }
 
     /// Waits until the stream is (probably) readable.
@@ -122,7 +122,7 @@ impl UnixStream {
     /// Shuts down the read half, the write half, or both. After `Shutdown::Write` the peer
     /// reads EOF once it has read everything sent before, and can still send to us.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
+        self.io.shutdown_after_writes(how, |how| self.io.get_ref().shutdown(how))
     }
 
     /// The credentials of the peer process, as the kernel recorded them when the
@@ -151,7 +151,7 @@ impl UnixStream {
     }
 
     /// The registration, for the byte-stream operations (`net::byte_stream`).
-    pub(crate) fn registration(&self) -> &Registration<std::os::unix::net::UnixStream> {
+    pub(crate) fn registration(&self) -> &Registration<Shared<std::os::unix::net::UnixStream>> {
         &self.io
     }
 }

@@ -1,0 +1,333 @@
+//! The completion side of a runtime on a completion driver (the proactor): the operations
+//! in flight, the tasks waiting for them, and what each socket has in flight.
+//!
+//! Every operation is described once, as a [`plexio_backends::completion::Operation`]; on
+//! a completion runtime it is handed to the driver with a token that is its slot here, and
+//! its completion fills the slot and wakes the task. On a readiness runtime the same
+//! description runs with `Operation::run_now` once the socket is ready (see
+//! `Registration::run`): this module is only reached on completion runtimes.
+//!
+//! # Ownership and cancellation
+//!
+//! A slot lives from submission until its completion has been taken. An operation whose
+//! owner lets go before it completes is *detached*: cancelled in the driver (or, for a send,
+//! left to finish, so that what a write reported as written goes out), and dropped when its
+//! completion comes, which frees its buffer, closes a socket it accepted and lets go of its
+//! socket. Nothing the kernel may still touch is freed before then: the driver owns it.
+//!
+//! A stream's reads and a listener's accepts are adopted by their socket rather than
+//! detached: a dropped read future leaves its receive in flight, and the next read takes
+//! its bytes; a dropped accept leaves its accept in flight, and the next accept takes the
+//! connection. So no completed receive loses a byte, and no completed accept a connection.
+
+mod socket_ops;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use plexio_backends::Token;
+use plexio_backends::completion::{
+    Completion, CompletionDriver, Operation, ReadinessOverCompletion, Refused,
+};
+
+pub(crate) use socket_ops::SocketOps;
+
+use crate::util::lock;
+
+/// Identifies an operation in flight: its slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OpId(usize);
+
+/// The completion side of one runtime.
+pub(crate) struct Proactor {
+    driver: Arc<dyn CompletionDriver>,
+    readiness: Arc<ReadinessOverCompletion>,
+    inner: Mutex<Inner>,
+}
+
+pub(crate) struct Inner {
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    /// What each socket has in flight, by its registration token.
+    sockets: HashMap<Token, SocketOps>,
+    /// Scratch for the completions of one wait.
+    arrived: Vec<Completion>,
+    /// Scratch for the wakers of one wait, woken once the lock is released.
+    woken: Vec<Waker>,
+}
+
+enum Slot {
+    Free,
+    /// In the driver's hands; the waker of the task that waits for it, if one does.
+    Pending(Option<Waker>),
+    /// Completed; waiting to be taken.
+    Done(io::Result<usize>, Operation),
+    /// In the driver's hands, with nobody waiting: dropped when it completes.
+    Detached,
+    /// A send of bytes a stream write reported as written: the proactor itself sees it
+    /// through (continuing a short send, then a shutdown the stream asked for meanwhile),
+    /// so that what was reported written goes out whoever polls.
+    WriteBehind(Token),
+}
+
+impl Proactor {
+    pub(crate) fn new(
+        driver: Arc<dyn CompletionDriver>,
+        readiness: Arc<ReadinessOverCompletion>,
+    ) -> Proactor {
+        let inner = Inner {
+            slots: Vec::new(),
+            free: Vec::new(),
+            sockets: HashMap::new(),
+            arrived: Vec::new(),
+            woken: Vec::new(),
+        };
+        Proactor { driver, readiness, inner: Mutex::new(inner) }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        lock(&self.inner)
+    }
+
+    /// Hands the completions of the last wait to their slots and wakes their tasks.
+    pub(crate) fn dispatch(&self) {
+        let mut dropped = Vec::new();
+        let woken = {
+            let mut inner = self.lock();
+            let mut arrived = std::mem::take(&mut inner.arrived);
+            self.readiness.take_completions(&mut arrived);
+            for completion in arrived.drain(..) {
+                let index = completion.token.0;
+                match inner.slots.get_mut(index) {
+                    Some(slot @ Slot::Pending(_)) => {
+                        let Slot::Pending(waker) = std::mem::replace(
+                            slot,
+                            Slot::Done(completion.result, completion.operation),
+                        ) else {
+                            unreachable!()
+                        };
+                        if let Some(waker) = waker {
+                            inner.woken.push(waker);
+                        }
+                    }
+                    Some(slot @ Slot::Detached) => {
+                        *slot = Slot::Free;
+                        inner.free.push(index);
+                        dropped.push(completion.operation);
+                    }
+                    Some(Slot::WriteBehind(token)) => {
+                        let token = *token;
+                        inner.write_behind_completed(self, index, token, completion, &mut dropped);
+                    }
+                    // The driver broke its contract (a completion twice, or for no
+                    // operation): nothing of ours is in it.
+                    _ => dropped.push(completion.operation),
+                }
+            }
+            inner.arrived = arrived;
+            std::mem::take(&mut inner.woken)
+        };
+        // Outside the lock: closing an accepted socket, waking tasks.
+        drop(dropped);
+        let mut woken = woken;
+        for waker in woken.drain(..) {
+            waker.wake();
+        }
+        let mut inner = self.lock();
+        if inner.woken.capacity() < woken.capacity() {
+            inner.woken = woken;
+        }
+    }
+}
+
+impl Inner {
+    /// Submits `operation`; it completes into the returned slot.
+    pub(crate) fn submit(
+        &mut self,
+        proactor: &Proactor,
+        operation: Operation,
+    ) -> Result<OpId, (io::Error, Operation)> {
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.slots.push(Slot::Free);
+                self.slots.len() - 1
+            }
+        };
+        if index > ReadinessOverCompletion::MAX_TOKEN {
+            self.free.push(index);
+            return Err((io::Error::other("plexio: too many operations in flight"), operation));
+        }
+        match proactor.driver.submit(Token(index), operation) {
+            Ok(()) => {
+                self.slots[index] = Slot::Pending(None);
+                Ok(OpId(index))
+            }
+            Err(Refused { error, operation }) => {
+                self.free.push(index);
+                Err((error, operation))
+            }
+        }
+    }
+
+    /// The result of an operation once it completed, which frees its slot; until then the
+    /// task of `cx` is woken when it does.
+    pub(crate) fn poll_op(
+        &mut self,
+        id: OpId,
+        cx: &mut Context<'_>,
+    ) -> Poll<(io::Result<usize>, Operation)> {
+        let slot = &mut self.slots[id.0];
+        match slot {
+            Slot::Pending(waker) => {
+                match waker {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    _ => *waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+            Slot::Done(..) => {
+                let Slot::Done(result, operation) = std::mem::replace(slot, Slot::Free) else {
+                    unreachable!()
+                };
+                self.free.push(id.0);
+                Poll::Ready((result, operation))
+            }
+            Slot::Free | Slot::Detached | Slot::WriteBehind(_) => {
+                unreachable!("an operation is polled by its owner only")
+            }
+        }
+    }
+
+    /// Lets go of an operation: cancelled (where `cancel` says so) and dropped when it
+    /// completes, or dropped now if it has. Returns what to drop outside the lock.
+    pub(crate) fn detach(
+        &mut self,
+        proactor: &Proactor,
+        id: OpId,
+        cancel: bool,
+    ) -> Option<Operation> {
+        let slot = &mut self.slots[id.0];
+        match std::mem::replace(slot, Slot::Detached) {
+            // A write-behind send finishes on its own, and is dropped then.
+            Slot::Pending(_) | Slot::WriteBehind(_) if !cancel => None,
+            Slot::Pending(_) | Slot::WriteBehind(_) => {
+                if cancel {
+                    proactor.driver.cancel(Token(id.0));
+                }
+                None
+            }
+            Slot::Done(_, operation) => {
+                *slot = Slot::Free;
+                self.free.push(id.0);
+                Some(operation)
+            }
+            Slot::Free | Slot::Detached => unreachable!("an operation is detached once"),
+        }
+    }
+
+    /// Submits a send that the proactor sees through itself (see [`Slot::WriteBehind`]).
+    pub(crate) fn submit_write_behind(
+        &mut self,
+        proactor: &Proactor,
+        token: Token,
+        operation: Operation,
+    ) -> Result<OpId, (io::Error, Operation)> {
+        let id = self.submit(proactor, operation)?;
+        self.slots[id.0] = Slot::WriteBehind(token);
+        Ok(id)
+    }
+
+    /// A write-behind send completed: continue a short one in the same slot, or finish it
+    /// and wake the stream's writer.
+    fn write_behind_completed(
+        &mut self,
+        proactor: &Proactor,
+        index: usize,
+        token: Token,
+        completion: Completion,
+        dropped: &mut Vec<Operation>,
+    ) {
+        let Completion { result, operation, .. } = completion;
+        let Operation::Send { source, buffer, offset } = operation else {
+            unreachable!("write-behind slots hold sends")
+        };
+        let offset = match &result {
+            Ok(sent) if *sent > 0 => offset + sent,
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                ) =>
+            {
+                offset
+            }
+            _ => buffer.len().max(offset + 1),
+        };
+        if offset < buffer.len() {
+            let rest = Operation::Send { source, buffer, offset };
+            match proactor.driver.submit(Token(index), rest) {
+                Ok(()) => return,
+                Err(Refused { error, operation }) => {
+                    self.finish_write_behind(index, token, Err(error), operation, dropped);
+                    return;
+                }
+            }
+        }
+        let result = match result {
+            Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+            Ok(_) => Ok(()),
+            Err(error) => Err(error),
+        };
+        let operation = Operation::Send { source, buffer, offset };
+        self.finish_write_behind(index, token, result, operation, dropped);
+    }
+
+    fn finish_write_behind(
+        &mut self,
+        index: usize,
+        token: Token,
+        result: io::Result<()>,
+        operation: Operation,
+        dropped: &mut Vec<Operation>,
+    ) {
+        self.slots[index] = Slot::Free;
+        self.free.push(index);
+        match self.sockets.get_mut(&token) {
+            Some(ops) => {
+                if let Some(waker) = ops.write_behind_done(result, operation) {
+                    self.woken.push(waker);
+                }
+            }
+            // The stream is gone: the send was its last word.
+            None => dropped.push(operation),
+        }
+    }
+
+    /// The in-flight record of the socket of `token`, made on first use.
+    pub(crate) fn socket(&mut self, token: Token) -> &mut SocketOps {
+        self.sockets.entry(token).or_default()
+    }
+
+    /// Lets go of everything the socket of `token` has in flight: its registration is being
+    /// dropped. Returns what to drop outside the lock.
+    pub(crate) fn forget_socket(&mut self, proactor: &Proactor, token: Token) -> Vec<Operation> {
+        let Some(ops) = self.sockets.remove(&token) else { return Vec::new() };
+        ops.release(self, proactor)
+    }
+}
+
+impl fmt::Debug for Proactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Proactor").field("driver", &self.driver).finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inner").field("sockets", &self.sockets.len()).finish_non_exhaustive()
+    }
+}
