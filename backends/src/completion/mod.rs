@@ -11,6 +11,8 @@
 //! needs (for the sockets and calls that only wait for readiness: Unix sockets, `peek`,
 //! `readable()`), through [`Operation::Poll`].
 
+#[cfg(feature = "chaos")]
+pub mod chaos;
 mod operation;
 mod readiness;
 
