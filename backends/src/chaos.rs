@@ -276,8 +276,8 @@ impl<B: Backend> fmt::Debug for ChaosBackend<B> {
 }
 
 /// A small, well-mixed generator (Steele, Lea and Flood's SplitMix64): reproducible from a
-/// seed, which is all fault injection needs.
-struct SplitMix64(u64);
+/// seed, which is all fault injection needs. Shared with the completion drivers' wrapper.
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
     fn next(&mut self) -> u64 {
@@ -289,15 +289,15 @@ impl SplitMix64 {
     }
 
     /// A number in `[0, 1)`.
-    fn fraction(&mut self) -> f64 {
+    pub(crate) fn fraction(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    fn chance(&mut self, probability: f64) -> bool {
+    pub(crate) fn chance(&mut self, probability: f64) -> bool {
         self.fraction() < probability
     }
 
-    fn below(&mut self, bound: usize) -> usize {
+    pub(crate) fn below(&mut self, bound: usize) -> usize {
         (self.next() % bound as u64) as usize
     }
 }

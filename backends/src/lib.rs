@@ -20,7 +20,8 @@
 //!
 //! The contract a backend must keep is written on the [`Backend`] trait. With the `chaos`
 //! feature, [`chaos::ChaosBackend`](crate::chaos) wraps any backend and injects every fault
-//! that contract allows, for tests.
+//! that contract allows, for tests; `completion::chaos::ChaosCompletion` does the same
+//! for a [`completion::CompletionDriver`].
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod level_backend;
+pub mod thread_completion;
 
 use std::cell::Cell;
 use std::future::Future;

@@ -11,6 +11,8 @@
 //! needs (for the sockets and calls that only wait for readiness: Unix sockets, `peek`,
 //! `readable()`), through [`Operation::Poll`].
 
+#[cfg(feature = "chaos")]
+pub mod chaos;
 mod operation;
 mod readiness;
 
@@ -93,7 +95,10 @@ pub trait CompletionDriver: Send + Sync + Debug {
     ///
     /// Fails, handing the operation back untouched, if the driver cannot take it now (its
     /// queue is full and the kernel refuses more, say) or does not implement this kind of
-    /// operation ([`io::ErrorKind::Unsupported`]).
+    /// operation ([`io::ErrorKind::Unsupported`]). A refusal of kind
+    /// [`WouldBlock`](io::ErrorKind::WouldBlock) says the queue is full: the caller submits
+    /// the operation again after its next `complete`, which hands the queue to the kernel;
+    /// any other refusal is final for that operation.
     fn submit(&self, token: Token, operation: Operation) -> Result<(), Refused>;
 
     /// Asks the operation of `token` to stop early (see *Cancellation* above).

@@ -150,6 +150,13 @@ impl InFlight {
             return (Err(error), operation);
         }
         let value = result as usize;
+        // What the operation did, as `Operation` documents it: bytes for the transfers, 0
+        // for an accept (whose result here is the new descriptor) and for a poll (whose
+        // result here is the event mask).
+        let reported = match &operation {
+            Operation::Accept { .. } | Operation::Poll { .. } => 0,
+            _ => value,
+        };
         match &mut operation {
             Operation::Receive { buffer, .. } => {
                 // SAFETY: the kernel wrote `value` bytes into the spare capacity it was
@@ -172,7 +179,7 @@ impl InFlight {
             Operation::Poll { ready, .. } => *ready = ready_from_mask(value as u32),
             Operation::Send { .. } | Operation::Connect { .. } | Operation::SendTo { .. } => {}
         }
-        (Ok(value), operation)
+        (Ok(reported), operation)
     }
 
     /// The address the kernel wrote into `address`, `length` bytes of it.

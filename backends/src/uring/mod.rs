@@ -243,8 +243,9 @@ impl Ring {
         }
         self.ring.submit()?;
         // SAFETY: as above.
-        unsafe { self.ring.submission().push(entry) }
-            .map_err(|_| io::Error::other("the io_uring submission queue is full"))
+        unsafe { self.ring.submission().push(entry) }.map_err(|_| {
+            io::Error::new(io::ErrorKind::WouldBlock, "the io_uring submission queue is full")
+        })
     }
 
     fn recycle(&mut self, boxed: Box<InFlight>) {
