@@ -851,8 +851,10 @@ fn timed_wait_lasts_at_least_its_timeout(driver: &str) {
     for timeout in [1, 10, 30].map(Duration::from_millis) {
         let started = Instant::now();
         // An `Interrupted` wait ends early on purpose; a successful one with nothing in it
-        // has waited its time.
-        if harness.collect(Some(timeout)) == Some(0) {
+        // has waited its time. The fault-injecting wrapper also ends a wait early when the
+        // driver underneath completed something it holds back, which looks the same from
+        // here, so only the drivers themselves are timed.
+        if harness.collect(Some(timeout)) == Some(0) && !driver.ends_with("+chaos") {
             assert!(harness.seen.is_empty(), "{:?}", harness.seen);
             assert!(started.elapsed() >= timeout, "{:?} < {timeout:?}", started.elapsed());
         }
