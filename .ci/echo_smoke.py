@@ -1,10 +1,12 @@
-"""Starts the echo example on each backend and talks to it with Python's socket module.
+"""Starts the echo example on each backend and talks to it with Python's socket module
+and with asyncio streams.
 
 Usage: echo_smoke.py [--runner PROGRAM] PATH_TO_ECHO BACKEND...
 With --runner, the server is started through PROGRAM (for example wine64 for echo.exe).
 A peer plexio did not write checks that lines come back unchanged, over several
 connections at once, and that the server survives a client that resets its connection.
 """
+import asyncio
 import socket
 import struct
 import subprocess
@@ -16,6 +18,30 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+async def asyncio_clients(port, backend, count=32, rounds=20):
+    """Many concurrent asyncio clients, each sending lines and reading them back."""
+
+    async def one(i):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for round_ in range(rounds):
+                line = f"{backend} asyncio {i} round {round_}\n".encode()
+                writer.write(line)
+                await writer.drain()
+                got = await asyncio.wait_for(reader.readexactly(len(line)), 10)
+                if got != line:
+                    raise SystemExit(f"{backend}: asyncio echoed {got!r}, sent {line!r}")
+            writer.write_eof()
+            rest = await asyncio.wait_for(reader.read(), 10)
+            if rest:
+                raise SystemExit(f"{backend}: asyncio got {rest!r} after its lines")
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    await asyncio.gather(*(one(i) for i in range(count)))
 
 
 def check(command, backend):
@@ -63,9 +89,11 @@ def check(command, backend):
             raise SystemExit(f"{backend}: after half-close got {rest!r}")
         for c in clients:
             c.close()
+        asyncio.run(asyncio_clients(port, backend))
         if server.poll() is not None:
             raise SystemExit(f"{backend}: the server exited: {server.stderr.read()}")
-        print(f"{backend}: ok (8 connections x 50 lines, a reset, a half-close)")
+        print(f"{backend}: ok (8 connections x 50 lines, a reset, a half-close, "
+              "32 asyncio clients x 20 lines)")
     finally:
         server.kill()
         server.wait()

@@ -30,7 +30,8 @@ fn parse_options() -> Result<Options, String> {
             "--backend" => options.backend = Some(value()?),
             "-h" | "--help" => {
                 return Err(
-                    "usage: echo [--addr HOST:PORT] [--backend select|poll|mio|polling]".to_owned()
+                    "usage: echo [--addr HOST:PORT] [--backend uring|mio|polling|poll|select]"
+                        .to_owned(),
                 );
             }
             other => return Err(format!("unknown argument {other:?}; see --help")),

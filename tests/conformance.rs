@@ -308,8 +308,11 @@ fn timeout_cancels_a_stalled_read(backend: &str) {
         assert!(stalled.is_err());
         assert!(start.elapsed() >= Duration::from_millis(50));
         client.write_all(b"late").await?;
-        let n = timeout(Duration::from_secs(10), server.read(&mut buffer)).await??;
-        assert_eq!(&buffer[..n], b"late");
+        // Any read may be short (a completion driver's fault injection splits receives):
+        // what matters is that no byte went to the cancelled read.
+        let mut late = [0; 4];
+        timeout(Duration::from_secs(10), server.read_exact(&mut late)).await??;
+        assert_eq!(&late, b"late");
         Ok(())
     });
 }

@@ -117,19 +117,43 @@ pub fn open_backend(backend: &str) -> std::sync::Arc<dyn plexio::backend::Backen
     chaos(inner)
 }
 
+/// `PLEXIO_CHAOS_SEED`, or else a fresh seed.
 #[cfg(feature = "chaos")]
-fn chaos(
-    inner: std::sync::Arc<dyn plexio::backend::Backend>,
-) -> std::sync::Arc<dyn plexio::backend::Backend> {
-    let seed = match std::env::var("PLEXIO_CHAOS_SEED") {
+fn chaos_seed() -> u64 {
+    match std::env::var("PLEXIO_CHAOS_SEED") {
         Ok(seed) => seed.parse().expect("PLEXIO_CHAOS_SEED is a number"),
         Err(_) => std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |since| since.as_nanos() as u64),
-    };
+    }
+}
+
+#[cfg(feature = "chaos")]
+fn chaos(
+    inner: std::sync::Arc<dyn plexio::backend::Backend>,
+) -> std::sync::Arc<dyn plexio::backend::Backend> {
+    let seed = chaos_seed();
     // Shown with the output of a failing test: replay with PLEXIO_CHAOS_SEED.
     eprintln!("chaos seed for the {} backend: PLEXIO_CHAOS_SEED={seed}", inner.name());
     std::sync::Arc::new(plexio::backend::chaos::ChaosBackend::new(inner, seed))
+}
+
+/// A completion driver opened by name and wrapped in the fault-injecting `ChaosCompletion`,
+/// seeded as [`chaos`] seeds the readiness wrapper.
+#[cfg(feature = "chaos")]
+fn completion_chaos(name: &str) -> plexio::backend::Driver {
+    let Ok(plexio::backend::Driver::Completion(driver)) = plexio::backend::open_driver(name) else {
+        panic!("{name} is a completion driver");
+    };
+    let seed = chaos_seed();
+    eprintln!("chaos seed for the {name} driver: PLEXIO_CHAOS_SEED={seed}");
+    let chaotic = plexio::backend::completion::chaos::ChaosCompletion::new(driver, seed);
+    plexio::backend::Driver::Completion(std::sync::Arc::new(chaotic))
+}
+
+#[cfg(not(feature = "chaos"))]
+fn completion_chaos(_name: &str) -> plexio::backend::Driver {
+    unreachable!("+chaos tests exist only with the chaos feature")
 }
 
 #[cfg(not(feature = "chaos"))]
@@ -150,6 +174,8 @@ pub fn runtime(backend: &str) -> Runtime {
     let builder = Runtime::builder();
     let builder = match (is_completion(backend), base_backend(backend) == backend) {
         (true, true) => builder.backend(backend),
+        // The completion driver itself misbehaves: its operations and its poll operations.
+        (true, false) => builder.driver(completion_chaos(base_backend(backend))),
         _ => builder.custom_backend(open_backend(backend)),
     };
     let runtime = builder.build().unwrap();

@@ -57,6 +57,9 @@ pub(crate) struct Inner {
     arrived: Vec<Completion>,
     /// Scratch for the wakers of one wait, woken once the lock is released.
     woken: Vec<Waker>,
+    /// Operations the driver refused for a full queue (`WouldBlock`), by slot: submitted
+    /// again after its next wait, as the driver contract says.
+    deferred: Vec<(usize, Operation)>,
 }
 
 enum Slot {
@@ -84,6 +87,7 @@ impl Proactor {
             sockets: HashMap::new(),
             arrived: Vec::new(),
             woken: Vec::new(),
+            deferred: Vec::new(),
         };
         Proactor { driver, readiness, inner: Mutex::new(inner) }
     }
@@ -128,6 +132,7 @@ impl Proactor {
                 }
             }
             inner.arrived = arrived;
+            inner.submit_deferred(self, &mut dropped);
             std::mem::take(&mut inner.woken)
         };
         // Outside the lock: closing an accepted socket, waking tasks.
@@ -166,10 +171,57 @@ impl Inner {
                 self.slots[index] = Slot::Pending(None);
                 Ok(OpId(index))
             }
+            Err(Refused { error, operation }) if error.kind() == io::ErrorKind::WouldBlock => {
+                // A full queue: the operation waits here for the next wait to make room,
+                // which must then not block.
+                self.slots[index] = Slot::Pending(None);
+                self.deferred.push((index, operation));
+                let _ = proactor.driver.notify();
+                Ok(OpId(index))
+            }
             Err(Refused { error, operation }) => {
                 self.free.push(index);
                 Err((error, operation))
             }
+        }
+    }
+
+    /// Submits again what a full queue refused; what is refused for good completes with
+    /// the error.
+    fn submit_deferred(&mut self, proactor: &Proactor, dropped: &mut Vec<Operation>) {
+        if self.deferred.is_empty() {
+            return;
+        }
+        for (index, operation) in std::mem::take(&mut self.deferred) {
+            if matches!(self.slots[index], Slot::Detached) {
+                self.slots[index] = Slot::Free;
+                self.free.push(index);
+                dropped.push(operation);
+                continue;
+            }
+            match proactor.driver.submit(Token(index), operation) {
+                Ok(()) => {}
+                Err(Refused { error, operation }) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.deferred.push((index, operation));
+                }
+                Err(Refused { error, operation }) => match &mut self.slots[index] {
+                    Slot::WriteBehind(token) => {
+                        let token = *token;
+                        self.finish_write_behind(index, token, Err(error), operation, dropped);
+                    }
+                    slot => {
+                        let Slot::Pending(waker) =
+                            std::mem::replace(slot, Slot::Done(Err(error), operation))
+                        else {
+                            unreachable!("a deferred operation's slot is pending")
+                        };
+                        self.woken.extend(waker);
+                    }
+                },
+            }
+        }
+        if !self.deferred.is_empty() {
+            let _ = proactor.driver.notify();
         }
     }
 
@@ -212,6 +264,15 @@ impl Inner {
     ) -> Option<Operation> {
         let slot = &mut self.slots[id.0];
         match std::mem::replace(slot, Slot::Detached) {
+            // A task waiting for it (a reader of a socket that another task dropped) must
+            // look again: its operation is gone.
+            Slot::Pending(Some(waker)) => {
+                waker.wake();
+                if cancel {
+                    proactor.driver.cancel(Token(id.0));
+                }
+                None
+            }
             // A write-behind send finishes on its own, and is dropped then.
             Slot::Pending(_) | Slot::WriteBehind(_) if !cancel => None,
             Slot::Pending(_) | Slot::WriteBehind(_) => {
@@ -271,6 +332,11 @@ impl Inner {
             let rest = Operation::Send { source, buffer, offset };
             match proactor.driver.submit(Token(index), rest) {
                 Ok(()) => return,
+                Err(Refused { error, operation }) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.deferred.push((index, operation));
+                    let _ = proactor.driver.notify();
+                    return;
+                }
                 Err(Refused { error, operation }) => {
                     self.finish_write_behind(index, token, Err(error), operation, dropped);
                     return;
