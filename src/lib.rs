@@ -1,10 +1,11 @@
 //! plexio: asynchronous networking whose I/O multiplexing mechanism is a choice.
 //!
 //! One future-based API ([`net::TcpListener`], [`net::TcpStream`], [`net::UdpSocket`],
-//! [`time`], [`spawn`], [`block_on`]) runs on any [`Backend`](backend::Backend): `select`,
-//! `poll`, epoll/kqueue/IOCP through `mio`, or the `polling` crate, chosen by cargo feature,
-//! by [`Runtime::builder`], or by the `PLEXIO_BACKEND` environment variable. The program does
-//! not change.
+//! [`time`], [`spawn`], [`block_on`]) runs on either I/O model: any readiness
+//! [`Backend`](backend::Backend) (`select`, `poll`, epoll/kqueue/IOCP through `mio`, or the
+//! `polling` crate) or a [`CompletionDriver`](backend::completion::CompletionDriver) (`uring`,
+//! Linux io_uring), chosen by cargo feature, by [`Runtime::builder`], or by the
+//! `PLEXIO_BACKEND` environment variable. The program does not change.
 //!
 //! ```
 //! use futures::io::{AsyncReadExt, AsyncWriteExt};
@@ -45,6 +46,7 @@
 //! | `polling` | the `polling` backend: epoll, kqueue, event ports, IOCP through the polling crate |
 //! | `poll` | plexio's own `poll(2)` / `WSAPoll` backend |
 //! | `select` | plexio's own `select(2)` / winsock `select` backend |
+//! | `uring` | the `uring` completion driver: Linux io_uring (5.11 or later), preferred where the system allows it |
 //! | `chaos` | [`backend::chaos`]: a wrapper backend that injects faults, to test code against them |
 //! | `signal` | [`signal::ctrl_c`]: wait for Ctrl-C (Unix; the signal-hook crate) |
 //! | `tokio` | tokio's `AsyncRead` and `AsyncWrite` for plexio's streams, for code written against them (tokio-util codecs, say); no tokio runtime is involved |

@@ -102,18 +102,24 @@ const TABLE: [Row; 5] = [
 /// Every backend name plexio knows, most preferred first, compiled in or not.
 pub const KNOWN: [&str; 5] = ["uring", "mio", "polling", "poll", "select"];
 
+/// Why the system refused a backend, as its probe found it: the reason, and the system's
+/// error code if it gave one.
+type ProbeRefusal = (String, Option<i32>);
+
 /// Backends whose use the system may refuse at run time, and the answer of their probe,
 /// asked once per process: `None` where usable, else why not.
-fn refusal_of(name: &'static str) -> Option<&'static str> {
-    static URING: OnceLock<Option<String>> = OnceLock::new();
+fn refusal_of(name: &'static str) -> Option<&'static ProbeRefusal> {
+    static URING: OnceLock<Option<ProbeRefusal>> = OnceLock::new();
     match name {
         "uring" => URING
             .get_or_init(|| match open_row(row("uring")?) {
                 Ok(_) => None,
-                Err(Error::BackendRefused { reason, .. }) => Some(reason),
-                Err(other) => Some(other.to_string()),
+                Err(Error::BackendRefused { reason, source, .. }) => {
+                    Some((reason, source.and_then(|error| error.raw_os_error())))
+                }
+                Err(other) => Some((other.to_string(), None)),
             })
-            .as_deref(),
+            .as_ref(),
         _ => None,
     }
 }
@@ -148,10 +154,10 @@ pub fn resolve(requested: Option<&str>) -> Result<&'static str, Error> {
     match (row.compiled, row.open) {
         (_, Some(_)) => match refusal_of(row.name) {
             None => Ok(row.name),
-            Some(reason) => Err(Error::BackendRefused {
+            Some((reason, code)) => Err(Error::BackendRefused {
                 name: row.name,
-                reason: reason.to_owned(),
-                source: None,
+                reason: reason.clone(),
+                source: code.map(std::io::Error::from_raw_os_error),
                 available: available(),
             }),
         },

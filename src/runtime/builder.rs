@@ -15,8 +15,9 @@ pub const BACKEND_ENV: &str = "PLEXIO_BACKEND";
 ///
 /// The backend is chosen in this order: the one given to [`backend`](Builder::backend) or
 /// [`custom_backend`](Builder::custom_backend), else the one named by the `PLEXIO_BACKEND`
-/// environment variable, else the most preferred backend compiled in
-/// (`mio` > `polling` > `poll` > `select`).
+/// environment variable, else the most preferred backend compiled in and usable here
+/// (`uring` > `mio` > `polling` > `poll` > `select`; `uring` only where the system allows
+/// io_uring).
 ///
 /// ```
 /// # fn main() -> Result<(), plexio::Error> {
@@ -46,10 +47,11 @@ impl Builder {
         Builder::default()
     }
 
-    /// Runs the runtime on the backend of this name: `"select"`, `"poll"`, `"mio"` or
-    /// `"polling"` (case does not matter). [`build`](Builder::build) fails with a clear error
-    /// listing the available backends if the name is unknown, its cargo feature is off, or
-    /// it does not run on this operating system.
+    /// Runs the runtime on the backend of this name: `"uring"`, `"mio"`, `"polling"`,
+    /// `"poll"` or `"select"` (case does not matter). [`build`](Builder::build) fails with a
+    /// clear error listing the available backends if the name is unknown, its cargo feature
+    /// is off, it does not run on this operating system, or the system refuses it now
+    /// ([`Error::BackendRefused`], with the reason).
     pub fn backend(mut self, name: impl Into<String>) -> Builder {
         self.choice = Choice::Named(name.into());
         self
