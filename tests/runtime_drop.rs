@@ -20,6 +20,7 @@ use plexio::time::{interval, sleep};
 per_backend!(
     dropping_the_runtime_mid_flight_releases_everything,
     a_task_spawned_by_a_destructor_while_the_runtime_drops_releases_its_socket,
+    operations_dropped_at_every_stage_lose_nothing_and_leak_nothing,
 );
 
 /// Held by each test of this file, so that no other test opens descriptors meanwhile.
@@ -164,4 +165,72 @@ async fn pair() -> io::Result<(TcpStream, TcpStream)> {
     let (client, (server, _)) =
         futures::try_join!(TcpStream::connect(listener.local_addr()?), listener.accept())?;
     Ok((client, server))
+}
+
+/// Polls `future` `stage` times (not at all for 0) with a pause after each (which lets a
+/// completion driver's operation reach the kernel), then drops it; a future that completes
+/// meanwhile is dropped with its output, which the callers make sure cannot happen.
+async fn poll_then_drop<F: std::future::Future>(future: F, stage: u32) {
+    let mut future = Box::pin(future);
+    for _ in 0..stage {
+        if futures::FutureExt::now_or_never(future.as_mut()).is_some() {
+            return;
+        }
+        sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// The bug classes of completion runtimes (an accept, connect or receive dropped before it
+/// was submitted, while in the kernel, or after the kernel completed it): a dropped accept
+/// loses no connection, a dropped read no byte, and nothing (descriptor, task,
+/// registration, buffer) outlives the runtime. Run on every backend; on a readiness backend
+/// it pins the same promises.
+fn operations_dropped_at_every_stage_lose_nothing_and_leak_nothing(backend: &str) {
+    let _alone = one_at_a_time();
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let descriptors_before = open_descriptors();
+    let runtime = util::runtime(backend);
+    let stats = runtime.stats_handle();
+    runtime
+        .block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            for stage in 0..4 {
+                // Accept: dropped before a connection arrives (on a completion driver, with
+                // its accept still in the kernel when it does): the next accept gets it.
+                poll_then_drop(listener.accept(), stage).await;
+                let client = TcpStream::connect(addr).await?;
+                let (server, _) =
+                    plexio::time::timeout(Duration::from_secs(10), listener.accept()).await??;
+                // Read: dropped before the data arrives (on a completion driver, with its
+                // receive still in the kernel when it does): the next read gets every byte.
+                poll_then_drop(server.read_owned(Vec::with_capacity(8)), stage).await;
+                client.write_all_owned(vec![stage as u8; 3]).await.0?;
+                let mut got = Vec::new();
+                while got.len() < 3 {
+                    let (read, buffer) = server.read_owned(Vec::with_capacity(8)).await;
+                    assert!(read? > 0, "end of stream before the bytes");
+                    got.extend_from_slice(&buffer);
+                }
+                assert_eq!(got, [stage as u8; 3], "stage {stage}");
+                // Connect: dropped at this stage; whatever it connected is closed.
+                poll_then_drop(TcpStream::connect(addr), stage).await;
+                // Datagrams: a dropped receive leaves the socket usable.
+                let udp = UdpSocket::bind("127.0.0.1:0").await?;
+                poll_then_drop(udp.recv_from_owned(Vec::with_capacity(8)), stage).await;
+                udp.send_to_owned(b"ok".to_vec(), udp.local_addr()?).await.0?;
+                let (received, _) = udp.recv_from_owned(Vec::with_capacity(8)).await;
+                received?;
+            }
+            // Connections the dropped connects made may still wait in the backlog: accepted
+            // and dropped here, or closed with the listener.
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    drop(runtime);
+    let left = stats.get();
+    assert!(left.is_empty(), "the dropped runtime still holds {left:?}");
+    if let (Some(before), Some(after)) = (descriptors_before, open_descriptors()) {
+        assert_eq!(after, before, "descriptors leaked on {backend}");
+    }
 }
