@@ -119,7 +119,41 @@ fn udp_owned_round_trip(backend: &str) {
     });
 }
 
+/// The lazy-buffer pattern of servers with many idle connections: wait for `readable()`
+/// with no buffer, read without waiting, and wait again. Once a read has found nothing (on
+/// a completion driver: once its receive is in the kernel), `readable()` must wait for new
+/// bytes, not resolve at once (a server would spin), and the read that follows gets them.
+fn readable_waits_again_once_a_read_found_nothing(backend: &str) {
+    run(backend, || async {
+        let (mut client, mut server) = connected().await?;
+        futures::io::AsyncWriteExt::write_all(&mut client, b"a").await?;
+        for round in 0..3u8 {
+            // Wait, then read without waiting, until this round's byte is in.
+            let mut byte = [0];
+            loop {
+                server.readable().await?;
+                if let Some(read) = futures::FutureExt::now_or_never(server.read(&mut byte)) {
+                    assert_eq!(read?, 1, "round {round}");
+                    assert_eq!(byte[0], b'a' + round);
+                    break;
+                }
+            }
+            // Nothing more was sent: a read finds nothing, and `readable()` waits.
+            assert!(futures::FutureExt::now_or_never(server.read(&mut byte)).is_none());
+            // (The readiness backends' fault injection reports spurious readiness, which
+            // their contract allows; the completion driver's does not.)
+            let quiet = plexio::time::timeout(Duration::from_millis(50), server.readable()).await;
+            if util::is_completion(backend) || !backend.ends_with(util::CHAOS) {
+                assert!(quiet.is_err(), "round {round}: readable() with nothing sent");
+            }
+            futures::io::AsyncWriteExt::write_all(&mut client, &[b'b' + round]).await?;
+        }
+        Ok(())
+    });
+}
+
 per_backend!(
+    readable_waits_again_once_a_read_found_nothing,
     read_owned_appends_into_spare_capacity,
     read_owned_into_a_full_buffer_reads_nothing,
     owned_and_borrowed_io_interleave_in_order,

@@ -37,6 +37,14 @@ pub(crate) use socket_ops::SocketOps;
 
 use crate::util::lock;
 
+/// What [`Inner::read_readiness`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadReadiness {
+    Ready,
+    InFlight,
+    Idle,
+}
+
 /// Identifies an operation in flight: its slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct OpId(usize);
@@ -57,6 +65,9 @@ pub(crate) struct Inner {
     arrived: Vec<Completion>,
     /// Scratch for the wakers of one wait, woken once the lock is released.
     woken: Vec<Waker>,
+    /// Tasks waiting for an operation they do not own to complete (a `readable()` beside a
+    /// receive in flight), by slot; rarely any, so a list.
+    watchers: Vec<(usize, Waker)>,
     /// Operations the driver refused for a full queue (`WouldBlock`), by slot: submitted
     /// again after its next wait, as the driver contract says.
     deferred: Vec<(usize, Operation)>,
@@ -87,6 +98,7 @@ impl Proactor {
             sockets: HashMap::new(),
             arrived: Vec::new(),
             woken: Vec::new(),
+            watchers: Vec::new(),
             deferred: Vec::new(),
         };
         Proactor { driver, readiness, inner: Mutex::new(inner) }
@@ -105,6 +117,9 @@ impl Proactor {
             self.readiness.take_completions(&mut arrived);
             for completion in arrived.drain(..) {
                 let index = completion.token.0;
+                if !inner.watchers.is_empty() {
+                    inner.wake_watchers(index);
+                }
                 match inner.slots.get_mut(index) {
                     Some(slot @ Slot::Pending(_)) => {
                         let Slot::Pending(waker) = std::mem::replace(
@@ -183,6 +198,43 @@ impl Inner {
                 self.free.push(index);
                 Err((error, operation))
             }
+        }
+    }
+
+    /// Wakes the tasks watching the operation of slot `index`.
+    fn wake_watchers(&mut self, index: usize) {
+        let mut watchers = std::mem::take(&mut self.watchers);
+        watchers.retain(|(watched, waker)| {
+            if *watched == index {
+                self.woken.push(waker.clone());
+            }
+            *watched != index
+        });
+        self.watchers = watchers;
+    }
+
+    /// Whether the socket of `token` has received bytes waiting to be read: ready now,
+    /// or once the receive in flight completes (the task of `cx` is woken then), or
+    /// unknown (`Idle`: nothing in flight, ask the socket's readiness).
+    pub(crate) fn read_readiness(&mut self, token: Token, cx: &mut Context<'_>) -> ReadReadiness {
+        let Some(ops) = self.sockets.get(&token) else { return ReadReadiness::Idle };
+        if ops.has_received() {
+            return ReadReadiness::Ready;
+        }
+        let Some(id) = ops.read_in_flight() else { return ReadReadiness::Idle };
+        match &self.slots[id.0] {
+            Slot::Done(..) => ReadReadiness::Ready,
+            Slot::Pending(_) => {
+                let known = self
+                    .watchers
+                    .iter()
+                    .any(|(watched, waker)| *watched == id.0 && waker.will_wake(cx.waker()));
+                if !known {
+                    self.watchers.push((id.0, cx.waker().clone()));
+                }
+                ReadReadiness::InFlight
+            }
+            Slot::Free | Slot::Detached | Slot::WriteBehind(_) => ReadReadiness::Idle,
         }
     }
 
@@ -268,6 +320,10 @@ impl Inner {
             // look again: its operation is gone.
             Slot::Pending(Some(waker)) => {
                 waker.wake();
+                self.wake_watchers(id.0);
+                for waker in self.woken.drain(..) {
+                    waker.wake();
+                }
                 if cancel {
                     proactor.driver.cancel(Token(id.0));
                 }

@@ -52,6 +52,16 @@ fn again(error: &io::Error) -> bool {
 }
 
 impl SocketOps {
+    /// Whether bytes received earlier wait to be read.
+    pub(super) fn has_received(&self) -> bool {
+        self.taken < self.received.len()
+    }
+
+    /// The receive (or accept) in flight, if any.
+    pub(super) fn read_in_flight(&self) -> Option<OpId> {
+        self.read
+    }
+
     /// A write-behind send is over: records its outcome, makes the shutdown that waited
     /// for it, and returns the writer to wake.
     pub(super) fn write_behind_done(

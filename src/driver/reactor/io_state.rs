@@ -146,6 +146,19 @@ impl IoState {
         Poll::Pending
     }
 
+    /// Forgets `ready` whatever arrived meanwhile: on a completion runtime a receive took
+    /// what a readiness event announced.
+    pub(crate) fn forget(&self, ready: Ready) {
+        self.readiness.fetch_and(!(ready.bits() as usize), Ordering::AcqRel);
+    }
+
+    /// `ready` as seen now, for a readiness the caller knows from elsewhere (bytes a
+    /// completion driver received).
+    pub(crate) fn known(&self, ready: Ready) -> ReadyEvent {
+        let tick = self.readiness.load(Ordering::Acquire) >> TICK_SHIFT;
+        ReadyEvent { ready, tick }
+    }
+
     /// Forgets the readiness `seen` described, after an operation returned `WouldBlock`,
     /// unless an event arrived since it was seen.
     pub(crate) fn clear_readiness(&self, seen: ReadyEvent) {

@@ -10,7 +10,7 @@ use std::io;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use plexio_backends::{AsSource, Interest};
+use plexio_backends::{AsSource, Interest, Ready};
 
 mod operations;
 
@@ -18,6 +18,7 @@ pub(crate) use operations::Shared;
 
 use super::io_state::{IoState, ReadyEvent};
 use super::{Reactor, RegisteredSource};
+use crate::driver::completion::ReadReadiness;
 use crate::driver::current;
 use crate::util::coop;
 
@@ -75,6 +76,15 @@ impl<S: AsSource> Registration<S> {
         let reactor = self.reactor();
         if let Err(error) = current::check_current(reactor) {
             return Poll::Ready(Err(self.polled_elsewhere(error)));
+        }
+        if let (Some(proactor), true) = (&reactor.completion, direction.is_readable()) {
+            // A receive of the completion driver takes the bytes a readiness event
+            // announced: what it holds or will hold is the readiness that counts.
+            match proactor.lock().read_readiness(self.state.token(), cx) {
+                ReadReadiness::Ready => return Poll::Ready(Ok(self.state.known(Ready::READABLE))),
+                ReadReadiness::InFlight => return Poll::Pending,
+                ReadReadiness::Idle => {}
+            }
         }
         self.state.poll_ready(cx, direction, &**reactor.backend(), reactor.triggering)
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use plexio_backends::completion::{Operation, SharedSource, SocketSource};
-use plexio_backends::{AsSource, Interest};
+use plexio_backends::{AsSource, Interest, Ready};
 use socket2::Socket;
 
 use super::Registration;
@@ -58,7 +58,12 @@ where
         };
         let token = self.state.token();
         let source = || self.shared_source();
-        Some(proactor.lock().poll_read(proactor, token, &source, cx, buffer))
+        let read = proactor.lock().poll_read(proactor, token, &source, cx, buffer);
+        if read.is_pending() {
+            // Whatever readiness was known, the receive in flight took it.
+            self.state.forget(Ready::READABLE);
+        }
+        Some(read)
     }
 
     /// A stream write on a completion runtime; `None` on a readiness runtime.
@@ -210,7 +215,12 @@ where
             };
             let token = self.state.token();
             let source = || self.shared_source();
-            proactor.lock().poll_read_owned(proactor, token, &source, cx, &mut mine, &mut slot)
+            let read =
+                proactor.lock().poll_read_owned(proactor, token, &source, cx, &mut mine, &mut slot);
+            if read.is_pending() {
+                self.state.forget(Ready::READABLE);
+            }
+            read
         })
         .await
     }
