@@ -17,8 +17,9 @@ usage: plexio-bench [--scenario NAME[,NAME...]] [--servers KIND[,KIND...]] [--re
 
 scenarios: all (default), pingpong-64, pingpong-4k, stream-64k, idle-10k; pingpong-64x50
            (not in all) is pingpong-64's 50-connection case alone
-servers:   plexio-select, plexio-poll, plexio-mio, plexio-polling, tokio-ct, tokio-mt, smol,
-           monoio, compio, raw-epoll (default: all of them; the last three on Linux only)
+servers:   plexio-select, plexio-poll, plexio-mio, plexio-polling, plexio-uring,
+           plexio-uring-owned, tokio-ct, tokio-mt, smol, monoio, compio, raw-epoll (default:
+           all of them; plexio-uring*, monoio, compio and raw-epoll on Linux only)
 defaults:  --repeats 3 --duration 2 --warmup 0.5 --idle-connections 10000,
            --output bench/results/latest.md
 --quick:   a smoke run of about 22 s: --repeats 1 --duration 0.25 --warmup 0.1
@@ -235,6 +236,12 @@ mod tests {
             panic!()
         };
         assert_eq!(options.servers, [ServerKind::Monoio, ServerKind::Compio]);
+        let Ok(Command::Bench(options)) =
+            parse_args(&["--servers", "plexio-uring-owned,plexio-uring"])
+        else {
+            panic!()
+        };
+        assert_eq!(options.servers, [ServerKind::PlexioUringOwned, ServerKind::PlexioUring]);
         assert!(parse_args(&["--scenario", "nope"]).is_err());
         assert!(parse_args(&["--servers", "nope"]).is_err());
     }
@@ -243,7 +250,13 @@ mod tests {
     fn all_servers_by_default() {
         let Ok(Command::Bench(options)) = parse_args(&[]) else { panic!() };
         let linux = cfg!(target_os = "linux");
-        for kind in [ServerKind::Monoio, ServerKind::Compio, ServerKind::RawEpoll] {
+        for kind in [
+            ServerKind::PlexioUring,
+            ServerKind::PlexioUringOwned,
+            ServerKind::Monoio,
+            ServerKind::Compio,
+            ServerKind::RawEpoll,
+        ] {
             assert_eq!(options.servers.contains(&kind), linux, "{kind}");
         }
         assert!(options.servers.contains(&ServerKind::TokioCt));
