@@ -22,7 +22,7 @@ servers:   plexio-select, plexio-poll, plexio-mio, plexio-polling, plexio-uring,
            all of them; plexio-uring*, monoio, compio and raw-epoll on Linux only)
 defaults:  --repeats 3 --duration 2 --warmup 0.5 --idle-connections 10000,
            --output bench/results/latest.md
---quick:   a smoke run of about 22 s: --repeats 1 --duration 0.25 --warmup 0.1
+--quick:   a smoke run of about 30 s: --repeats 1 --duration 0.25 --warmup 0.1
            --idle-connections 1000 --output bench/results/quick.md (explicit flags win)
 --strace:  instead of measuring, run the first echo case of --scenario once per server under
            `strace -c -f` and print system calls per message (Linux, needs strace)
