@@ -70,7 +70,9 @@ impl Count {
 
 /// Runs `case` (an echo case) over `window` once against each of `servers` under callgrind
 /// and returns a markdown report: `settings` as a list, then user-space instructions per
-/// message, by server, with ratios to the baselines that were counted.
+/// message, by server, with ratios to the baselines that were counted. With `keep`, each
+/// server's dump is copied there as `callgrind.out.KIND.CONNECTIONS` (for
+/// `callgrind_annotate`).
 ///
 /// # Errors
 ///
@@ -82,6 +84,7 @@ pub fn diagnose(
     window: Window,
     server_cpu: Option<usize>,
     settings: &[String],
+    keep: Option<&Path>,
 ) -> Result<String, BenchError> {
     let Workload::Echo { connections, message_size, in_flight } = case.workload else {
         return Err(BenchError::failed("--callgrind needs an echo scenario"));
@@ -98,6 +101,9 @@ pub fn diagnose(
             .join(format!("plexio-bench-callgrind-{}-{kind}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let counted = count(kind, server_cpu, &dir, load, window, &pattern);
+        if let (Ok(_), Some(keep)) = (&counted, keep) {
+            keep_dumps(&dir, &keep.join(format!("{OUT_FILE}.{kind}.{connections}")))?;
+        }
         let _ = std::fs::remove_dir_all(&dir);
         match counted {
             Ok(count) => {
@@ -127,6 +133,27 @@ pub fn diagnose(
         window.duration.as_secs_f64()
     ));
     Ok(table(case, &lines, &rows))
+}
+
+/// Copies the dump in `dir` to `to` (its per-thread files, if any, to `to` with their suffix).
+fn keep_dumps(dir: &Path, to: &Path) -> Result<(), BenchError> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|name| name.to_str()) else { continue };
+        // `callgrind.out.1`, or `callgrind.out.1-01` per thread: keep the thread suffix.
+        let Some(rest) = name.strip_prefix(OUT_FILE).and_then(|rest| rest.strip_prefix('.')) else {
+            continue;
+        };
+        let thread = rest.split_once('-').map_or(String::new(), |(_, thread)| format!("-{thread}"));
+        let mut target = to.as_os_str().to_owned();
+        target.push(thread);
+        std::fs::copy(&path, &target)?;
+        eprintln!("kept {}", Path::new(&target).display());
+    }
+    Ok(())
 }
 
 /// The first line `program --version` prints, or an error saying what to install.

@@ -12,23 +12,25 @@ use crate::server::{Buffers, LAZY_BUFFERS_FLAG, ServerKind};
 pub const USAGE: &str = "\
 usage: plexio-bench [--scenario NAME[,NAME...]] [--servers KIND[,KIND...]] [--repeats N]
                     [--duration SECS] [--warmup SECS] [--idle-connections N] [--quick]
-                    [--output PATH] [--strace | --callgrind]
+                    [--output PATH] [--strace | --callgrind [--callgrind-out DIR]]
        plexio-bench server --kind KIND --addr HOST:PORT [--cpu N] [--lazy-buffers]
 
 scenarios: all (default), pingpong-64, pingpong-4k, stream-64k, idle-10k; pingpong-64x50
            (not in all) is pingpong-64's 50-connection case alone
-servers:   plexio-select, plexio-poll, plexio-mio, plexio-polling, tokio-ct, tokio-mt, smol,
-           monoio, compio, raw-epoll (default: all of them; the last three on Linux only)
+servers:   plexio-select, plexio-poll, plexio-mio, plexio-polling, plexio-uring,
+           plexio-uring-owned, tokio-ct, tokio-mt, smol, monoio, compio, raw-epoll (default:
+           all of them; plexio-uring*, monoio, compio and raw-epoll on Linux only)
 defaults:  --repeats 3 --duration 2 --warmup 0.5 --idle-connections 10000,
            --output bench/results/latest.md
---quick:   a smoke run of about 22 s: --repeats 1 --duration 0.25 --warmup 0.1
+--quick:   a smoke run of about 30 s: --repeats 1 --duration 0.25 --warmup 0.1
            --idle-connections 1000 --output bench/results/quick.md (explicit flags win)
 --strace:  instead of measuring, run the first echo case of --scenario once per server under
            `strace -c -f` and print system calls per message (Linux, needs strace)
 --callgrind: instead of measuring, run the first echo case of --scenario once per server
            under valgrind's callgrind and print user-space instructions per message over the
            measured window (Linux, needs valgrind); --output defaults to
-           bench/results/callgrind.md
+           bench/results/callgrind.md; --callgrind-out DIR keeps each server's dump there
+           (callgrind.out.KIND.CONNECTIONS, for callgrind_annotate)
 server --lazy-buffers: hold no buffer while a connection is idle; allocate it when the socket
            is readable and drop it once the data is echoed (the driver uses it for idle-10k)";
 
@@ -62,6 +64,8 @@ pub struct BenchOptions {
     pub strace: bool,
     /// Whether to count user-space instructions under callgrind instead of measuring.
     pub callgrind: bool,
+    /// Where `--callgrind` keeps each server's dump, if anywhere.
+    pub callgrind_out: Option<PathBuf>,
 }
 
 /// The `server` subcommand's options.
@@ -94,6 +98,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut quick = false;
     let mut strace = false;
     let mut callgrind = false;
+    let mut callgrind_out = None;
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
@@ -107,12 +112,16 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--quick" => quick = true,
             "--strace" => strace = true,
             "--callgrind" => callgrind = true,
+            "--callgrind-out" => callgrind_out = Some(PathBuf::from(value()?)),
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
         }
     }
     if strace && callgrind {
         return Err("--strace and --callgrind exclude each other".to_owned());
+    }
+    if callgrind_out.is_some() && !callgrind {
+        return Err("--callgrind-out needs --callgrind".to_owned());
     }
     let idle_connections = idle_connections.unwrap_or(if quick { 1000 } else { 10_000 });
     let mut cases = Vec::new();
@@ -136,6 +145,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         quick,
         strace,
         callgrind,
+        callgrind_out,
         output: output.unwrap_or_else(|| {
             let name = match (callgrind, quick) {
                 (true, _) => "callgrind.md",
@@ -235,6 +245,12 @@ mod tests {
             panic!()
         };
         assert_eq!(options.servers, [ServerKind::Monoio, ServerKind::Compio]);
+        let Ok(Command::Bench(options)) =
+            parse_args(&["--servers", "plexio-uring-owned,plexio-uring"])
+        else {
+            panic!()
+        };
+        assert_eq!(options.servers, [ServerKind::PlexioUringOwned, ServerKind::PlexioUring]);
         assert!(parse_args(&["--scenario", "nope"]).is_err());
         assert!(parse_args(&["--servers", "nope"]).is_err());
     }
@@ -243,7 +259,13 @@ mod tests {
     fn all_servers_by_default() {
         let Ok(Command::Bench(options)) = parse_args(&[]) else { panic!() };
         let linux = cfg!(target_os = "linux");
-        for kind in [ServerKind::Monoio, ServerKind::Compio, ServerKind::RawEpoll] {
+        for kind in [
+            ServerKind::PlexioUring,
+            ServerKind::PlexioUringOwned,
+            ServerKind::Monoio,
+            ServerKind::Compio,
+            ServerKind::RawEpoll,
+        ] {
             assert_eq!(options.servers.contains(&kind), linux, "{kind}");
         }
         assert!(options.servers.contains(&ServerKind::TokioCt));
@@ -269,6 +291,14 @@ mod tests {
         let Ok(Command::Bench(options)) = parse_args(&[]) else { panic!() };
         assert!(!options.callgrind);
         assert!(parse_args(&["--strace", "--callgrind"]).is_err());
+        assert!(options.callgrind_out.is_none());
+        let Ok(Command::Bench(options)) =
+            parse_args(&["--callgrind", "--callgrind-out", "/tmp/cg"])
+        else {
+            panic!()
+        };
+        assert_eq!(options.callgrind_out, Some(PathBuf::from("/tmp/cg")));
+        assert!(parse_args(&["--callgrind-out", "/tmp/cg"]).is_err());
     }
 
     #[test]

@@ -129,7 +129,14 @@ pub fn diagnose_instructions(options: &BenchOptions) -> Result<String, BenchErro
         pinning,
         LOAD_GENERATOR.to_owned(),
     ];
-    crate::callgrind::diagnose(case, &options.servers, options.window, server_cpu, &settings)
+    crate::callgrind::diagnose(
+        case,
+        &options.servers,
+        options.window,
+        server_cpu,
+        &settings,
+        options.callgrind_out.as_deref(),
+    )
 }
 
 /// The first echo case of `options`: the one the diagnostic modes (`flag`) run.

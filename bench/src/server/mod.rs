@@ -41,6 +41,8 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use self::plexio::Api;
+
 /// The size of each connection's buffer, the same in every server.
 pub const BUFFER_SIZE: usize = 64 * 1024;
 
@@ -94,6 +96,11 @@ pub enum ServerKind {
     PlexioMio,
     /// plexio on its polling-crate (epoll) backend.
     PlexioPolling,
+    /// plexio on its io_uring completion driver, `read`/`write_all` (Linux only).
+    PlexioUring,
+    /// plexio on its io_uring completion driver, `read_owned`/`write_all_owned`: zero-copy
+    /// (Linux only).
+    PlexioUringOwned,
     /// tokio's current-thread runtime.
     TokioCt,
     /// tokio's multi-thread runtime (its worker count follows the CPUs it may run on).
@@ -110,11 +117,13 @@ pub enum ServerKind {
 
 impl ServerKind {
     /// Every kind, in report order.
-    pub const ALL: [ServerKind; 10] = [
+    pub const ALL: [ServerKind; 12] = [
         ServerKind::PlexioSelect,
         ServerKind::PlexioPoll,
         ServerKind::PlexioMio,
         ServerKind::PlexioPolling,
+        ServerKind::PlexioUring,
+        ServerKind::PlexioUringOwned,
         ServerKind::TokioCt,
         ServerKind::TokioMt,
         ServerKind::Smol,
@@ -130,6 +139,8 @@ impl ServerKind {
             ServerKind::PlexioPoll => "plexio-poll",
             ServerKind::PlexioMio => "plexio-mio",
             ServerKind::PlexioPolling => "plexio-polling",
+            ServerKind::PlexioUring => "plexio-uring",
+            ServerKind::PlexioUringOwned => "plexio-uring-owned",
             ServerKind::TokioCt => "tokio-ct",
             ServerKind::TokioMt => "tokio-mt",
             ServerKind::Smol => "smol",
@@ -145,19 +156,25 @@ impl ServerKind {
     }
 
     /// Whether this kind can run on this platform: the raw epoll loop and the io_uring
-    /// runtimes need Linux.
+    /// runtimes (plexio's `uring` backend among them) need Linux.
     pub fn is_supported(self) -> bool {
         !self.linux_only() || cfg!(target_os = "linux")
     }
 
     fn linux_only(self) -> bool {
-        matches!(self, ServerKind::RawEpoll | ServerKind::Monoio | ServerKind::Compio)
+        self == ServerKind::RawEpoll || self.uses_io_uring()
     }
 
     /// Whether this kind does its I/O through io_uring: its reads and writes are operations
     /// submitted to a ring, many per `io_uring_enter`, not system calls of their own.
     pub fn uses_io_uring(self) -> bool {
-        matches!(self, ServerKind::Monoio | ServerKind::Compio)
+        matches!(
+            self,
+            ServerKind::PlexioUring
+                | ServerKind::PlexioUringOwned
+                | ServerKind::Monoio
+                | ServerKind::Compio
+        )
     }
 
     /// The number of descriptors this kind can hold at most, if it has such a limit:
@@ -190,10 +207,22 @@ pub fn serve(kind: ServerKind, addr: SocketAddr, buffers: Buffers) -> io::Result
         stdout.flush()
     };
     match kind {
-        ServerKind::PlexioSelect => plexio::serve("select", listener, buffers, announce),
-        ServerKind::PlexioPoll => plexio::serve("poll", listener, buffers, announce),
-        ServerKind::PlexioMio => plexio::serve("mio", listener, buffers, announce),
-        ServerKind::PlexioPolling => plexio::serve("polling", listener, buffers, announce),
+        ServerKind::PlexioSelect => {
+            plexio::serve("select", Api::Borrowed, listener, buffers, announce)
+        }
+        ServerKind::PlexioPoll => plexio::serve("poll", Api::Borrowed, listener, buffers, announce),
+        ServerKind::PlexioMio => plexio::serve("mio", Api::Borrowed, listener, buffers, announce),
+        ServerKind::PlexioPolling => {
+            plexio::serve("polling", Api::Borrowed, listener, buffers, announce)
+        }
+        #[cfg(target_os = "linux")]
+        ServerKind::PlexioUring => {
+            plexio::serve("uring", Api::Borrowed, listener, buffers, announce)
+        }
+        #[cfg(target_os = "linux")]
+        ServerKind::PlexioUringOwned => {
+            plexio::serve("uring", Api::Owned, listener, buffers, announce)
+        }
         ServerKind::TokioCt => tokio::serve_current_thread(listener, buffers, announce),
         ServerKind::TokioMt => tokio::serve_multi_thread(listener, buffers, announce),
         ServerKind::Smol => smol::serve(listener, buffers, announce),
@@ -204,7 +233,11 @@ pub fn serve(kind: ServerKind, addr: SocketAddr, buffers: Buffers) -> io::Result
         #[cfg(target_os = "linux")]
         ServerKind::RawEpoll => raw_epoll::serve(listener, buffers, announce),
         #[cfg(not(target_os = "linux"))]
-        ServerKind::Monoio | ServerKind::Compio | ServerKind::RawEpoll => {
+        ServerKind::PlexioUring
+        | ServerKind::PlexioUringOwned
+        | ServerKind::Monoio
+        | ServerKind::Compio
+        | ServerKind::RawEpoll => {
             Err(io::Error::new(io::ErrorKind::Unsupported, format!("{kind} runs on Linux only")))
         }
     }

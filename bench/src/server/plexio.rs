@@ -1,4 +1,11 @@
 //! The plexio echo server, on any of its backends.
+//!
+//! Two ways of reading and writing: [`Api::Borrowed`], `read(&mut buffer)` and
+//! `write_all(&buffer[..n])` (`futures::io`'s traits), the same program on every backend; and
+//! [`Api::Owned`], `read_owned(buffer)` and `write_all_owned(buffer)`, which hand the buffer
+//! to the runtime and get it back with the result: on the `uring` backend the kernel receives
+//! into it and sends from it with no copy, where the borrowed calls go through the socket's
+//! own buffer (a read) or a copy sent write-behind (a write).
 
 use std::io;
 
@@ -7,26 +14,51 @@ use plexio::net::{TcpListener, TcpStream};
 
 use super::{BUFFER_SIZE, Buffers, accept_failed, at_once};
 
-/// Serves on `listener` with a plexio runtime on `backend`, allocating each connection's
-/// buffer as `buffers` says; calls `announce` once listening.
+/// How a plexio server reads and writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Api {
+    /// `read(&mut buffer)`, then `write_all(&buffer[..n])`.
+    Borrowed,
+    /// `read_owned(buffer)`, then `write_all_owned(buffer)`: the buffer travels with the
+    /// operation and comes back with its result.
+    Owned,
+}
+
+/// Serves on `listener` with a plexio runtime on `backend`, reading and writing through
+/// `api`, allocating each connection's buffer as `buffers` says; calls `announce` once
+/// listening. Fails if the runtime does not run on `backend`.
 pub(super) fn serve(
     backend: &str,
+    api: Api,
     listener: std::net::TcpListener,
     buffers: Buffers,
     announce: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
     let runtime = plexio::Runtime::builder().backend(backend).build().map_err(io::Error::other)?;
     runtime.block_on(async {
+        // A figure measured on another backend than the one named would be a wrong figure.
+        let running = plexio::current_backend();
+        if running != Some(backend) {
+            return Err(io::Error::other(format!(
+                "asked for plexio's {backend:?} backend, running on {running:?}"
+            )));
+        }
         let listener = TcpListener::from_std(listener)?;
         announce()?;
         loop {
             match listener.accept().await {
-                Ok((stream, _)) => match buffers {
-                    Buffers::Eager => {
+                Ok((stream, _)) => match (api, buffers) {
+                    (Api::Borrowed, Buffers::Eager) => {
                         plexio::spawn(echo(stream));
                     }
-                    Buffers::Lazy => {
+                    (Api::Borrowed, Buffers::Lazy) => {
                         plexio::spawn(echo_lazy(stream));
+                    }
+                    (Api::Owned, Buffers::Eager) => {
+                        plexio::spawn(echo_owned(stream));
+                    }
+                    (Api::Owned, Buffers::Lazy) => {
+                        plexio::spawn(echo_owned_lazy(stream));
                     }
                 },
                 Err(error) => {
@@ -74,6 +106,53 @@ async fn echo_lazy(mut stream: TcpStream) {
         let Some(read) = at_once(stream.read(&mut buffer)).await else { continue };
         let Ok(n @ 1..) = read else { return };
         if stream.write_all(&buffer[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Echoes one connection until it ends with owned buffers: the connection's buffer (allocated
+/// zeroed, then emptied: `read_owned` fills its spare capacity) is handed to each read and
+/// write and comes back with the result, and is emptied again between rounds.
+async fn echo_owned(stream: TcpStream) {
+    if stream.set_nodelay(true).is_err() {
+        return;
+    }
+    let mut buffer = vec![0; BUFFER_SIZE];
+    loop {
+        buffer.clear();
+        let (read, returned) = stream.read_owned(buffer).await;
+        let Ok(1..) = read else { return };
+        let (written, returned) = stream.write_all_owned(returned).await;
+        if written.is_err() {
+            return;
+        }
+        buffer = returned;
+    }
+}
+
+/// Echoes one connection until it ends with owned buffers, holding no buffer while it waits
+/// for data: waits until the socket is readable (`readable()`, no buffer), then allocates
+/// the buffer, reads into it, writes back what was read, and drops it before waiting again.
+///
+/// The read is awaited, not tried once as in [`echo_lazy`]: on a completion driver an owned
+/// read is a receive operation that is submitted when the runtime next enters the kernel, so
+/// it never completes on its first poll, and a dropped one would leave its receive, and the
+/// buffer in it, with the socket. After `readable()` the data (or end of stream, or an error)
+/// is there, and the receive completes as it is submitted.
+async fn echo_owned_lazy(stream: TcpStream) {
+    if stream.set_nodelay(true).is_err() {
+        return;
+    }
+    loop {
+        if stream.readable().await.is_err() {
+            return;
+        }
+        let mut buffer = vec![0; BUFFER_SIZE];
+        buffer.clear();
+        let (read, buffer) = stream.read_owned(buffer).await;
+        let Ok(1..) = read else { return };
+        if stream.write_all_owned(buffer).await.0.is_err() {
             return;
         }
     }
