@@ -200,8 +200,15 @@ fn operations_dropped_at_every_stage_lose_nothing_and_leak_nothing(backend: &str
                 // its accept still in the kernel when it does): the next accept gets it.
                 poll_then_drop(listener.accept(), stage).await;
                 let client = TcpStream::connect(addr).await?;
-                let (server, _) =
-                    plexio::time::timeout(Duration::from_secs(10), listener.accept()).await??;
+                // Connections left by the previous stage's dropped connect may come first.
+                let server = loop {
+                    let accepted = listener.accept();
+                    let (server, peer) =
+                        plexio::time::timeout(Duration::from_secs(10), accepted).await??;
+                    if peer == client.local_addr()? {
+                        break server;
+                    }
+                };
                 // Read: dropped before the data arrives (on a completion driver, with its
                 // receive still in the kernel when it does): the next read gets every byte.
                 poll_then_drop(server.read_owned(Vec::with_capacity(8)), stage).await;

@@ -15,6 +15,7 @@
 pub mod chaos;
 mod operation;
 mod readiness;
+mod token_map;
 
 use std::fmt::Debug;
 use std::io;
@@ -26,6 +27,7 @@ pub use operation::{
     is_cancelled,
 };
 pub use readiness::ReadinessOverCompletion;
+pub use token_map::{TokenHasher, TokenMap};
 
 use crate::Token;
 

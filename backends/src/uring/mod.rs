@@ -18,7 +18,7 @@ mod epoll_set;
 mod in_flight;
 mod probe;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -30,7 +30,9 @@ use io_uring::types::{Fd, SubmitArgs, Timespec};
 use io_uring::{IoUring, opcode, squeue};
 
 use crate::Token;
-use crate::completion::{Completion, CompletionDriver, Completions, MAX_TOKEN, Operation, Refused};
+use crate::completion::{
+    Completion, CompletionDriver, Completions, MAX_TOKEN, Operation, Refused, TokenMap,
+};
 use epoll_set::EpollSet;
 use in_flight::InFlight;
 pub use probe::Refusal;
@@ -74,7 +76,7 @@ enum Request {
 struct Ring {
     ring: IoUring,
     /// Every operation the kernel may still touch, by user data.
-    in_flight: HashMap<u64, Box<InFlight>>,
+    in_flight: TokenMap<Box<InFlight>>,
     /// Finished boxes, for the next operations: each must stay a box, since the kernel is
     /// given addresses inside it.
     #[allow(clippy::vec_box)]
@@ -116,7 +118,7 @@ impl UringDriver {
         Ok(UringDriver {
             ring: Mutex::new(Ring {
                 ring,
-                in_flight: HashMap::new(),
+                in_flight: TokenMap::default(),
                 spare: Vec::new(),
                 wake_buffer: Box::new(0),
                 wake_armed: false,
@@ -179,7 +181,7 @@ impl Ring {
     /// Hands `operation` to the submission queue.
     fn start(&mut self, token: Token, operation: Operation) -> Result<(), Refused> {
         let key = token.0 as u64;
-        if token.0 > MAX_TOKEN || self.in_flight.contains_key(&key) {
+        if token.0 > MAX_TOKEN || self.in_flight.contains_key(&token) {
             let error = io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("token {:#x} is out of range or in flight already", token.0),
@@ -193,7 +195,7 @@ impl Ring {
                 return Err(Refused { error, operation });
             }
             in_flight.hold(token, operation);
-            self.in_flight.insert(key, in_flight);
+            self.in_flight.insert(token, in_flight);
             return Ok(());
         }
         // SAFETY: the box goes into `in_flight` below (or is handed back before the entry
@@ -207,18 +209,18 @@ impl Ring {
             self.spare.push(in_flight);
             return Err(Refused { error, operation });
         }
-        self.in_flight.insert(key, in_flight);
+        self.in_flight.insert(token, in_flight);
         Ok(())
     }
 
     /// Asks the kernel to cancel the operation of `token`; its completion still comes.
     fn cancel(&mut self, token: Token) {
         let key = token.0 as u64;
-        match self.in_flight.get(&key) {
+        match self.in_flight.get(&token) {
             None => return,
             Some(held) if held.is_poll() => {
                 // A poll waits in the epoll set, not in the ring: it ends here.
-                let mut held = self.in_flight.remove(&key).expect("found above");
+                let mut held = self.in_flight.remove(&token).expect("found above");
                 // SAFETY: a poll holds nothing the kernel points at.
                 let (result, operation) = unsafe { held.finish(-libc::ECANCELED) };
                 self.epoll.disarm(operation.raw_source() as RawFd);
@@ -326,7 +328,7 @@ impl Ring {
                 }
                 CANCEL => {}
                 key => {
-                    let Some(mut boxed) = in_flight.remove(&key) else { continue };
+                    let Some(mut boxed) = in_flight.remove(&Token(key as usize)) else { continue };
                     // SAFETY: this is the completion of the entry the box prepared last.
                     let (result, operation) = unsafe { boxed.finish(entry.result()) };
                     let completion = Completion { token: boxed.token, result, operation };
@@ -339,7 +341,7 @@ impl Ring {
         }
         if readiness_due {
             epoll.collect(|key, events| {
-                let Some(mut boxed) = in_flight.remove(&key) else { return };
+                let Some(mut boxed) = in_flight.remove(&Token(key as usize)) else { return };
                 // SAFETY: a poll holds nothing the kernel points at; its result is the
                 // epoll events, which have `poll(2)`'s values on Linux.
                 let (result, operation) = unsafe { boxed.finish((events & 0x7fff_ffff) as i32) };
@@ -421,7 +423,7 @@ impl Drop for UringDriver {
         let ring = self.ring.get_mut().unwrap_or_else(PoisonError::into_inner);
         // Polls wait in the epoll set, which closes with the driver: nothing to reap.
         ring.in_flight.retain(|_, held| !held.is_poll());
-        let keys: Vec<u64> = ring.in_flight.keys().copied().collect();
+        let keys: Vec<u64> = ring.in_flight.keys().map(|token| token.0 as u64).collect();
         for key in keys {
             let _ = ring.push(&opcode::AsyncCancel::new(key).build().user_data(CANCEL));
         }

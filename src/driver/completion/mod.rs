@@ -22,7 +22,6 @@
 
 mod socket_ops;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -30,7 +29,7 @@ use std::task::{Context, Poll, Waker};
 
 use plexio_backends::Token;
 use plexio_backends::completion::{
-    Completion, CompletionDriver, Operation, ReadinessOverCompletion, Refused,
+    Completion, CompletionDriver, Operation, ReadinessOverCompletion, Refused, TokenMap,
 };
 
 pub(crate) use socket_ops::SocketOps;
@@ -60,7 +59,7 @@ pub(crate) struct Inner {
     slots: Vec<Slot>,
     free: Vec<usize>,
     /// What each socket has in flight, by its registration token.
-    sockets: HashMap<Token, SocketOps>,
+    sockets: TokenMap<SocketOps>,
     /// Scratch for the completions of one wait.
     arrived: Vec<Completion>,
     /// Scratch for the wakers of one wait, woken once the lock is released.
@@ -95,7 +94,7 @@ impl Proactor {
         let inner = Inner {
             slots: Vec::new(),
             free: Vec::new(),
-            sockets: HashMap::new(),
+            sockets: TokenMap::default(),
             arrived: Vec::new(),
             woken: Vec::new(),
             watchers: Vec::new(),
