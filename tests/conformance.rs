@@ -201,8 +201,11 @@ fn dropped_read_future_loses_no_byte(backend: &str) {
             // Let the reactor see the data and wake the read, then drop the read unpolled.
             sleep(Duration::from_millis(20)).await;
         }
-        let n = timeout(Duration::from_secs(10), server.read(&mut buffer)).await??;
-        assert_eq!(&buffer[..n], b"every byte counts");
+        // Any read may be short (a completion driver's fault injection splits receives):
+        // what matters is that every byte comes, in order.
+        let mut every = [0; 17];
+        timeout(Duration::from_secs(10), server.read_exact(&mut every)).await??;
+        assert_eq!(&every, b"every byte counts");
         Ok(())
     });
 }

@@ -37,6 +37,8 @@ pub struct ReadinessOverCompletion {
     /// since the waiting one is busy) notifies the driver, so that the wait sees it, as the
     /// `Backend` contract asks and the driver's own contract does not promise.
     waiting: AtomicBool,
+    /// Whether `watches.overflow` holds events: spares a wait the lock when it does not.
+    overflowed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -69,12 +71,54 @@ impl ReadinessOverCompletion {
             others: Mutex::default(),
             buffer: Mutex::new(Completions::with_capacity(COMPLETIONS_PER_WAIT)),
             waiting: AtomicBool::new(false),
+            overflowed: AtomicBool::new(false),
         }
     }
 
     /// The driver underneath.
     pub fn driver(&self) -> &Arc<dyn CompletionDriver> {
         &self.driver
+    }
+
+    /// One wait for both faces: readiness events into `events`, and the completions of the
+    /// caller's own operations into `others`, with `scratch` as the driver's buffer (the
+    /// caller's, so that a runtime's loop moves each completion once and locks nothing for
+    /// it). What [`Backend::poll`] does with buffers of its own.
+    pub fn poll_completions(
+        &self,
+        events: &mut Events,
+        scratch: &mut Completions,
+        others: &mut Vec<Completion>,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        if self.overflowed.load(Ordering::Acquire) {
+            let mut watches = lock(&self.watches);
+            while !events.is_full() {
+                let Some(event) = watches.overflow.pop() else { break };
+                events.push(event);
+            }
+            self.overflowed.store(!watches.overflow.is_empty(), Ordering::Release);
+        }
+        // Events left over from the last wait are this wait's result: no blocking.
+        let timeout = if events.is_empty() { timeout } else { Some(Duration::ZERO) };
+        scratch.clear();
+        self.waiting.store(true, Ordering::SeqCst);
+        let waited = self.driver.complete(scratch, timeout);
+        self.waiting.store(false, Ordering::SeqCst);
+        waited?;
+        let mut watches = None;
+        for completion in scratch.drain() {
+            if completion.token.0 & POLL_BIT == 0 || completion.token.0 > usize::MAX >> 1 {
+                others.push(completion);
+                continue;
+            }
+            let watches = watches.get_or_insert_with(|| lock(&self.watches));
+            self.sort(completion, watches, events);
+        }
+        if let Some(watches) = watches {
+            self.overflowed.store(!watches.overflow.is_empty(), Ordering::Release);
+        }
+        Ok(())
     }
 
     /// Moves the completions of the runtime's own operations that the last waits collected
@@ -117,13 +161,9 @@ impl ReadinessOverCompletion {
         }
     }
 
-    /// Turns one completion into an event, or keeps it for the runtime.
+    /// Turns the completion of one of the adapter's polls into an event.
     fn sort(&self, completion: Completion, watches: &mut Watches, events: &mut Events) {
         let token = completion.token.0;
-        if token & POLL_BIT == 0 || token > usize::MAX >> 1 {
-            lock(&self.others).push(completion);
-            return;
-        }
         let Some(source) = watches.polls.remove(&token) else { return };
         let Some(watch) = watches.by_source.get_mut(&source) else { return };
         let Some((_, interest)) = watch.armed.take() else { return };
@@ -195,30 +235,16 @@ impl Backend for ReadinessOverCompletion {
         }
         let token = watch.token;
         watches.overflow.retain(|event| event.token != token);
+        self.overflowed.store(!watches.overflow.is_empty(), Ordering::Release);
         Ok(())
     }
 
     fn poll(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
-        {
-            let mut watches = lock(&self.watches);
-            while !events.is_full() {
-                let Some(event) = watches.overflow.pop() else { break };
-                events.push(event);
-            }
-        }
-        // Events left over from the last wait are this wait's result: no blocking.
-        let timeout = if events.is_empty() { timeout } else { Some(Duration::ZERO) };
         let mut buffer = lock(&self.buffer);
-        buffer.clear();
-        self.waiting.store(true, Ordering::SeqCst);
-        let waited = self.driver.complete(&mut buffer, timeout);
-        self.waiting.store(false, Ordering::SeqCst);
-        waited?;
-        let mut watches = lock(&self.watches);
-        for completion in buffer.drain() {
-            self.sort(completion, &mut watches, events);
-        }
-        Ok(())
+        let mut others = std::mem::take(&mut *lock(&self.others));
+        let polled = self.poll_completions(events, &mut buffer, &mut others, timeout);
+        lock(&self.others).append(&mut others);
+        polled
     }
 
     fn notify(&self) -> io::Result<()> {

@@ -60,8 +60,6 @@ pub(crate) struct Inner {
     free: Vec<usize>,
     /// What each socket has in flight, by its registration token.
     sockets: TokenMap<SocketOps>,
-    /// Scratch for the completions of one wait.
-    arrived: Vec<Completion>,
     /// Scratch for the wakers of one wait, woken once the lock is released.
     woken: Vec<Waker>,
     /// Tasks waiting for an operation they do not own to complete (a `readable()` beside a
@@ -95,7 +93,6 @@ impl Proactor {
             slots: Vec::new(),
             free: Vec::new(),
             sockets: TokenMap::default(),
-            arrived: Vec::new(),
             woken: Vec::new(),
             watchers: Vec::new(),
             deferred: Vec::new(),
@@ -107,13 +104,17 @@ impl Proactor {
         lock(&self.inner)
     }
 
-    /// Hands the completions of the last wait to their slots and wakes their tasks.
-    pub(crate) fn dispatch(&self) {
+    /// The readiness face the runtime waits through.
+    pub(crate) fn readiness(&self) -> &ReadinessOverCompletion {
+        &self.readiness
+    }
+
+    /// Hands the completions of the last wait (`arrived`, emptied) to their slots and wakes
+    /// their tasks, with `woken` as scratch.
+    pub(crate) fn dispatch(&self, arrived: &mut Vec<Completion>, woken: &mut Vec<Waker>) {
         let mut dropped = Vec::new();
-        let woken = {
+        {
             let mut inner = self.lock();
-            let mut arrived = std::mem::take(&mut inner.arrived);
-            self.readiness.take_completions(&mut arrived);
             for completion in arrived.drain(..) {
                 let index = completion.token.0;
                 if !inner.watchers.is_empty() {
@@ -128,7 +129,7 @@ impl Proactor {
                             unreachable!()
                         };
                         if let Some(waker) = waker {
-                            inner.woken.push(waker);
+                            woken.push(waker);
                         }
                     }
                     Some(slot @ Slot::Detached) => {
@@ -145,19 +146,13 @@ impl Proactor {
                     _ => dropped.push(completion.operation),
                 }
             }
-            inner.arrived = arrived;
             inner.submit_deferred(self, &mut dropped);
-            std::mem::take(&mut inner.woken)
-        };
+            woken.append(&mut inner.woken);
+        }
         // Outside the lock: closing an accepted socket, waking tasks.
         drop(dropped);
-        let mut woken = woken;
         for waker in woken.drain(..) {
             waker.wake();
-        }
-        let mut inner = self.lock();
-        if inner.woken.capacity() < woken.capacity() {
-            inner.woken = woken;
         }
     }
 }

@@ -12,8 +12,10 @@ mod registration;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Waker;
 use std::time::Duration;
 
+use plexio_backends::completion::{Completion, Completions};
 use plexio_backends::{AsBackend, AsSource, Backend, Events, Interest, Token, Triggering};
 
 use crate::driver::completion::Proactor;
@@ -66,14 +68,26 @@ struct FreeSlot {
     generation: usize,
 }
 
-/// The buffer the runtime thread polls into; owned by the runtime's core, not the reactor,
-/// since only that thread polls.
+/// The buffers the runtime thread polls into; owned by the runtime's core, not the reactor,
+/// since only that thread polls. On a completion driver, also the completions of one wait
+/// and the tasks they wake, so that the loop moves each completion once and allocates
+/// nothing in steady state.
 #[derive(Debug)]
-pub(crate) struct EventBuffer(Events);
+pub(crate) struct EventBuffer {
+    events: Events,
+    completions: Completions,
+    arrived: Vec<Completion>,
+    woken: Vec<Waker>,
+}
 
 impl EventBuffer {
     pub(crate) fn new() -> EventBuffer {
-        EventBuffer(Events::with_capacity(EVENTS_CAPACITY))
+        EventBuffer {
+            events: Events::with_capacity(EVENTS_CAPACITY),
+            completions: Completions::with_capacity(EVENTS_CAPACITY),
+            arrived: Vec::new(),
+            woken: Vec::new(),
+        }
     }
 }
 
@@ -167,9 +181,17 @@ impl Reactor {
         timeout: Option<Duration>,
         awake: impl FnOnce(),
     ) {
-        let events = &mut buffer.0;
+        let events = &mut buffer.events;
         events.clear();
-        let waited = self.backend.poll(events, timeout);
+        let waited = match &self.completion {
+            Some(proactor) => proactor.readiness().poll_completions(
+                events,
+                &mut buffer.completions,
+                &mut buffer.arrived,
+                timeout,
+            ),
+            None => self.backend.poll(events, timeout),
+        };
         awake();
         match waited {
             Ok(()) => {}
@@ -193,7 +215,7 @@ impl Reactor {
             }
         }
         if let Some(completion) = &self.completion {
-            completion.dispatch();
+            completion.dispatch(&mut buffer.arrived, &mut buffer.woken);
         }
     }
 
