@@ -70,7 +70,10 @@ fn stop_counting() -> u64 {
     ALLOCATIONS.with(Cell::get)
 }
 
-per_backend!(plain: echo_round_trips_allocate_nothing_in_steady_state);
+per_backend!(
+    plain: echo_round_trips_allocate_nothing_in_steady_state,
+    owned_buffer_round_trips_allocate_nothing_in_steady_state,
+);
 
 const WARM_UP: usize = 1_000;
 /// Round trips counted; fewer under wine, where each one costs a millisecond of emulated
@@ -124,6 +127,71 @@ fn echo_round_trips_allocate_nothing_in_steady_state(backend: &str) {
         allocations,
         0,
         "{} echo round trips on the {backend} backend allocated {allocations} times",
+        measured()
+    );
+}
+
+/// The same through the owned-buffer calls, each side reusing one `Vec`: on a completion
+/// driver the kernel reads into and writes from those very buffers.
+fn owned_buffer_round_trips_allocate_nothing_in_steady_state(backend: &str) {
+    let runtime = util::runtime(backend);
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let client = runtime
+        .block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            plexio::spawn(async move {
+                let (stream, _) = listener.accept().await?;
+                let mut buffer = Vec::with_capacity(MESSAGE);
+                loop {
+                    buffer.clear();
+                    while buffer.len() < MESSAGE {
+                        let (read, returned) = stream.read_owned(buffer).await;
+                        buffer = returned;
+                        if read? == 0 {
+                            return Ok::<(), std::io::Error>(());
+                        }
+                    }
+                    let (written, returned) = stream.write_all_owned(buffer).await;
+                    buffer = returned;
+                    written?;
+                }
+            });
+            TcpStream::connect(addr).await
+        })
+        .unwrap();
+
+    let allocations = runtime
+        .block_on(async {
+            let mut message = Vec::with_capacity(MESSAGE);
+            let mut echo = Vec::with_capacity(MESSAGE);
+            for round in 0..WARM_UP + measured() {
+                if round == WARM_UP {
+                    start_counting();
+                }
+                message.clear();
+                message.resize(MESSAGE, round as u8);
+                let (written, returned) = client.write_all_owned(message).await;
+                message = returned;
+                written?;
+                echo.clear();
+                while echo.len() < MESSAGE {
+                    let (read, returned) = client.read_owned(echo).await;
+                    echo = returned;
+                    assert!(read? > 0, "end of stream");
+                }
+                if echo != message {
+                    stop_counting();
+                    panic!("round trip {round} came back changed");
+                }
+            }
+            Ok::<u64, std::io::Error>(stop_counting())
+        })
+        .unwrap();
+    assert_eq!(
+        allocations,
+        0,
+        "{} owned-buffer round trips on the {backend} backend allocated {allocations} times",
         measured()
     );
 }
