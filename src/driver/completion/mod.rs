@@ -210,12 +210,40 @@ impl Inner {
     /// Whether the socket of `token` has received bytes waiting to be read: ready now,
     /// or once the receive in flight completes (the task of `cx` is woken then), or
     /// unknown (`Idle`: nothing in flight, ask the socket's readiness).
-    pub(crate) fn read_readiness(&mut self, token: Token, cx: &mut Context<'_>) -> ReadReadiness {
+    pub(crate) fn read_readiness(
+        &mut self,
+        proactor: &Proactor,
+        token: Token,
+        cx: &mut Context<'_>,
+    ) -> ReadReadiness {
         let Some(ops) = self.sockets.get(&token) else { return ReadReadiness::Idle };
         if ops.has_received() {
             return ReadReadiness::Ready;
         }
         let Some(id) = ops.read_in_flight() else { return ReadReadiness::Idle };
+        if let Slot::Done(Err(error), _) = &self.slots[id.0] {
+            if matches!(error.kind(), io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock) {
+                // "Nothing happened, submit again": that is no readiness. Submitted again
+                // in the same slot's place, and waited on.
+                let Slot::Done(_, operation) = std::mem::replace(&mut self.slots[id.0], Slot::Free)
+                else {
+                    unreachable!("matched above")
+                };
+                self.free.push(id.0);
+                let resubmitted = self.submit(proactor, operation);
+                let ops = self.socket(token);
+                match resubmitted {
+                    Ok(again) => ops.set_read_in_flight(Some(again)),
+                    Err((_, operation)) => {
+                        // Refused for good: the next read submits (and reports) anew.
+                        ops.set_read_in_flight(None);
+                        drop(operation);
+                        return ReadReadiness::Ready;
+                    }
+                }
+                return self.read_readiness(proactor, token, cx);
+            }
+        }
         match &self.slots[id.0] {
             Slot::Done(..) => ReadReadiness::Ready,
             Slot::Pending(_) => {

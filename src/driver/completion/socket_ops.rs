@@ -18,6 +18,12 @@ use super::{Inner, OpId, Proactor};
 /// The most a read asks the kernel for at once through the socket's own buffer.
 const MAX_READ_BUFFER: usize = 64 << 10;
 
+/// The least it asks for: what an idle connection's receive in flight holds. The size
+/// adapts between the two: a receive that fills its buffer doubles the next one, one that
+/// uses less than a quarter halves it; so a connection of small messages holds a small
+/// buffer while it waits, and a stream grows to the largest.
+const MIN_READ_BUFFER: usize = 512;
+
 /// The most one write copies into the socket's send buffer; a larger write is short, as
 /// `AsyncWrite` allows.
 const MAX_WRITE_COPY: usize = 64 << 10;
@@ -32,6 +38,9 @@ pub(crate) struct SocketOps {
     /// the next receive.
     received: Vec<u8>,
     taken: usize,
+    /// How much the next receive through the socket's own buffer asks for (see
+    /// [`MIN_READ_BUFFER`]); 0 until the first.
+    receive_size: usize,
     /// The send in flight, and whether its bytes were reported as written (then it is a
     /// write-behind send, which the proactor sees through, and `write_waker` waits for it).
     write: Option<OpId>,
@@ -43,6 +52,10 @@ pub(crate) struct SocketOps {
     shutdown_after: Option<Shutdown>,
     /// The buffer of the last send, reused by the next copied write.
     spare_write: Vec<u8>,
+    /// A listener with an accept in flight: shut down when its owner drops it, so that it
+    /// stops listening at once (its port free to bind again) although the cancelled
+    /// accept keeps the descriptor open until the kernel hands it back.
+    listener: Option<SharedSource>,
 }
 
 /// Whether a completion says "nothing happened, submit again" (allowed by the driver
@@ -60,6 +73,11 @@ impl SocketOps {
     /// The receive (or accept) in flight, if any.
     pub(super) fn read_in_flight(&self) -> Option<OpId> {
         self.read
+    }
+
+    /// Replaces the receive in flight (one submitted again).
+    pub(super) fn set_read_in_flight(&mut self, read: Option<OpId>) {
+        self.read = read;
     }
 
     /// A write-behind send is over: records its outcome, makes the shutdown that waited
@@ -95,6 +113,11 @@ impl SocketOps {
         let mut dropped = Vec::new();
         if let Some(id) = self.read {
             dropped.extend(inner.detach(proactor, id, true));
+            if let Some(listener) = &self.listener {
+                let handle = plexio_backends::AsSocketHandle::as_socket_handle(&**listener);
+                // Not listening any more; an error leaves it listening until it closes.
+                let _ = SockRef::from(&handle).shutdown(Shutdown::Both);
+            }
         }
         if let Some(id) = self.write {
             dropped.extend(inner.detach(proactor, id, !self.write_reported));
@@ -142,6 +165,13 @@ impl Inner {
                     let received = operation.into_buffer();
                     match result {
                         Ok(_) if !received.is_empty() => {
+                            ops.receive_size = if received.len() >= ops.receive_size {
+                                (ops.receive_size * 2).min(MAX_READ_BUFFER)
+                            } else if received.len() < ops.receive_size / 4 {
+                                (ops.receive_size / 2).max(MIN_READ_BUFFER)
+                            } else {
+                                ops.receive_size
+                            };
                             ops.received = received;
                             ops.taken = 0;
                         }
@@ -160,8 +190,16 @@ impl Inner {
                     let mut internal = std::mem::take(&mut ops.received);
                     internal.clear();
                     ops.taken = 0;
-                    let wanted = buffer.len().min(MAX_READ_BUFFER);
-                    internal.reserve(wanted);
+                    if ops.receive_size == 0 {
+                        ops.receive_size = MIN_READ_BUFFER;
+                    }
+                    let wanted = buffer.len().min(ops.receive_size);
+                    if internal.capacity() > 2 * wanted.max(MIN_READ_BUFFER) {
+                        // Grown for a burst that is over: an idle connection's receive
+                        // should not hold it.
+                        internal = Vec::new();
+                    }
+                    internal.reserve_exact(wanted);
                     let operation = Operation::Receive { source: source(), buffer: internal };
                     match self.submit_or_fail(proactor, operation) {
                         Ok(id) => self.socket(token).read = Some(id),
@@ -291,8 +329,9 @@ impl Inner {
                     }
                 }
                 None => {
-                    let operation =
-                        Operation::Accept { listener: source(), accepted: None, peer: None };
+                    let listener = source();
+                    self.socket(token).listener.get_or_insert_with(|| listener.clone());
+                    let operation = Operation::Accept { listener, accepted: None, peer: None };
                     match self.submit(proactor, operation) {
                         Ok(id) => self.socket(token).read = Some(id),
                         Err((error, _)) => return Poll::Ready(Err(error)),

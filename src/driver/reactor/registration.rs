@@ -80,7 +80,7 @@ impl<S: AsSource> Registration<S> {
         if let (Some(proactor), true) = (&reactor.completion, direction.is_readable()) {
             // A receive of the completion driver takes the bytes a readiness event
             // announced: what it holds or will hold is the readiness that counts.
-            match proactor.lock().read_readiness(self.state.token(), cx) {
+            match proactor.lock().read_readiness(proactor, self.state.token(), cx) {
                 ReadReadiness::Ready => return Poll::Ready(Ok(self.state.known(Ready::READABLE))),
                 ReadReadiness::InFlight => return Poll::Pending,
                 ReadReadiness::Idle => {}
