@@ -25,6 +25,14 @@ use crate::{Interest, Ready, Token};
 pub(super) struct InFlight {
     pub(super) token: Token,
     operation: Option<Operation>,
+    /// What the operations that name an address need besides their buffer; made on the
+    /// first such operation and kept with the box when it is reused, so that the receives
+    /// and sends of a connection (most operations, and one per idle connection) stay small.
+    addressing: Option<Box<Addressing>>,
+}
+
+/// The memory an accept, connect or datagram operation hands the kernel besides its buffer.
+struct Addressing {
     address: libc::sockaddr_storage,
     address_len: libc::socklen_t,
     /// The address a connect or a datagram goes to, in the system's form.
@@ -33,16 +41,9 @@ pub(super) struct InFlight {
     message: libc::msghdr,
 }
 
-// SAFETY: the raw pointers inside (`iovec`, `message`) point into this value and into its
-// operation's buffer, both owned here; the kernel is the only one that follows them, and
-// the driver touches an `InFlight` only under its ring's lock.
-unsafe impl Send for InFlight {}
-
-impl InFlight {
-    pub(super) fn new() -> Box<InFlight> {
-        Box::new(InFlight {
-            token: Token(0),
-            operation: None,
+impl Addressing {
+    fn new() -> Box<Addressing> {
+        Box::new(Addressing {
             // SAFETY: all-zero bytes are a valid value of these plain C structures.
             address: unsafe { mem::zeroed() },
             address_len: 0,
@@ -51,6 +52,42 @@ impl InFlight {
             // SAFETY: as above.
             message: unsafe { mem::zeroed() },
         })
+    }
+
+    /// The address the kernel wrote into `address`, `length` bytes of it.
+    ///
+    /// # Safety
+    ///
+    /// The kernel wrote an address of `length` bytes there.
+    unsafe fn socket_address(&self, length: libc::socklen_t) -> Option<SocketAddr> {
+        if length == 0 || length as usize > size_of::<libc::sockaddr_storage>() {
+            return None;
+        }
+        // SAFETY: `try_init` hands a zeroed storage big enough for any address; the copy
+        // fills it from `address`, whose first `length` bytes the kernel wrote.
+        let made = unsafe {
+            SockAddr::try_init(|storage, stored_length| {
+                ptr::copy_nonoverlapping(
+                    ptr::from_ref(&self.address).cast::<u8>(),
+                    storage.cast::<u8>(),
+                    length as usize,
+                );
+                *stored_length = length;
+                Ok(())
+            })
+        };
+        made.ok().and_then(|((), address)| address.as_socket())
+    }
+}
+
+// SAFETY: the raw pointers inside (the `Addressing`'s `iovec` and `message`) point into that
+// box and into the operation's buffer, both owned here; the kernel is the only one that
+// follows them, and the driver touches an `InFlight` only under its ring's lock.
+unsafe impl Send for InFlight {}
+
+impl InFlight {
+    pub(super) fn new() -> Box<InFlight> {
+        Box::new(InFlight { token: Token(0), operation: None, addressing: None })
     }
 
     /// Takes in an operation that waits outside the ring (a poll, in the driver's epoll
@@ -75,6 +112,10 @@ impl InFlight {
         self.token = token;
         let operation = self.operation.insert(operation);
         let fd = Fd(operation.raw_source() as RawFd);
+        let parts = match operation {
+            Operation::Receive { .. } | Operation::Send { .. } | Operation::Poll { .. } => None,
+            _ => Some(&mut **self.addressing.get_or_insert_with(Addressing::new)),
+        };
         match operation {
             Operation::Receive { buffer, .. } => {
                 let spare = buffer.spare_capacity_mut();
@@ -87,36 +128,40 @@ impl InFlight {
                 opcode::Send::new(fd, unsent.as_ptr(), length).flags(libc::MSG_NOSIGNAL).build()
             }
             Operation::Accept { .. } => {
-                self.address_len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-                let address = ptr::from_mut(&mut self.address).cast();
-                opcode::Accept::new(fd, address, &raw mut self.address_len)
+                let parts = parts.expect("made above for accepts");
+                parts.address_len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+                let address = ptr::from_mut(&mut parts.address).cast();
+                opcode::Accept::new(fd, address, &raw mut parts.address_len)
                     .flags(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK)
                     .build()
             }
             Operation::Connect { address, .. } => {
-                let target = self.target.insert(SockAddr::from(*address));
+                let parts = parts.expect("made above for connects");
+                let target = parts.target.insert(SockAddr::from(*address));
                 opcode::Connect::new(fd, target.as_ptr().cast(), target.len()).build()
             }
             Operation::ReceiveFrom { buffer, .. } => {
+                let parts = parts.expect("made above for datagrams");
                 let spare = buffer.spare_capacity_mut();
-                self.iovec =
+                parts.iovec =
                     libc::iovec { iov_base: spare.as_mut_ptr().cast(), iov_len: spare.len() };
-                self.address_len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-                self.message.msg_name = ptr::from_mut(&mut self.address).cast();
-                self.message.msg_namelen = self.address_len;
-                self.message.msg_iov = &raw mut self.iovec;
-                self.message.msg_iovlen = 1;
-                opcode::RecvMsg::new(fd, &raw mut self.message).build()
+                parts.address_len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+                parts.message.msg_name = ptr::from_mut(&mut parts.address).cast();
+                parts.message.msg_namelen = parts.address_len;
+                parts.message.msg_iov = &raw mut parts.iovec;
+                parts.message.msg_iovlen = 1;
+                opcode::RecvMsg::new(fd, &raw mut parts.message).build()
             }
             Operation::SendTo { buffer, target, .. } => {
-                self.iovec =
+                let parts = parts.expect("made above for datagrams");
+                parts.iovec =
                     libc::iovec { iov_base: buffer.as_mut_ptr().cast(), iov_len: buffer.len() };
-                let target = self.target.insert(SockAddr::from(*target));
-                self.message.msg_name = target.as_ptr().cast_mut().cast();
-                self.message.msg_namelen = target.len();
-                self.message.msg_iov = &raw mut self.iovec;
-                self.message.msg_iovlen = 1;
-                opcode::SendMsg::new(fd, &raw const self.message)
+                let target = parts.target.insert(SockAddr::from(*target));
+                parts.message.msg_name = target.as_ptr().cast_mut().cast();
+                parts.message.msg_namelen = target.len();
+                parts.message.msg_iov = &raw mut parts.iovec;
+                parts.message.msg_iovlen = 1;
+                opcode::SendMsg::new(fd, &raw const parts.message)
                     .flags(libc::MSG_NOSIGNAL as u32)
                     .build()
             }
@@ -137,10 +182,17 @@ impl InFlight {
     pub(super) unsafe fn finish(&mut self, result: i32) -> (io::Result<usize>, Operation) {
         let mut operation = self.operation.take().expect("a reaped operation was prepared");
         // `recvmsg` reports the sender's address length in the header.
-        let name_len = self.message.msg_namelen;
-        self.message = unsafe_zeroed_message();
-        self.iovec = libc::iovec { iov_base: ptr::null_mut(), iov_len: 0 };
-        self.target = None;
+        let (name_len, address_len) = match self.addressing.as_deref_mut() {
+            Some(parts) => {
+                let lengths = (parts.message.msg_namelen, parts.address_len);
+                parts.message = unsafe_zeroed_message();
+                parts.iovec = libc::iovec { iov_base: ptr::null_mut(), iov_len: 0 };
+                parts.target = None;
+                lengths
+            }
+            None => (0, 0),
+        };
+        let parts = self.addressing.as_deref();
         if result < 0 {
             let error = if -result == libc::ECANCELED {
                 cancelled()
@@ -167,44 +219,19 @@ impl InFlight {
                 // SAFETY: as for `Receive`.
                 unsafe { grow(buffer, value) };
                 // SAFETY: the kernel wrote the sender's address and its length.
-                *from = unsafe { self.socket_address(name_len) };
+                *from = parts.and_then(|parts| unsafe { parts.socket_address(name_len) });
             }
             Operation::Accept { accepted, peer, .. } => {
                 // SAFETY: a successful accept's result is a new descriptor that nothing
                 // else owns; the socket takes it over and closes it when dropped.
                 *accepted = Some(unsafe { Socket::from_raw_fd(value as RawFd) });
                 // SAFETY: the kernel wrote the peer's address and its length.
-                *peer = unsafe { self.socket_address(self.address_len) };
+                *peer = parts.and_then(|parts| unsafe { parts.socket_address(address_len) });
             }
             Operation::Poll { ready, .. } => *ready = ready_from_mask(value as u32),
             Operation::Send { .. } | Operation::Connect { .. } | Operation::SendTo { .. } => {}
         }
         (Ok(reported), operation)
-    }
-
-    /// The address the kernel wrote into `address`, `length` bytes of it.
-    ///
-    /// # Safety
-    ///
-    /// The kernel wrote an address of `length` bytes there.
-    unsafe fn socket_address(&self, length: libc::socklen_t) -> Option<SocketAddr> {
-        if length == 0 || length as usize > size_of::<libc::sockaddr_storage>() {
-            return None;
-        }
-        // SAFETY: `try_init` hands a zeroed storage big enough for any address; the copy
-        // fills it from `address`, whose first `length` bytes the kernel wrote.
-        let made = unsafe {
-            SockAddr::try_init(|storage, stored_length| {
-                ptr::copy_nonoverlapping(
-                    ptr::from_ref(&self.address).cast::<u8>(),
-                    storage.cast::<u8>(),
-                    length as usize,
-                );
-                *stored_length = length;
-                Ok(())
-            })
-        };
-        made.ok().and_then(|((), address)| address.as_socket())
     }
 }
 
