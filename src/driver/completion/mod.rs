@@ -216,11 +216,16 @@ impl Inner {
         token: Token,
         cx: &mut Context<'_>,
     ) -> ReadReadiness {
-        let Some(ops) = self.sockets.get(&token) else { return ReadReadiness::Idle };
+        let Some(ops) = self.sockets.get_mut(&token) else { return ReadReadiness::Idle };
         if ops.has_received() {
             return ReadReadiness::Ready;
         }
-        let Some(id) = ops.read_in_flight() else { return ReadReadiness::Idle };
+        let Some(id) = ops.read_in_flight() else {
+            // A task that waits for readiness with nothing received and nothing in flight is
+            // idle: the socket's buffers go until it reads or writes again.
+            ops.release_idle_buffers();
+            return ReadReadiness::Idle;
+        };
         if let Slot::Done(Err(error), _) = &self.slots[id.0] {
             if matches!(error.kind(), io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock) {
                 // "Nothing happened, submit again": that is no readiness. Submitted again

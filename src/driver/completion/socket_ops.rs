@@ -75,6 +75,15 @@ impl SocketOps {
         self.read
     }
 
+    /// Frees the receive and send buffers kept for reuse (the connection waits, idle).
+    pub(super) fn release_idle_buffers(&mut self) {
+        self.received = Vec::new();
+        self.taken = 0;
+        if self.write.is_none() {
+            self.spare_write = Vec::new();
+        }
+    }
+
     /// Replaces the receive in flight (one submitted again).
     pub(super) fn set_read_in_flight(&mut self, read: Option<OpId>) {
         self.read = read;
