@@ -46,7 +46,20 @@ where
     }
 
     /// A stream read into `buffer` on a completion runtime; `None` on a readiness runtime.
+    /// The readiness runtime's answer is one inlined load and test, so that the readiness
+    /// backends' reads pay nothing for the completion model beside them.
+    #[inline]
     pub(crate) fn poll_read_completion(
+        &self,
+        cx: &mut Context<'_>,
+        buffer: &mut [u8],
+    ) -> Option<Poll<io::Result<usize>>> {
+        self.reactor().completion.as_ref()?;
+        self.poll_read_on_proactor(cx, buffer)
+    }
+
+    #[inline(never)]
+    fn poll_read_on_proactor(
         &self,
         cx: &mut Context<'_>,
         buffer: &mut [u8],
@@ -66,8 +79,20 @@ where
         Some(read)
     }
 
-    /// A stream write on a completion runtime; `None` on a readiness runtime.
+    /// A stream write on a completion runtime; `None` on a readiness runtime (one
+    /// inlined test, as for reads).
+    #[inline]
     pub(crate) fn poll_write_completion(
+        &self,
+        cx: &mut Context<'_>,
+        buffer: &[u8],
+    ) -> Option<Poll<io::Result<usize>>> {
+        self.reactor().completion.as_ref()?;
+        self.poll_write_on_proactor(cx, buffer)
+    }
+
+    #[inline(never)]
+    fn poll_write_on_proactor(
         &self,
         cx: &mut Context<'_>,
         buffer: &[u8],
@@ -84,10 +109,12 @@ where
 
     /// Waits until what the stream's writes took has been sent, on a completion runtime
     /// (`None` on a readiness runtime, where writes are not buffered).
+    #[inline]
     pub(crate) fn poll_flush_completion(
         &self,
         cx: &mut Context<'_>,
     ) -> Option<Poll<io::Result<()>>> {
+        self.reactor().completion.as_ref()?;
         let proactor = match self.completion(cx)? {
             Poll::Ready(Ok(proactor)) => proactor,
             Poll::Ready(Err(error)) => return Some(Poll::Ready(Err(error))),
@@ -138,6 +165,7 @@ where
     }
 
     /// Whether the socket's runtime runs a completion driver.
+    #[inline]
     pub(crate) fn is_completion(&self) -> bool {
         self.reactor().completion.is_some()
     }
