@@ -1063,6 +1063,14 @@ fn receive_after_a_peer_reset_reports_connection_reset(driver: &str) {
         }
         completion = harness.run(1, completion.operation);
     }
+    if util::under_wine() {
+        // Wine reads a received reset as the end of the stream, where Windows reports
+        // WSAECONNRESET (the README's table of what wine cannot reproduce).
+        let result = &completion.result;
+        let reset = matches!(result, Err(error) if error.kind() == io::ErrorKind::ConnectionReset);
+        assert!(reset || matches!(result, Ok(0)), "{result:?}");
+        return;
+    }
     let error = completion.result.unwrap_err();
     assert_eq!(error.kind(), io::ErrorKind::ConnectionReset, "{error:?}");
 }
