@@ -9,6 +9,7 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
 
 use super::{TcpListener, TcpStream};
+use crate::util::trace;
 
 /// A TCP socket before it connects or listens: set its options, optionally
 /// [`bind`](TcpSocket::bind) it, then turn it into a [`TcpStream`] with
@@ -244,7 +245,9 @@ impl TcpSocket {
     /// A refused connection is an error of kind [`io::ErrorKind::ConnectionRefused`].
     /// Dropping the future closes the socket and abandons the connection.
     pub async fn connect(self, addr: SocketAddr) -> io::Result<TcpStream> {
-        TcpStream::connect_socket(self.socket, addr).await
+        let connected = TcpStream::connect_socket(self.socket, addr).await;
+        trace::io_error!(&connected, "connect failed");
+        connected
     }
 
     /// Starts listening, with room for `backlog` connections that are waiting for
