@@ -25,14 +25,7 @@ pub(super) fn serve_one_at_a_time(
     buffers: Buffers,
     announce: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
-    listener.set_nonblocking(false)?;
-    announce()?;
-    loop {
-        match listener.accept() {
-            Ok((stream, _)) => echo(stream, buffers),
-            Err(error) => pause_after(&error),
-        }
-    }
+    accept_loop(listener, announce, |stream| echo(stream, buffers))
 }
 
 /// Serves on `listener`, accepting on the calling thread and echoing each connection on a
@@ -42,20 +35,29 @@ pub(super) fn serve_thread_per_connection(
     buffers: Buffers,
     announce: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
+    accept_loop(listener, announce, |stream| {
+        let spawned =
+            thread::Builder::new().stack_size(STACK_SIZE).spawn(move || echo(stream, buffers));
+        // No thread to be had: the closure, and with it the stream, was dropped, which
+        // closes the connection; the load generator reports it.
+        if let Err(error) = spawned {
+            pause_after(&error);
+        }
+    })
+}
+
+/// Blocking accepts on `listener` for ever, handing each connection to `serve`.
+fn accept_loop(
+    listener: TcpListener,
+    announce: impl FnOnce() -> io::Result<()>,
+    mut serve: impl FnMut(TcpStream),
+) -> io::Result<()> {
+    // `listener()` made it non-blocking for the runtimes; these servers block in `accept`.
     listener.set_nonblocking(false)?;
     announce()?;
     loop {
         match listener.accept() {
-            Ok((stream, _)) => {
-                let spawned = thread::Builder::new()
-                    .stack_size(STACK_SIZE)
-                    .spawn(move || echo(stream, buffers));
-                // No thread to be had: the closure, and with it the stream, was dropped,
-                // which closes the connection; the load generator reports it.
-                if let Err(error) = spawned {
-                    pause_after(&error);
-                }
-            }
+            Ok((stream, _)) => serve(stream),
             Err(error) => pause_after(&error),
         }
     }
