@@ -59,6 +59,7 @@
 //! chosen at run time ([`Builder::backend`], `PLEXIO_BACKEND`) among those compiled in.
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs, missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod driver;
