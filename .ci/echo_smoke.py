@@ -137,6 +137,51 @@ def check_one_at_a_time(command):
         server.wait()
 
 
+def check_thread_cap(command):
+    """The thread server with --max-threads 2: a third client, while two are served, reads
+    end of stream at once, and the server says why on stderr; once a client leaves, the
+    next one is served again."""
+    name = "threads"
+    port = free_port()
+    server = start(command + ["--max-threads", "2"], port, name, "(at most 2)")
+    try:
+        served = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
+        for i, client in enumerate(served):
+            client.sendall(b"held\n")
+            recv_exactly(client, 5, name, f"held connection {i}")
+        refused = socket.create_connection(("127.0.0.1", port), timeout=5)
+        try:
+            if refused.recv(100) != b"":
+                raise SystemExit(f"{name}: a client beyond --max-threads got data")
+        except socket.timeout:
+            raise SystemExit(f"{name}: a client beyond --max-threads was not refused")
+        refused.close()
+        served.pop().close()
+        deadline = time.monotonic() + 10
+        while True:
+            # The thread gives its slot back once it has seen the close: retry until then.
+            late = socket.create_connection(("127.0.0.1", port), timeout=10)
+            late.sendall(b"again\n")
+            try:
+                if recv_exactly(late, 6, name, "the late client") == b"again\n":
+                    break
+            except SystemExit:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+            finally:
+                late.close()
+        served[0].close()
+    finally:
+        server.kill()
+        server.wait()
+    message = server.stderr.read()
+    if "all 2 threads are serving clients; refusing" not in message:
+        raise SystemExit(f"{name}: no refusal message on stderr: {message!r}")
+    print(f"{name}: ok (--max-threads 2: a third client refused with a message, "
+          "then served once a thread is free)")
+
+
 def check(command, backend, expected_banner=None):
     port = free_port()
     if expected_banner is None:
@@ -175,6 +220,7 @@ def main():
             check_one_at_a_time([binary])
         elif model == "threads":
             check([binary], model, expected_banner="a thread per connection")
+            check_thread_cap([binary])
         else:
             raise SystemExit(f"--classic takes threads or blocking, not {model!r}")
         return
