@@ -82,9 +82,10 @@
 //! client delays only itself), and on Linux threads are cheap to create. What each costs:
 //!
 //! - **Memory.** A stack per thread: address space reserved at creation (2 MiB by default
-//!   for Rust's `std::thread`, 8 MiB for a C program's main thread; `examples/echo_threads.rs`
-//!   asks for 64 KiB), of which only the touched pages become resident, plus a kernel stack
-//!   (16 KiB on x86-64) and the kernel's task record. The benchmark's idle scenario measures
+//!   for Rust's `std::thread`, usually 8 MiB for glibc's `pthread_create`, which follows
+//!   `RLIMIT_STACK`; `examples/echo_threads.rs` asks for 64 KiB), of which only the touched
+//!   pages become resident, plus a kernel stack (16 KiB on x86-64) and the kernel's task
+//!   record. The benchmark's idle scenario measures
 //!   the resident part.
 //! - **Time.** Every wake-up is a context switch, and with more runnable threads than CPUs
 //!   the scheduler's time slices, not the data, decide who runs. Threads that share state
