@@ -14,6 +14,7 @@ connection at a time) gets them one client after another, and a check that a sec
 client waits until the first one is done.
 """
 import asyncio
+import contextlib
 import socket
 import struct
 import subprocess
@@ -51,17 +52,26 @@ async def asyncio_clients(port, backend, count=32, rounds=20):
     await asyncio.gather(*(one(i) for i in range(count)))
 
 
-def start(command, port, backend, expected_banner):
+@contextlib.contextmanager
+def serving(command, port, backend, expected_banner):
+    """Starts the server, checks its banner, and kills it when the block ends."""
     server = subprocess.Popen(
         command + ["--addr", f"127.0.0.1:{port}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    banner = server.stdout.readline()
-    if expected_banner not in banner:
+    try:
+        banner = server.stdout.readline()
+        if expected_banner not in banner:
+            raise SystemExit(f"{backend}: unexpected banner {banner!r}")
+        yield server
+    finally:
         server.kill()
         server.wait()
-        raise SystemExit(f"{backend}: unexpected banner {banner!r}")
-    return server
+
+
+def still_serving(server, backend):
+    if server.poll() is not None:
+        raise SystemExit(f"{backend}: the server exited: {server.stderr.read()}")
 
 
 def recv_exactly(client, size, backend, what):
@@ -99,8 +109,7 @@ def check_one_at_a_time(command):
     second client that waits, connected, until the first is done."""
     name = "blocking"
     port = free_port()
-    server = start(command, port, name, "one connection at a time")
-    try:
+    with serving(command, port, name, "one connection at a time") as server:
         for i in range(3):
             client = socket.create_connection(("127.0.0.1", port), timeout=10)
             for round_ in range(50):
@@ -128,13 +137,9 @@ def check_one_at_a_time(command):
         if recv_exactly(second, 7, name, "the second client") != b"second\n":
             raise SystemExit(f"{name}: the second client got the wrong echo")
         second.close()
-        if server.poll() is not None:
-            raise SystemExit(f"{name}: the server exited: {server.stderr.read()}")
+        still_serving(server, name)
         print(f"{name}: ok (3 clients one after another x 50 lines, a reset, a half-close, "
               "a second client served only after the first)")
-    finally:
-        server.kill()
-        server.wait()
 
 
 def check_thread_cap(command):
@@ -143,8 +148,7 @@ def check_thread_cap(command):
     next one is served again."""
     name = "threads"
     port = free_port()
-    server = start(command + ["--max-threads", "2"], port, name, "(at most 2)")
-    try:
+    with serving(command + ["--max-threads", "2"], port, name, "(at most 2)") as server:
         served = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
         for i, client in enumerate(served):
             client.sendall(b"held\n")
@@ -172,9 +176,6 @@ def check_thread_cap(command):
             finally:
                 late.close()
         served[0].close()
-    finally:
-        server.kill()
-        server.wait()
     message = server.stderr.read()
     if "all 2 threads are serving clients; refusing" not in message:
         raise SystemExit(f"{name}: no refusal message on stderr: {message!r}")
@@ -187,8 +188,7 @@ def check(command, backend, expected_banner=None):
     if expected_banner is None:
         command = command + ["--backend", backend]
         expected_banner = f"with the {backend} backend"
-    server = start(command, port, backend, expected_banner)
-    try:
+    with serving(command, port, backend, expected_banner) as server:
         clients = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(8)]
         for round_ in range(50):
             for i, client in enumerate(clients):
@@ -203,13 +203,9 @@ def check(command, backend, expected_banner=None):
         for c in clients:
             c.close()
         asyncio.run(asyncio_clients(port, backend))
-        if server.poll() is not None:
-            raise SystemExit(f"{backend}: the server exited: {server.stderr.read()}")
+        still_serving(server, backend)
         print(f"{backend}: ok (8 connections x 50 lines, a reset, a half-close, "
               "32 asyncio clients x 20 lines)")
-    finally:
-        server.kill()
-        server.wait()
 
 
 def main():
