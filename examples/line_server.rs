@@ -17,7 +17,7 @@
 //!
 //! What to copy from it: one `BufReader` (here inside a `lines()` stream) kept for the whole
 //! connection, so that the idle timeout around each `next()` loses no partial line (see
-//! "Cancel safety" in `plexio::guide`); and the shutdown sequence in `serve`.
+//! "Cancel safety" in `plexio::guide::from_tokio`); and the shutdown sequence in `serve`.
 //! `tests/line_server.rs` drives it with real clients on every backend.
 
 use std::future::Future;

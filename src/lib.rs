@@ -35,8 +35,12 @@
 //! Errors on I/O paths are [`std::io::Error`]s; plexio's own failures are [`Error`], which
 //! travels inside an `io::Error` as its source where it happens on an I/O path.
 //!
-//! Coming from tokio or smol? The [`guide`] maps what you reach for there to plexio, and
-//! says which operations are [cancel-safe](guide#cancel-safety).
+//! The [`guide`] has two pages: [`guide::io_models`] explains the I/O models plexio
+//! implements and compares (blocking sockets and threads, `select`, `poll`, epoll/kqueue,
+//! the Windows models up to IOCP, io_uring; reactor and proactor; async/await against
+//! threads), with measured figures; coming from tokio or smol, [`guide::from_tokio`] maps
+//! what you reach for there to plexio, and says which operations are
+//! [cancel-safe](guide::from_tokio#cancel-safety).
 //!
 //! # Cargo features
 //!
@@ -56,6 +60,7 @@
 //! chosen at run time ([`Builder::backend`], `PLEXIO_BACKEND`) among those compiled in.
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs, missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod driver;

@@ -10,7 +10,7 @@
 //!
 //! A graceful shutdown (stop accepting, let the open connections finish within a deadline,
 //! then drop the runtime) is in `examples/line_server.rs` and in the
-//! [guide](crate::guide#graceful-shutdown).
+//! [guide](crate::guide::from_tokio#graceful-shutdown).
 
 use std::io;
 

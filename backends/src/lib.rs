@@ -23,6 +23,7 @@
 //! that contract allows, for tests; `completion::chaos::ChaosCompletion` does the same
 //! for a [`completion::CompletionDriver`].
 
+#![deny(missing_docs, missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;

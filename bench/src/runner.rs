@@ -189,8 +189,13 @@ pub fn buffers(case: &Case) -> Buffers {
 
 /// Whether `kind` can run `case` at all: `select(2)` cannot hold descriptors at or above
 /// `FD_SETSIZE`, so the idle scenario's thousands of connections are beyond it. (The echo
-/// scenarios' 500 connections fit; should they not, the measurement fails and says why.)
+/// scenarios' 500 connections fit; should they not, the measurement fails and says why.) A
+/// server that serves one connection at a time serves only the one-connection cases: with
+/// more, all but one would wait for it to end, which they never do.
 fn applicable(kind: ServerKind, case: &Case) -> Outcome {
+    if kind.serves_one_at_a_time() && case.connections() > 1 {
+        return Outcome::NotApplicable("n/a (one at a time)".to_owned());
+    }
     match (kind.descriptor_limit(), case.workload) {
         (Some(limit), Workload::Idle { connections })
             if connections + SPARE_DESCRIPTORS / 4 > limit =>
@@ -278,5 +283,20 @@ mod tests {
         }
         assert_eq!(buffers(&scenario::cases("idle-10k", 10).unwrap()[0]), Buffers::Lazy);
         assert_eq!(buffers(&scenario::cases("pingpong-64", 10).unwrap()[0]), Buffers::Eager);
+    }
+
+    #[test]
+    fn the_one_at_a_time_server_runs_only_one_connection_cases() {
+        for case in scenario::cases("all", 1000).unwrap() {
+            let blocking = applicable(ServerKind::StdBlocking, &case);
+            let threads = applicable(ServerKind::StdThreads, &case);
+            assert!(matches!(threads, Outcome::Measured(_)), "{}", case.title());
+            assert_eq!(
+                matches!(blocking, Outcome::Measured(_)),
+                case.connections() == 1,
+                "{}",
+                case.title()
+            );
+        }
     }
 }

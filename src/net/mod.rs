@@ -16,7 +16,7 @@
 //! `from_std` on the other runtime's thread.
 //!
 //! Which operations are cancel-safe, and which `futures` helpers are not, is in the
-//! [guide](crate::guide#cancel-safety).
+//! [guide](crate::guide::from_tokio#cancel-safety).
 
 mod addr;
 mod byte_stream;

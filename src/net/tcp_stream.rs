@@ -38,7 +38,7 @@ use crate::driver::reactor::{Registration, Shared};
 /// loop over several reads or writes are not: a dropped `read_exact`, `read_line`,
 /// `read_to_end` or `write_all` loses what it had read, or leaves part of its buffer
 /// written. Under a timeout, keep a `BufReader` (and the line so far) across tries, or put
-/// the timeout around the whole connection: the [guide](crate::guide#cancel-safety) shows
+/// the timeout around the whole connection: the [guide](crate::guide::from_tokio#cancel-safety) shows
 /// both.
 ///
 /// ```no_run

@@ -136,6 +136,14 @@ impl Runtime {
     }
 
     /// Spawns a task onto this runtime; it runs during this runtime's `block_on` calls.
+    ///
+    /// ```
+    /// let runtime = plexio::Runtime::new()?;
+    /// // Spawned from outside: nothing runs until `block_on` drives the runtime.
+    /// let handle = runtime.spawn(async { "ran" });
+    /// assert_eq!(runtime.block_on(handle).unwrap(), "ran");
+    /// # Ok::<(), plexio::Error>(())
+    /// ```
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
@@ -156,6 +164,21 @@ impl Runtime {
     ///
     /// If called from within a runtime (inside another `block_on` or a task); and if
     /// `future` panics.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = plexio::Runtime::builder().build()?;
+    /// // A runtime can be entered again and again; what one call leaves running (a task,
+    /// // a socket) is still there for the next.
+    /// let ticker = runtime.spawn(async {
+    ///     plexio::time::sleep(Duration::from_millis(5)).await;
+    ///     "woke"
+    /// });
+    /// runtime.block_on(plexio::time::sleep(Duration::from_millis(1)));
+    /// assert_eq!(runtime.block_on(ticker).unwrap(), "woke");
+    /// # Ok::<(), plexio::Error>(())
+    /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(self.shared.clone(), self.backend_name);
         let mut core = self.core.borrow_mut();

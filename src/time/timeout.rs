@@ -11,7 +11,7 @@ use super::{Sleep, sleep};
 
 /// Runs `future` for at most `duration`: its output, or [`Elapsed`] if time ran out first.
 /// On timeout the future is dropped, which cancels it: see the
-/// [guide on cancel safety](crate::guide#cancel-safety) for the futures that lose data then.
+/// [guide on cancel safety](crate::guide::from_tokio#cancel-safety) for the futures that lose data then.
 ///
 /// # Panics
 ///

@@ -17,6 +17,7 @@
 mod epoll_set;
 mod in_flight;
 mod probe;
+mod table;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -30,12 +31,11 @@ use io_uring::types::{Fd, SubmitArgs, Timespec};
 use io_uring::{IoUring, opcode, squeue};
 
 use crate::Token;
-use crate::completion::{
-    Completion, CompletionDriver, Completions, MAX_TOKEN, Operation, Refused, TokenMap,
-};
+use crate::completion::{Completion, CompletionDriver, Completions, MAX_TOKEN, Operation, Refused};
 use epoll_set::EpollSet;
 use in_flight::InFlight;
 pub use probe::Refusal;
+use table::InFlightTable;
 
 /// The backend's name.
 pub const NAME: &str = "uring";
@@ -76,7 +76,7 @@ enum Request {
 struct Ring {
     ring: IoUring,
     /// Every operation the kernel may still touch, by user data.
-    in_flight: TokenMap<Box<InFlight>>,
+    in_flight: InFlightTable,
     /// Finished boxes, for the next operations: each must stay a box, since the kernel is
     /// given addresses inside it.
     #[allow(clippy::vec_box)]
@@ -118,7 +118,7 @@ impl UringDriver {
         Ok(UringDriver {
             ring: Mutex::new(Ring {
                 ring,
-                in_flight: TokenMap::default(),
+                in_flight: InFlightTable::default(),
                 spare: Vec::new(),
                 wake_buffer: Box::new(0),
                 wake_armed: false,
@@ -181,7 +181,7 @@ impl Ring {
     /// Hands `operation` to the submission queue.
     fn start(&mut self, token: Token, operation: Operation) -> Result<(), Refused> {
         let key = token.0 as u64;
-        if token.0 > MAX_TOKEN || self.in_flight.contains_key(&token) {
+        if token.0 > MAX_TOKEN || self.in_flight.contains(token) {
             let error = io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("token {:#x} is out of range or in flight already", token.0),
@@ -216,11 +216,11 @@ impl Ring {
     /// Asks the kernel to cancel the operation of `token`; its completion still comes.
     fn cancel(&mut self, token: Token) {
         let key = token.0 as u64;
-        match self.in_flight.get(&token) {
+        match self.in_flight.get(token) {
             None => return,
             Some(held) if held.is_poll() => {
                 // A poll waits in the epoll set, not in the ring: it ends here.
-                let mut held = self.in_flight.remove(&token).expect("found above");
+                let mut held = self.in_flight.remove(token).expect("found above");
                 // SAFETY: a poll holds nothing the kernel points at.
                 let (result, operation) = unsafe { held.finish(-libc::ECANCELED) };
                 self.epoll.disarm(operation.raw_source() as RawFd);
@@ -328,7 +328,7 @@ impl Ring {
                 }
                 CANCEL => {}
                 key => {
-                    let Some(mut boxed) = in_flight.remove(&Token(key as usize)) else { continue };
+                    let Some(mut boxed) = in_flight.remove(Token(key as usize)) else { continue };
                     // SAFETY: this is the completion of the entry the box prepared last.
                     let (result, operation) = unsafe { boxed.finish(entry.result()) };
                     let completion = Completion { token: boxed.token, result, operation };
@@ -341,7 +341,7 @@ impl Ring {
         }
         if readiness_due {
             epoll.collect(|key, events| {
-                let Some(mut boxed) = in_flight.remove(&Token(key as usize)) else { return };
+                let Some(mut boxed) = in_flight.remove(Token(key as usize)) else { return };
                 // SAFETY: a poll holds nothing the kernel points at; its result is the
                 // epoll events, which have `poll(2)`'s values on Linux.
                 let (result, operation) = unsafe { boxed.finish((events & 0x7fff_ffff) as i32) };
@@ -422,8 +422,8 @@ impl Drop for UringDriver {
     fn drop(&mut self) {
         let ring = self.ring.get_mut().unwrap_or_else(PoisonError::into_inner);
         // Polls wait in the epoll set, which closes with the driver: nothing to reap.
-        ring.in_flight.retain(|_, held| !held.is_poll());
-        let keys: Vec<u64> = ring.in_flight.keys().map(|token| token.0 as u64).collect();
+        ring.in_flight.retain(|held| !held.is_poll());
+        let keys: Vec<u64> = ring.in_flight.tokens().iter().map(|token| token.0 as u64).collect();
         for key in keys {
             let _ = ring.push(&opcode::AsyncCancel::new(key).build().user_data(CANCEL));
         }
@@ -443,7 +443,7 @@ impl Drop for UringDriver {
             ring.overflow.clear();
         }
         // Whatever the kernel still holds stays allocated for ever, as it may still write.
-        for (_, boxed) in ring.in_flight.drain() {
+        for boxed in ring.in_flight.drain() {
             Box::leak(boxed);
         }
         if ring.wake_armed {

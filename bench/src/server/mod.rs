@@ -19,7 +19,10 @@
 //!
 //! The async servers spawn one task per connection; `raw-epoll` keeps one state record per
 //! descriptor instead, which is the point of it: it is the mechanism without a runtime.
+//! `std-blocking` and `std-threads` are the classic models without any multiplexing:
+//! blocking sockets, one connection at a time or a thread per connection.
 
+mod classic;
 #[cfg(target_os = "linux")]
 mod compio;
 #[cfg(target_os = "linux")]
@@ -113,11 +116,15 @@ pub enum ServerKind {
     Compio,
     /// A hand-written single-threaded level-triggered epoll loop (Linux only).
     RawEpoll,
+    /// Blocking std sockets, one connection at a time: it serves only one-connection cases.
+    StdBlocking,
+    /// Blocking std sockets, a thread per connection.
+    StdThreads,
 }
 
 impl ServerKind {
     /// Every kind, in report order.
-    pub const ALL: [ServerKind; 12] = [
+    pub const ALL: [ServerKind; 14] = [
         ServerKind::PlexioSelect,
         ServerKind::PlexioPoll,
         ServerKind::PlexioMio,
@@ -130,6 +137,8 @@ impl ServerKind {
         ServerKind::Monoio,
         ServerKind::Compio,
         ServerKind::RawEpoll,
+        ServerKind::StdBlocking,
+        ServerKind::StdThreads,
     ];
 
     /// The name used on the command line and in reports.
@@ -147,6 +156,8 @@ impl ServerKind {
             ServerKind::Monoio => "monoio",
             ServerKind::Compio => "compio",
             ServerKind::RawEpoll => "raw-epoll",
+            ServerKind::StdBlocking => "std-blocking",
+            ServerKind::StdThreads => "std-threads",
         }
     }
 
@@ -186,6 +197,12 @@ impl ServerKind {
         #[cfg(not(unix))]
         let limit = 4096;
         (self == ServerKind::PlexioSelect).then_some(limit)
+    }
+
+    /// Whether this kind serves one connection at a time, so that a case with more
+    /// connections than one would only measure the others waiting.
+    pub fn serves_one_at_a_time(self) -> bool {
+        self == ServerKind::StdBlocking
     }
 }
 
@@ -232,6 +249,8 @@ pub fn serve(kind: ServerKind, addr: SocketAddr, buffers: Buffers) -> io::Result
         ServerKind::Compio => compio::serve(listener, buffers, announce),
         #[cfg(target_os = "linux")]
         ServerKind::RawEpoll => raw_epoll::serve(listener, buffers, announce),
+        ServerKind::StdBlocking => classic::serve_one_at_a_time(listener, buffers, announce),
+        ServerKind::StdThreads => classic::serve_thread_per_connection(listener, buffers, announce),
         #[cfg(not(target_os = "linux"))]
         ServerKind::PlexioUring
         | ServerKind::PlexioUringOwned

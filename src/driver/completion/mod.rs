@@ -44,9 +44,29 @@ pub(crate) enum ReadReadiness {
     Idle,
 }
 
-/// Identifies an operation in flight: its slot.
+/// The most operations in flight at once: slot indices are tokens of the driver (below
+/// its `MAX_TOKEN`) and fit an [`OpId`].
+const MAX_SLOTS: usize = if ReadinessOverCompletion::MAX_TOKEN < u32::MAX as usize {
+    ReadinessOverCompletion::MAX_TOKEN
+} else {
+    u32::MAX as usize
+};
+
+/// Identifies an operation in flight: its slot. Four bytes, so that a socket's record of
+/// what it has in flight stays small (one per connection; see `SocketOps`): the number of
+/// slots is bounded by [`MAX_SLOTS`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct OpId(usize);
+pub(crate) struct OpId(u32);
+
+impl OpId {
+    fn new(index: usize) -> OpId {
+        OpId(u32::try_from(index).expect("slot indices stay below MAX_SLOTS"))
+    }
+
+    fn index(self) -> usize {
+        self.0 as usize
+    }
+}
 
 /// The completion side of one runtime.
 pub(crate) struct Proactor {
@@ -171,14 +191,14 @@ impl Inner {
                 self.slots.len() - 1
             }
         };
-        if index > ReadinessOverCompletion::MAX_TOKEN {
+        if index > MAX_SLOTS {
             self.free.push(index);
             return Err((io::Error::other("plexio: too many operations in flight"), operation));
         }
         match proactor.driver.submit(Token(index), operation) {
             Ok(()) => {
                 self.slots[index] = Slot::Pending(None);
-                Ok(OpId(index))
+                Ok(OpId::new(index))
             }
             Err(Refused { error, operation }) if error.kind() == io::ErrorKind::WouldBlock => {
                 // A full queue: the operation waits here for the next wait to make room,
@@ -186,7 +206,7 @@ impl Inner {
                 self.slots[index] = Slot::Pending(None);
                 self.deferred.push((index, operation));
                 let _ = proactor.driver.notify();
-                Ok(OpId(index))
+                Ok(OpId::new(index))
             }
             Err(Refused { error, operation }) => {
                 self.free.push(index);
@@ -220,21 +240,20 @@ impl Inner {
         if ops.has_received() {
             return ReadReadiness::Ready;
         }
-        let Some(id) = ops.read_in_flight() else {
-            // A task that waits for readiness with nothing received and nothing in flight is
-            // idle: the socket's buffers go until it reads or writes again.
-            ops.release_idle_buffers();
-            return ReadReadiness::Idle;
-        };
-        if let Slot::Done(Err(error), _) = &self.slots[id.0] {
+        // A task that waits for readiness with nothing received is idle, or about to be:
+        // the socket's buffers go until it reads or writes again.
+        ops.wait_for_readiness();
+        let Some(id) = ops.read_in_flight() else { return ReadReadiness::Idle };
+        if let Slot::Done(Err(error), _) = &self.slots[id.index()] {
             if matches!(error.kind(), io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock) {
                 // "Nothing happened, submit again": that is no readiness. Submitted again
                 // in the same slot's place, and waited on.
-                let Slot::Done(_, operation) = std::mem::replace(&mut self.slots[id.0], Slot::Free)
+                let Slot::Done(_, operation) =
+                    std::mem::replace(&mut self.slots[id.index()], Slot::Free)
                 else {
                     unreachable!("matched above")
                 };
-                self.free.push(id.0);
+                self.free.push(id.index());
                 let resubmitted = self.submit(proactor, operation);
                 let ops = self.socket(token);
                 match resubmitted {
@@ -249,15 +268,15 @@ impl Inner {
                 return self.read_readiness(proactor, token, cx);
             }
         }
-        match &self.slots[id.0] {
+        match &self.slots[id.index()] {
             Slot::Done(..) => ReadReadiness::Ready,
             Slot::Pending(_) => {
                 let known = self
                     .watchers
                     .iter()
-                    .any(|(watched, waker)| *watched == id.0 && waker.will_wake(cx.waker()));
+                    .any(|(watched, waker)| *watched == id.index() && waker.will_wake(cx.waker()));
                 if !known {
-                    self.watchers.push((id.0, cx.waker().clone()));
+                    self.watchers.push((id.index(), cx.waker().clone()));
                 }
                 ReadReadiness::InFlight
             }
@@ -311,7 +330,7 @@ impl Inner {
         id: OpId,
         cx: &mut Context<'_>,
     ) -> Poll<(io::Result<usize>, Operation)> {
-        let slot = &mut self.slots[id.0];
+        let slot = &mut self.slots[id.index()];
         match slot {
             Slot::Pending(waker) => {
                 match waker {
@@ -324,7 +343,7 @@ impl Inner {
                 let Slot::Done(result, operation) = std::mem::replace(slot, Slot::Free) else {
                     unreachable!()
                 };
-                self.free.push(id.0);
+                self.free.push(id.index());
                 Poll::Ready((result, operation))
             }
             Slot::Free | Slot::Detached | Slot::WriteBehind(_) => {
@@ -341,18 +360,18 @@ impl Inner {
         id: OpId,
         cancel: bool,
     ) -> Option<Operation> {
-        let slot = &mut self.slots[id.0];
+        let slot = &mut self.slots[id.index()];
         match std::mem::replace(slot, Slot::Detached) {
             // A task waiting for it (a reader of a socket that another task dropped) must
             // look again: its operation is gone.
             Slot::Pending(Some(waker)) => {
                 waker.wake();
-                self.wake_watchers(id.0);
+                self.wake_watchers(id.index());
                 for waker in self.woken.drain(..) {
                     waker.wake();
                 }
                 if cancel {
-                    proactor.driver.cancel(Token(id.0));
+                    proactor.driver.cancel(Token(id.index()));
                 }
                 None
             }
@@ -360,13 +379,13 @@ impl Inner {
             Slot::Pending(_) | Slot::WriteBehind(_) if !cancel => None,
             Slot::Pending(_) | Slot::WriteBehind(_) => {
                 if cancel {
-                    proactor.driver.cancel(Token(id.0));
+                    proactor.driver.cancel(Token(id.index()));
                 }
                 None
             }
             Slot::Done(_, operation) => {
                 *slot = Slot::Free;
-                self.free.push(id.0);
+                self.free.push(id.index());
                 Some(operation)
             }
             Slot::Free | Slot::Detached => unreachable!("an operation is detached once"),
@@ -381,7 +400,7 @@ impl Inner {
         operation: Operation,
     ) -> Result<OpId, (io::Error, Operation)> {
         let id = self.submit(proactor, operation)?;
-        self.slots[id.0] = Slot::WriteBehind(token);
+        self.slots[id.index()] = Slot::WriteBehind(token);
         Ok(id)
     }
 

@@ -29,11 +29,23 @@ const MIN_READ_BUFFER: usize = 512;
 const MAX_WRITE_COPY: usize = 64 << 10;
 
 /// One socket's operations in flight and what they left behind.
+///
+/// Every connection of a completion runtime has one, so it is kept small: what only a few
+/// sockets need (a listener, a write error, a deferred shutdown) is in [`Rare`], made the
+/// first time one of them does.
 #[derive(Debug, Default)]
 pub(crate) struct SocketOps {
     /// The receive (datagram receive, accept) in flight: one at a time, adopted by the
     /// socket when the future that started it is dropped.
     read: Option<OpId>,
+    /// The send in flight, and whether its bytes were reported as written (then it is a
+    /// write-behind send, which the proactor sees through, and `write_waker` waits for it).
+    write: Option<OpId>,
+    write_reported: bool,
+    /// Whether the socket's task waits for readiness with nothing to read: then a send that
+    /// finishes gives its buffer back rather than keep it for the next write (see
+    /// [`SocketOps::wait_for_readiness`]).
+    idle: bool,
     /// Bytes received and not yet read: `received[taken..]`. Its allocation is reused for
     /// the next receive.
     received: Vec<u8>,
@@ -41,17 +53,19 @@ pub(crate) struct SocketOps {
     /// How much the next receive through the socket's own buffer asks for (see
     /// [`MIN_READ_BUFFER`]); 0 until the first.
     receive_size: usize,
-    /// The send in flight, and whether its bytes were reported as written (then it is a
-    /// write-behind send, which the proactor sees through, and `write_waker` waits for it).
-    write: Option<OpId>,
-    write_reported: bool,
     write_waker: Option<Waker>,
+    /// The buffer of the last send, reused by the next copied write.
+    spare_write: Vec<u8>,
+    rare: Option<Box<Rare>>,
+}
+
+/// What few sockets need; see [`SocketOps`].
+#[derive(Debug, Default)]
+struct Rare {
     /// The error of a write-behind send, for the next write or flush.
     write_error: Option<io::Error>,
     /// A shutdown asked for while a write-behind send was in flight: done after it.
     shutdown_after: Option<Shutdown>,
-    /// The buffer of the last send, reused by the next copied write.
-    spare_write: Vec<u8>,
     /// A listener with an accept in flight: shut down when its owner drops it, so that it
     /// stops listening at once (its port free to bind again) although the cancelled
     /// accept keeps the descriptor open until the kernel hands it back.
@@ -70,13 +84,26 @@ impl SocketOps {
         self.taken < self.received.len()
     }
 
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    fn take_write_error(&mut self) -> Option<io::Error> {
+        self.rare.as_mut().and_then(|rare| rare.write_error.take())
+    }
+
     /// The receive (or accept) in flight, if any.
     pub(super) fn read_in_flight(&self) -> Option<OpId> {
         self.read
     }
 
-    /// Frees the receive and send buffers kept for reuse (the connection waits, idle).
-    pub(super) fn release_idle_buffers(&mut self) {
+    /// The socket's task waits for readiness with nothing received to read: the connection
+    /// is idle, or about to be. The buffers kept for reuse go (a receive in flight keeps
+    /// its own), and so does the buffer of the send in flight when it finishes: a waiting
+    /// connection holds no buffer of its own beyond what the kernel has, until it reads
+    /// or writes again.
+    pub(super) fn wait_for_readiness(&mut self) {
+        self.idle = true;
         self.received = Vec::new();
         self.taken = 0;
         if self.write.is_none() {
@@ -98,18 +125,20 @@ impl SocketOps {
     ) -> Option<Waker> {
         self.write = None;
         if let Err(error) = result {
-            self.write_error = Some(error);
+            self.rare().write_error = Some(error);
         }
         if let Operation::Send { source, buffer, .. } = operation {
-            if let Some(how) = self.shutdown_after.take() {
+            if let Some(how) = self.rare.as_mut().and_then(|rare| rare.shutdown_after.take()) {
                 let handle = plexio_backends::AsSocketHandle::as_socket_handle(&*source);
                 if let Err(error) = SockRef::from(&handle).shutdown(how) {
                     if error.kind() != io::ErrorKind::NotConnected {
-                        self.write_error.get_or_insert(error);
+                        self.rare().write_error.get_or_insert(error);
                     }
                 }
             }
-            self.spare_write = buffer;
+            if !self.idle {
+                self.spare_write = buffer;
+            }
         }
         self.write_waker.take()
     }
@@ -122,7 +151,7 @@ impl SocketOps {
         let mut dropped = Vec::new();
         if let Some(id) = self.read {
             dropped.extend(inner.detach(proactor, id, true));
-            if let Some(listener) = &self.listener {
+            if let Some(listener) = self.rare.as_ref().and_then(|rare| rare.listener.as_ref()) {
                 let handle = plexio_backends::AsSocketHandle::as_socket_handle(&**listener);
                 // Not listening any more; an error leaves it listening until it closes.
                 let _ = SockRef::from(&handle).shutdown(Shutdown::Both);
@@ -159,6 +188,7 @@ impl Inner {
         }
         loop {
             let ops = self.socket(token);
+            ops.idle = false;
             if ops.taken < ops.received.len() {
                 let available = &ops.received[ops.taken..];
                 let n = available.len().min(buffer.len());
@@ -233,7 +263,7 @@ impl Inner {
         loop {
             let ops = self.socket(token);
             let Some(id) = ops.write else {
-                return Poll::Ready(match ops.write_error.take() {
+                return Poll::Ready(match ops.take_write_error() {
                     Some(error) => Err(error),
                     None => Ok(()),
                 });
@@ -266,7 +296,7 @@ impl Inner {
             if how == Shutdown::Both {
                 now(Shutdown::Read)?;
             }
-            ops.shutdown_after = Some(Shutdown::Write);
+            ops.rare().shutdown_after = Some(Shutdown::Write);
             return Ok(());
         }
         now(how)
@@ -288,6 +318,7 @@ impl Inner {
         }
         ready!(self.poll_flush(proactor, token, cx))?;
         let ops = self.socket(token);
+        ops.idle = false;
         let mut copy = std::mem::take(&mut ops.spare_write);
         copy.clear();
         let taken = buffer.len().min(MAX_WRITE_COPY);
@@ -339,7 +370,7 @@ impl Inner {
                 }
                 None => {
                     let listener = source();
-                    self.socket(token).listener.get_or_insert_with(|| listener.clone());
+                    self.socket(token).rare().listener.get_or_insert_with(|| listener.clone());
                     let operation = Operation::Accept { listener, accepted: None, peer: None };
                     match self.submit(proactor, operation) {
                         Ok(id) => self.socket(token).read = Some(id),
@@ -364,6 +395,7 @@ impl Inner {
     ) -> Poll<(io::Result<usize>, Vec<u8>)> {
         loop {
             let ops = self.socket(token);
+            ops.idle = false;
             if let Some(buffer) = slot.as_mut() {
                 if ops.taken < ops.received.len() {
                     let available = &ops.received[ops.taken..];
