@@ -183,6 +183,18 @@ impl TcpSocket {
         target_vendor = "apple",
         windows
     ))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(
+            target_os = "linux",
+            target_os = "android",
+            target_os = "freebsd",
+            target_os = "netbsd",
+            target_os = "illumos",
+            target_vendor = "apple",
+            windows
+        )))
+    )]
     pub fn set_keepalive_interval(&self, interval: Duration) -> io::Result<()> {
         self.socket.set_tcp_keepalive(&TcpKeepalive::new().with_interval(interval))
     }
@@ -197,6 +209,17 @@ impl TcpSocket {
         target_os = "illumos",
         target_vendor = "apple"
     ))]
+    #[cfg_attr(
+        docsrs,
+        doc(cfg(any(
+            target_os = "linux",
+            target_os = "android",
+            target_os = "freebsd",
+            target_os = "netbsd",
+            target_os = "illumos",
+            target_vendor = "apple"
+        )))
+    )]
     pub fn keepalive_interval(&self) -> io::Result<Duration> {
         self.socket.tcp_keepalive_interval()
     }
