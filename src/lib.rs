@@ -54,6 +54,7 @@
 //! | `chaos` | [`backend::chaos`]: a wrapper backend that injects faults, to test code against them |
 //! | `signal` | [`signal::ctrl_c`]: wait for Ctrl-C (Unix; the signal-hook crate) |
 //! | `tokio` | tokio's `AsyncRead` and `AsyncWrite` for plexio's streams, for code written against them (tokio-util codecs, say); no tokio runtime is involved |
+//! | `tracing` | events of the `tracing` crate (target `plexio`): the backend chosen and why (`info`), backends passed over or refused and errors on I/O paths (`debug`), registrations and runtime turns (`trace`); without the feature no event code is compiled |
 //!
 //! The backend features only add backends, in any combination; the backend a runtime uses is
 //! chosen at run time ([`Builder::backend`], `PLEXIO_BACKEND`) among those compiled in.

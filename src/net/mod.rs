@@ -20,8 +20,10 @@
 
 mod addr;
 mod byte_stream;
+mod happy_eyeballs;
 mod split;
 mod tcp_listener;
+mod tcp_socket;
 mod tcp_stream;
 mod udp_socket;
 #[cfg(unix)]
@@ -30,6 +32,7 @@ pub mod unix;
 pub use addr::{ToSocketAddrs, lookup_host};
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
 pub use tcp_listener::{Incoming, TcpListener};
+pub use tcp_socket::TcpSocket;
 pub use tcp_stream::TcpStream;
 pub use udp_socket::{RecvMeta, UdpSocket};
 #[cfg(unix)]

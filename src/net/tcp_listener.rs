@@ -7,16 +7,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use super::addr::{ToSocketAddrs, try_each};
+use super::{TcpSocket, TcpStream};
+use crate::driver::reactor::{Registration, Shared};
 use futures::Stream;
 use plexio_backends::Interest;
-use socket2::{Domain, Protocol, Socket, Type};
-
-use super::TcpStream;
-use super::addr::{ToSocketAddrs, try_each};
-use crate::driver::reactor::{Registration, Shared};
 
 /// How many connections the operating system queues for `accept`.
-const BACKLOG: i32 = 1024;
+const BACKLOG: u32 = 1024;
 
 /// A TCP socket listening for connections.
 ///
@@ -54,13 +52,11 @@ impl TcpListener {
     }
 
     fn bind_addr(addr: SocketAddr) -> io::Result<TcpListener> {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        let socket = TcpSocket::for_addr(addr)?;
         #[cfg(unix)]
-        socket.set_reuse_address(true)?;
-        socket.set_nonblocking(true)?;
-        socket.bind(&addr.into())?;
-        socket.listen(BACKLOG)?;
-        TcpListener::from_std(socket.into())
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(BACKLOG)
     }
 
     /// Wraps a listener made with the standard library; it is switched to non-blocking.

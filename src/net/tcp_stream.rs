@@ -10,10 +10,12 @@ use std::time::Duration;
 
 use plexio_backends::completion::Operation;
 use plexio_backends::{Interest, connect_in_progress};
-use socket2::{Domain, Protocol, SockRef, Socket, Type};
+use socket2::{SockRef, Socket};
 
-use super::addr::{ToSocketAddrs, try_each};
+use super::TcpSocket;
+use super::addr::{ToSocketAddrs, lookup_host};
 use super::byte_stream::{self, forward_async_io};
+use super::happy_eyeballs;
 use super::split::{OwnedReadHalf, OwnedWriteHalf};
 use crate::driver::reactor::{Registration, Shared};
 
@@ -55,16 +57,29 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
-    /// Connects to `addr`, trying each resolved address in turn.
+    /// Connects to `addr`. Where it resolves to several addresses, they are raced as
+    /// Happy Eyeballs (RFC 8305) says: IPv6 and IPv4 in turn, IPv6 first, the next attempt
+    /// starting when the one before fails or after 250 ms without an answer, and the first
+    /// connection made wins; the others are abandoned and closed. If every attempt fails,
+    /// the error is that of the first attempt that reached a host (a refusal, say), or the
+    /// first error if none did: it speaks of the address most preferred, and a "network
+    /// unreachable" from a family the host has no route for would hide a refusal.
     ///
-    /// A refused connection is an error of kind [`io::ErrorKind::ConnectionRefused`].
+    /// A refused connection is an error of kind [`io::ErrorKind::ConnectionRefused`]. To
+    /// set options before connecting, or bind the local end, use
+    /// [`TcpSocket`](super::TcpSocket).
     pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
-        try_each(addr, TcpStream::connect_addr).await
+        happy_eyeballs::connect(lookup_host(addr).await?, TcpStream::connect_addr).await
     }
 
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        socket.set_nonblocking(true)?;
+        TcpSocket::for_addr(addr)?.connect(addr).await
+    }
+
+    /// Connects `socket` (non-blocking, not connected) to `addr`: the kernel does it on a
+    /// completion driver, a non-blocking `connect` and a wait for writability on a
+    /// readiness backend.
+    pub(crate) async fn connect_socket(socket: Socket, addr: SocketAddr) -> io::Result<TcpStream> {
         if Registration::<Shared<std::net::TcpStream>>::current_is_completion()? {
             // The kernel connects it: the operation owns the address until it completes.
             let io = Registration::new(Arc::new(socket.into()), Interest::BOTH)?;

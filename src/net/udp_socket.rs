@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -201,6 +201,101 @@ impl UdpSocket {
     /// Whether `SO_BROADCAST` is set.
     pub fn broadcast(&self) -> io::Result<bool> {
         self.io.get_ref().broadcast()
+    }
+
+    /// Joins the IPv4 multicast group `multiaddr` on the interface whose address is
+    /// `interface` ([`Ipv4Addr::UNSPECIFIED`]: one the system picks by its routes). The
+    /// socket then receives the datagrams sent to the group and to its own port.
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    ///
+    /// plexio::block_on(async {
+    ///     let socket = plexio::net::UdpSocket::bind("0.0.0.0:0").await?;
+    ///     // 127.0.0.1 names the loopback interface, which needs no multicast route.
+    ///     match socket.join_multicast_v4(Ipv4Addr::new(239, 1, 2, 3), Ipv4Addr::LOCALHOST) {
+    ///         Ok(()) => socket.leave_multicast_v4(Ipv4Addr::new(239, 1, 2, 3), Ipv4Addr::LOCALHOST)?,
+    ///         // Some systems cannot do multicast on their loopback interface.
+    ///         Err(error) => eprintln!("no multicast here: {error}"),
+    ///     }
+    ///     Ok::<(), std::io::Error>(())
+    /// }).unwrap();
+    /// ```
+    pub fn join_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.io.get_ref().join_multicast_v4(&multiaddr, &interface)
+    }
+
+    /// Leaves an IPv4 multicast group joined with
+    /// [`join_multicast_v4`](Self::join_multicast_v4).
+    pub fn leave_multicast_v4(&self, multiaddr: Ipv4Addr, interface: Ipv4Addr) -> io::Result<()> {
+        self.io.get_ref().leave_multicast_v4(&multiaddr, &interface)
+    }
+
+    /// Joins the IPv6 multicast group `multiaddr` on the interface of index `interface`
+    /// (0: one the system picks). A link-local group (`ff02::/16`) needs an interface.
+    pub fn join_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.io.get_ref().join_multicast_v6(multiaddr, interface)
+    }
+
+    /// Leaves an IPv6 multicast group joined with
+    /// [`join_multicast_v6`](Self::join_multicast_v6).
+    pub fn leave_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
+        self.io.get_ref().leave_multicast_v6(multiaddr, interface)
+    }
+
+    /// Sets `IP_MULTICAST_LOOP`: whether the IPv4 multicast datagrams this socket sends
+    /// are delivered to the sockets of this host that joined the group too (on by default).
+    pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
+        self.io.get_ref().set_multicast_loop_v4(on)
+    }
+
+    /// Whether `IP_MULTICAST_LOOP` is set.
+    pub fn multicast_loop_v4(&self) -> io::Result<bool> {
+        self.io.get_ref().multicast_loop_v4()
+    }
+
+    /// Sets `IPV6_MULTICAST_LOOP`, as [`set_multicast_loop_v4`](Self::set_multicast_loop_v4)
+    /// for IPv6.
+    pub fn set_multicast_loop_v6(&self, on: bool) -> io::Result<()> {
+        self.io.get_ref().set_multicast_loop_v6(on)
+    }
+
+    /// Whether `IPV6_MULTICAST_LOOP` is set.
+    pub fn multicast_loop_v6(&self) -> io::Result<bool> {
+        self.io.get_ref().multicast_loop_v6()
+    }
+
+    /// Sets `IP_MULTICAST_TTL`: how many routers the IPv4 multicast datagrams this socket
+    /// sends may cross (1, the default, keeps them on the local network).
+    pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_multicast_ttl_v4(ttl)
+    }
+
+    /// The `IP_MULTICAST_TTL` setting.
+    pub fn multicast_ttl_v4(&self) -> io::Result<u32> {
+        self.io.get_ref().multicast_ttl_v4()
+    }
+
+    /// Sets `IP_MULTICAST_IF`: the interface, by its address, that the IPv4 multicast
+    /// datagrams this socket sends leave from ([`Ipv4Addr::UNSPECIFIED`]: by the routes).
+    pub fn set_multicast_if_v4(&self, interface: Ipv4Addr) -> io::Result<()> {
+        SockRef::from(self.io.get_ref()).set_multicast_if_v4(&interface)
+    }
+
+    /// The `IP_MULTICAST_IF` setting.
+    pub fn multicast_if_v4(&self) -> io::Result<Ipv4Addr> {
+        SockRef::from(self.io.get_ref()).multicast_if_v4()
+    }
+
+    /// Sets `IPV6_MULTICAST_IF`: the index of the interface the IPv6 multicast datagrams
+    /// this socket sends leave from (0: by the routes).
+    pub fn set_multicast_if_v6(&self, interface: u32) -> io::Result<()> {
+        SockRef::from(self.io.get_ref()).set_multicast_if_v6(interface)
+    }
+
+    /// The `IPV6_MULTICAST_IF` setting.
+    pub fn multicast_if_v6(&self) -> io::Result<u32> {
+        SockRef::from(self.io.get_ref()).multicast_if_v6()
     }
 
     /// Sets the IP time-to-live.

@@ -84,17 +84,56 @@ impl Builder {
 
     /// Builds the runtime.
     pub fn build(self) -> Result<Runtime, Error> {
-        let driver = match self.choice {
-            Choice::Custom(backend) => Driver::Readiness(backend),
-            Choice::Driver(driver) => driver,
-            Choice::Named(name) => registry::open_driver(Some(&name))?,
+        let (chosen, how) = match self.choice {
+            Choice::Custom(backend) => (Ok(Driver::Readiness(backend)), Why::Given),
+            Choice::Driver(driver) => (Ok(driver), Why::Given),
+            Choice::Named(name) => (registry::open_driver(Some(&name)), Why::Named),
             Choice::Default => {
-                let from_env =
-                    std::env::var(BACKEND_ENV).ok().filter(|name| !name.trim().is_empty());
-                registry::open_driver(from_env.as_deref())?
+                match std::env::var(BACKEND_ENV).ok().filter(|name| !name.trim().is_empty()) {
+                    Some(name) => (registry::open_driver(Some(&name)), Why::Environment),
+                    None => (registry::open_driver(None), Why::Preferred),
+                }
             }
         };
-        Ok(Runtime::with_driver(driver))
+        trace_choice(&chosen, how);
+        Ok(Runtime::with_driver(chosen?))
+    }
+}
+
+/// How a backend came to be chosen, for the `tracing` feature's event.
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+enum Why {
+    /// Given to the builder as a value (`custom_backend`, `driver`).
+    Given,
+    /// Named on the builder (`backend`).
+    Named,
+    /// Named by `PLEXIO_BACKEND`.
+    Environment,
+    /// The most preferred backend compiled in and usable here.
+    Preferred,
+}
+
+/// With the `tracing` feature: which backend was chosen and how (info), or why the one
+/// asked for was refused (debug); for an automatic choice, also each more preferred backend
+/// passed over and why (not compiled in, refused by this system). Nothing without it; it
+/// runs once per runtime, off every hot path.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+fn trace_choice(chosen: &Result<Driver, Error>, how: Why) {
+    #[cfg(feature = "tracing")]
+    match chosen {
+        Ok(driver) => {
+            if let Why::Preferred = how {
+                let preferred = registry::KNOWN.iter().take_while(|name| **name != driver.name());
+                for name in preferred {
+                    if let Err(reason) = registry::resolve(Some(name)) {
+                        tracing::debug!(target: "plexio", backend = name, %reason, "backend passed over");
+                    }
+                }
+            }
+            tracing::info!(target: "plexio", backend = driver.name(), how = ?how, "backend chosen");
+        }
+        Err(error) => tracing::debug!(target: "plexio", how = ?how, %error, "backend refused"),
     }
 }
 

@@ -47,7 +47,7 @@ pub(crate) use timers::TimerKey;
 use crate::driver::completion::Proactor;
 use crate::driver::reactor::{EventBuffer, Reactor};
 use crate::stats::{Counters, RuntimeStats, StatsHandle};
-use crate::util::coop;
+use crate::util::{coop, trace};
 
 /// Tasks run per turn before the reactor is polled again, so that I/O and timers are never
 /// starved by a long run queue.
@@ -193,6 +193,7 @@ impl Runtime {
             // meanwhile waits for the next turn, after the reactor and timers had theirs.
             let room = TASKS_PER_TURN.saturating_sub(core.batch.len());
             self.shared.take_batch(&mut core.batch, room);
+            trace::event!(trace, tasks = core.batch.len(), "turn: running tasks");
             while let Some(entry) = core.batch.pop_front() {
                 match entry {
                     Queued::Task(runnable) => task::run(runnable),

@@ -4,8 +4,10 @@
 //!
 //! - [`lock`]: locking a mutex whatever a panicking holder left behind.
 //! - [`coop`]: the cooperative budget, set by the executor and spent by the drivers.
+//! - [`trace`]: events for the `tracing` feature, nothing without it.
 
 pub(crate) mod coop;
 mod lock;
+pub(crate) mod trace;
 
 pub(crate) use lock::lock;

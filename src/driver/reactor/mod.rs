@@ -20,7 +20,7 @@ use plexio_backends::{AsBackend, AsSource, Backend, Events, Interest, Token, Tri
 
 use crate::driver::completion::Proactor;
 use crate::stats::Counters;
-use crate::util::lock;
+use crate::util::{lock, trace};
 use io_state::IoState;
 pub(crate) use io_state::ReadyEvent;
 pub(crate) use registration::{Registration, Shared};
@@ -141,10 +141,12 @@ impl Reactor {
         };
         match plexio_backends::Registered::new(source, self.clone(), token, interest) {
             Ok(registered) => {
+                trace::event!(trace, token = token.0, ?interest, "registered");
                 self.counters.socket_opened();
                 Ok((registered, state))
             }
             Err(error) => {
+                trace::event!(debug, %error, backend = self.backend.name(), "registration refused");
                 self.release(&state);
                 Err(error)
             }
@@ -168,6 +170,7 @@ impl Reactor {
         slots.entries[index] = None;
         slots.free.push(FreeSlot { index, generation });
         self.counters.registration_removed();
+        trace::event!(trace, token, "deregistered");
     }
 
     /// Waits for events for at most `timeout` and dispatches them.
@@ -183,6 +186,8 @@ impl Reactor {
     ) {
         let events = &mut buffer.events;
         events.clear();
+        #[cfg(feature = "tracing")]
+        let started = std::time::Instant::now();
         let waited = match &self.completion {
             Some(proactor) => proactor.readiness().poll_completions(
                 events,
@@ -193,6 +198,7 @@ impl Reactor {
             None => self.backend.poll(events, timeout),
         };
         awake();
+        trace::event!(trace, events = events.len(), completions = buffer.arrived.len(), waited = ?started.elapsed(), ?timeout, "turn: waited");
         match waited {
             Ok(()) => {}
             // The contract allows an interrupted wait; it is a wake-up with no events.

@@ -20,7 +20,7 @@ use super::io_state::{IoState, ReadyEvent};
 use super::{Reactor, RegisteredSource};
 use crate::driver::completion::ReadReadiness;
 use crate::driver::current;
-use crate::util::coop;
+use crate::util::{coop, trace};
 
 /// A socket and its registration. Dropping it removes the registration, then closes the
 /// socket.
@@ -167,7 +167,10 @@ impl<S: AsSource> Registration<S> {
                     }
                     return Poll::Ready(Ok(value));
                 }
-                Err(error) => return Poll::Ready(Err(error)),
+                Err(error) => {
+                    trace::event!(debug, %error, kind = ?error.kind(), "I/O error");
+                    return Poll::Ready(Err(error));
+                }
             }
         }
     }

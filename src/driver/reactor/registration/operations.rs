@@ -16,7 +16,7 @@ use socket2::Socket;
 use super::Registration;
 use crate::driver::completion::{OpId, Proactor};
 use crate::driver::current;
-use crate::util::coop;
+use crate::util::{coop, trace};
 
 /// A socket shared with the operations in flight on it.
 pub(crate) type Shared<T> = Arc<T>;
@@ -194,7 +194,10 @@ where
                     in_flight = None;
                     match result {
                         Err(error) if retry(&error) => pending = Some(operation),
-                        result => return Poll::Ready((result, operation)),
+                        result => {
+                            trace::io_error!(&result, "completion operation failed");
+                            return Poll::Ready((result, operation));
+                        }
                     }
                 }
                 let operation = pending.take().expect("polled after completion");
