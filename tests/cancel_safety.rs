@@ -65,15 +65,21 @@ fn read_line_dropped_by_a_timeout_loses_the_partial_line(backend: &str) {
     util::run(backend, || async {
         let (stream, resume, writer) = half_line_then_rest().await?;
         let mut reader = BufReader::new(&stream);
-        // "hel" is in the BufReader before `read_line` starts, so it surely takes it.
-        while reader.buffer().len() < 3 {
-            reader.fill_buf().await?;
-        }
+        // Part of "hel" is in the BufReader before `read_line` starts, so it surely takes
+        // it. (How much depends on how the bytes arrived: a BufReader reads again only once
+        // it is empty, so waiting for all three could wait for ever after a short read.)
+        reader.fill_buf().await?;
+        let buffered = reader.buffer().len();
+        assert!(buffered > 0, "end of stream before \"hel\"");
         let mut line = String::new();
         assert!(timeout(SHORT, reader.read_line(&mut line)).await.is_err());
         resume.send(()).unwrap();
         reader.read_line(&mut line).await?;
-        assert_eq!(line, "lo\n", "\"hel\" went with the dropped read_line");
+        // What the dropped read_line took is gone: at least what was buffered.
+        assert!(
+            line.len() <= "hello\n".len() - buffered && "hello\n".ends_with(&line),
+            "{line:?}: the {buffered} bytes buffered did not go with the dropped read_line"
+        );
         writer.await.unwrap()
     });
 }
