@@ -20,6 +20,7 @@ per_backend!(
     concurrent_200_connections_echo_256_kib,
     half_close_peer_reads_eof_and_still_writes,
     data_and_end_of_stream_arriving_together_are_both_read,
+    bytes_written_just_before_the_stream_is_dropped_all_arrive,
     peer_reset_is_an_error_not_a_hang,
     connection_refused_is_an_error,
     dropped_read_future_loses_no_byte,
@@ -60,6 +61,33 @@ fn accept_and_connect(backend: &str) {
         client.set_ttl(42)?;
         assert_eq!(client.ttl()?, 42);
         assert_eq!(plexio::current_backend(), Some(util::base_backend(backend)));
+        Ok(())
+    });
+}
+
+/// A server that writes and drops its stream at once still delivers every byte it was told
+/// were written: on a completion driver the last send is still in flight when the stream
+/// goes (and under chaos it completes short, so its rest must still be sent), and the
+/// socket closes only after it.
+fn bytes_written_just_before_the_stream_is_dropped_all_arrive(backend: &str) {
+    run(backend, || async {
+        for round in 0..20 {
+            let (listener, addr) = listener().await?;
+            let message: Vec<u8> =
+                (0..5_000 + 997 * round).map(|i| (i * 31 + round) as u8).collect();
+            let sent = message.clone();
+            let server = plexio::spawn(async move {
+                let (mut stream, _) = listener.accept().await?;
+                stream.write_all(&sent).await
+                // Dropped here, with the last send possibly in flight.
+            });
+            let mut client = TcpStream::connect(addr).await?;
+            let mut received = Vec::new();
+            timeout(Duration::from_secs(10), client.read_to_end(&mut received)).await??;
+            server.await??;
+            assert_eq!(received.len(), message.len(), "round {round}: bytes lost");
+            assert!(received == message, "round {round}: bytes changed");
+        }
         Ok(())
     });
 }

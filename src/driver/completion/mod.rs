@@ -100,8 +100,10 @@ enum Slot {
     Detached,
     /// A send of bytes a stream write reported as written: the proactor itself sees it
     /// through (continuing a short send, then a shutdown the stream asked for meanwhile),
-    /// so that what was reported written goes out whoever polls.
-    WriteBehind(Token),
+    /// so that what was reported written goes out whoever polls, and after the stream is
+    /// dropped: the stream's token, `None` once it is gone (then its socket closes when the
+    /// last byte is sent).
+    WriteBehind(Option<Token>),
 }
 
 impl Proactor {
@@ -157,9 +159,9 @@ impl Proactor {
                         inner.free.push(index);
                         dropped.push(completion.operation);
                     }
-                    Some(Slot::WriteBehind(token)) => {
-                        let token = *token;
-                        inner.write_behind_completed(self, index, token, completion, &mut dropped);
+                    Some(Slot::WriteBehind(writer)) => {
+                        let writer = *writer;
+                        inner.write_behind_completed(self, index, writer, completion, &mut dropped);
                     }
                     // The driver broke its contract (a completion twice, or for no
                     // operation): nothing of ours is in it.
@@ -303,9 +305,9 @@ impl Inner {
                     self.deferred.push((index, operation));
                 }
                 Err(Refused { error, operation }) => match &mut self.slots[index] {
-                    Slot::WriteBehind(token) => {
-                        let token = *token;
-                        self.finish_write_behind(index, token, Err(error), operation, dropped);
+                    Slot::WriteBehind(writer) => {
+                        let writer = *writer;
+                        self.finish_write_behind(index, writer, Err(error), operation, dropped);
                     }
                     slot => {
                         let Slot::Pending(waker) =
@@ -375,8 +377,13 @@ impl Inner {
                 }
                 None
             }
-            // A write-behind send finishes on its own, and is dropped then.
-            Slot::Pending(_) | Slot::WriteBehind(_) if !cancel => None,
+            // A write-behind send finishes on its own, the rest of a short one included (the
+            // bytes were reported written), and is dropped then.
+            Slot::WriteBehind(_) if !cancel => {
+                *slot = Slot::WriteBehind(None);
+                None
+            }
+            Slot::Pending(_) if !cancel => None,
             Slot::Pending(_) | Slot::WriteBehind(_) => {
                 if cancel {
                     proactor.driver.cancel(Token(id.index()));
@@ -400,7 +407,7 @@ impl Inner {
         operation: Operation,
     ) -> Result<OpId, (io::Error, Operation)> {
         let id = self.submit(proactor, operation)?;
-        self.slots[id.index()] = Slot::WriteBehind(token);
+        self.slots[id.index()] = Slot::WriteBehind(Some(token));
         Ok(id)
     }
 
@@ -410,7 +417,7 @@ impl Inner {
         &mut self,
         proactor: &Proactor,
         index: usize,
-        token: Token,
+        writer: Option<Token>,
         completion: Completion,
         dropped: &mut Vec<Operation>,
     ) {
@@ -440,7 +447,7 @@ impl Inner {
                     return;
                 }
                 Err(Refused { error, operation }) => {
-                    self.finish_write_behind(index, token, Err(error), operation, dropped);
+                    self.finish_write_behind(index, writer, Err(error), operation, dropped);
                     return;
                 }
             }
@@ -451,20 +458,20 @@ impl Inner {
             Err(error) => Err(error),
         };
         let operation = Operation::Send { source, buffer, offset };
-        self.finish_write_behind(index, token, result, operation, dropped);
+        self.finish_write_behind(index, writer, result, operation, dropped);
     }
 
     fn finish_write_behind(
         &mut self,
         index: usize,
-        token: Token,
+        writer: Option<Token>,
         result: io::Result<()>,
         operation: Operation,
         dropped: &mut Vec<Operation>,
     ) {
         self.slots[index] = Slot::Free;
         self.free.push(index);
-        match self.sockets.get_mut(&token) {
+        match writer.and_then(|token| self.sockets.get_mut(&token)) {
             Some(ops) => {
                 if let Some(waker) = ops.write_behind_done(result, operation) {
                     self.woken.push(waker);
