@@ -50,6 +50,7 @@
 //! | `chaos` | [`backend::chaos`]: a wrapper backend that injects faults, to test code against them |
 //! | `signal` | [`signal::ctrl_c`]: wait for Ctrl-C (Unix; the signal-hook crate) |
 //! | `tokio` | tokio's `AsyncRead` and `AsyncWrite` for plexio's streams, for code written against them (tokio-util codecs, say); no tokio runtime is involved |
+//! | `hyper` | [`hyper`](mod@hyper): hyper 1.x on plexio, its `Read`/`Write` for plexio's streams, a `Timer` and an HTTP/2 `Executor` |
 //!
 //! The backend features only add backends, in any combination; the backend a runtime uses is
 //! chosen at run time ([`Builder::backend`], `PLEXIO_BACKEND`) among those compiled in.
@@ -59,6 +60,9 @@
 
 mod driver;
 pub mod guide;
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub mod hyper;
 pub mod io;
 pub mod net;
 mod runtime;
