@@ -22,6 +22,7 @@
 
 #[cfg(target_os = "linux")]
 mod compio;
+pub mod http;
 #[cfg(target_os = "linux")]
 mod monoio;
 mod plexio;
