@@ -4,7 +4,7 @@
 //! tasks of an HTTP/2 connection.
 //!
 //! hyper has no runtime of its own: a connection is a future, served by whatever runtime
-//! polls it. [`TcpStream`] (and [`UnixStream`](crate::net::UnixStream) on Unix) implement
+//! polls it. [`TcpStream`] (and [`net::UnixStream`](crate::net::UnixStream) on Unix) implement
 //! hyper's I/O traits directly, so a stream goes to hyper as it is, without a wrapper:
 //!
 //! ```
