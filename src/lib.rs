@@ -55,6 +55,7 @@
 //! | `signal` | [`signal::ctrl_c`]: wait for Ctrl-C (Unix; the signal-hook crate) |
 //! | `tokio` | tokio's `AsyncRead` and `AsyncWrite` for plexio's streams, for code written against them (tokio-util codecs, say); no tokio runtime is involved |
 //! | `tracing` | events of the `tracing` crate (target `plexio`): the backend chosen and why (`info`), backends passed over or refused and errors on I/O paths (`debug`), registrations and runtime turns (`trace`); without the feature no event code is compiled |
+//! | `hyper` | [`hyper`](mod@hyper): hyper 1.x on plexio, its `Read`/`Write` for plexio's streams, a `Timer` and an HTTP/2 `Executor` |
 //!
 //! The backend features only add backends, in any combination; the backend a runtime uses is
 //! chosen at run time ([`Builder::backend`], `PLEXIO_BACKEND`) among those compiled in.
@@ -65,6 +66,9 @@
 
 mod driver;
 pub mod guide;
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub mod hyper;
 pub mod io;
 pub mod net;
 mod runtime;

@@ -7,7 +7,7 @@
 //! | 0, leaves | `util`, `stats` |
 //! | 1, drivers | `driver` |
 //! | 2, runtime | `runtime` |
-//! | 3, top | `time`, `task`, `net`, `io`, `signal` |
+//! | 3, top | `time`, `task`, `net`, `io`, `signal`, `hyper` |
 //!
 //! `lib.rs` (which only declares and re-exports) and the guide (`guide.rs` and `guide/`,
 //! documentation) are exempt.
@@ -31,6 +31,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("net", 3),
     ("io", 3),
     ("signal", 3),
+    ("hyper", 3),
 ];
 
 /// Files that belong to no layer; a name ending in `/` exempts the directory.

@@ -241,3 +241,76 @@ fn operations_dropped_at_every_stage_lose_nothing_and_leak_nothing(backend: &str
         assert_eq!(after, before, "descriptors leaked on {backend}");
     }
 }
+
+/// Regression: a destructor that wakes another task while it holds a lock which that
+/// task's own destructor takes (as h2 does: dropping a connection wakes its streams' tasks
+/// under the connection's lock) must not deadlock the runtime's drop. The woken task was
+/// cancelled inside the wake, so its destructor waited for the lock its waker's caller held.
+#[test]
+fn a_wake_under_a_lock_while_the_runtime_drops_does_not_cancel_inline() {
+    use std::future::poll_fn;
+    use std::sync::Arc;
+    use std::task::{Poll, Waker};
+
+    /// Where the waiting task leaves its waker; both destructors take it.
+    type Shared = Arc<Mutex<Option<Waker>>>;
+
+    /// Pending for ever; when dropped, takes the shared lock.
+    struct Waiter(Shared);
+    impl Drop for Waiter {
+        fn drop(&mut self) {
+            drop(self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        }
+    }
+
+    /// Pending for ever; when dropped, wakes the waiter while holding the shared lock.
+    struct WakesUnderLock(Shared);
+    impl Drop for WakesUnderLock {
+        fn drop(&mut self) {
+            let slot = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(waker) = slot.as_ref() {
+                waker.wake_by_ref();
+            }
+        }
+    }
+
+    let _turn = one_at_a_time();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // A readiness backend: CI runs this file under valgrind, which misreads io_uring.
+        let backend = plexio::backends().into_iter().find(|name| *name != "uring");
+        let runtime = plexio::Runtime::builder()
+            .backend(backend.expect("a readiness backend compiled in"))
+            .build()
+            .unwrap();
+        let shared: Shared = Arc::default();
+        runtime.block_on(async {
+            // Spawned first, so that the runtime's drop cancels it first, as h2's
+            // connection task is dropped before its streams' tasks.
+            let waker = WakesUnderLock(shared.clone());
+            plexio::spawn(async move {
+                let _waker = waker;
+                std::future::pending::<()>().await
+            });
+            let waiter = Waiter(shared.clone());
+            plexio::spawn(async move {
+                let waiter = waiter;
+                poll_fn(|cx| {
+                    *waiter.0.lock().unwrap() = Some(cx.waker().clone());
+                    Poll::<()>::Pending
+                })
+                .await
+            });
+            plexio::task::yield_now().await;
+            assert!(shared.lock().unwrap().is_some(), "the waiter has run");
+        });
+        drop(runtime);
+        // The waiter's waker, still in the slot, keeps the runtime's driver (and its
+        // descriptors, which the other tests of this file count) alive until dropped.
+        drop(shared);
+        let _ = done.send(());
+    });
+    finished
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the runtime's drop deadlocked: a task was cancelled inside a wake");
+}

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::load::Window;
 use crate::scenario::{self, Case};
+use crate::server::http::HttpServerKind;
 use crate::server::{Buffers, LAZY_BUFFERS_FLAG, ServerKind};
 
 /// The usage text.
@@ -14,9 +15,12 @@ usage: plexio-bench [--scenario NAME[,NAME...]] [--servers KIND[,KIND...]] [--re
                     [--duration SECS] [--warmup SECS] [--idle-connections N] [--quick]
                     [--output PATH] [--strace | --callgrind [--callgrind-out DIR]]
        plexio-bench server --kind KIND --addr HOST:PORT [--cpu N] [--lazy-buffers]
+       plexio-bench http-server --kind plexio-mio|plexio-uring|tokio-ct [--cpu N]
 
-scenarios: all (default), pingpong-64, pingpong-4k, stream-64k, idle-10k; pingpong-64x50
-           (not in all) is pingpong-64's 50-connection case alone
+scenarios: all (default), pingpong-64, pingpong-4k, stream-64k, idle-10k, http; pingpong-64x50
+           (not in all) is pingpong-64's 50-connection case alone; http (hyper on plexio-mio,
+           plexio-uring and tokio-ct, loaded by wrk; --servers does not apply) writes
+           bench/results/http.md when run alone
 servers:   plexio-select, plexio-poll, plexio-mio, plexio-polling, plexio-uring,
            plexio-uring-owned, tokio-ct, tokio-mt, smol, monoio, compio, raw-epoll (default:
            all of them; plexio-uring*, monoio, compio and raw-epoll on Linux only)
@@ -41,6 +45,8 @@ pub enum Command {
     Bench(BenchOptions),
     /// Be an echo server (the driver starts these).
     Server(ServerOptions),
+    /// Be an HTTP server of the `http` scenario (the driver starts these).
+    HttpServer(HttpServerOptions),
     /// Print the usage text.
     Help,
 }
@@ -66,6 +72,17 @@ pub struct BenchOptions {
     pub callgrind: bool,
     /// Where `--callgrind` keeps each server's dump, if anywhere.
     pub callgrind_out: Option<PathBuf>,
+    /// Whether to run the `http` scenario (after the echo cases).
+    pub http: bool,
+}
+
+/// The `http-server` subcommand's options.
+#[derive(Debug)]
+pub struct HttpServerOptions {
+    /// Which server to run.
+    pub kind: HttpServerKind,
+    /// The CPU to pin the server to, if any.
+    pub cpu: Option<usize>,
 }
 
 /// The `server` subcommand's options.
@@ -87,6 +104,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     if args.peek().map(String::as_str) == Some("server") {
         args.next();
         return parse_server(args).map(Command::Server);
+    }
+    if args.peek().map(String::as_str) == Some("http-server") {
+        args.next();
+        return parse_http_server(args).map(Command::HttpServer);
     }
     let mut scenarios = None;
     let mut servers = None;
@@ -125,14 +146,25 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     }
     let idle_connections = idle_connections.unwrap_or(if quick { 1000 } else { 10_000 });
     let mut cases = Vec::new();
+    let mut http = false;
     for name in scenarios.as_deref().unwrap_or("all").split(',') {
+        match name.trim() {
+            "http" => {
+                http = true;
+                continue;
+            }
+            "all" => http = true,
+            _ => {}
+        }
         cases.extend(
             scenario::cases(name.trim(), idle_connections)
                 .ok_or_else(|| format!("unknown scenario {name:?}\n\n{USAGE}"))?,
         );
     }
     let results = concat!(env!("CARGO_MANIFEST_DIR"), "/results");
+    let http_only = http && cases.is_empty();
     Ok(Command::Bench(BenchOptions {
+        http,
         cases,
         servers: servers.unwrap_or_else(|| {
             ServerKind::ALL.into_iter().filter(|kind| kind.is_supported()).collect()
@@ -147,10 +179,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         callgrind,
         callgrind_out,
         output: output.unwrap_or_else(|| {
-            let name = match (callgrind, quick) {
-                (true, _) => "callgrind.md",
-                (false, true) => "quick.md",
-                (false, false) => "latest.md",
+            let name = match (callgrind, quick, http_only) {
+                (true, _, _) => "callgrind.md",
+                (false, true, true) => "quick-http.md",
+                (false, false, true) => "http.md",
+                (false, true, false) => "quick.md",
+                (false, false, false) => "latest.md",
             };
             PathBuf::from(results).join(name)
         }),
@@ -183,6 +217,25 @@ fn parse_server(mut args: impl Iterator<Item = String>) -> Result<ServerOptions,
         cpu,
         buffers,
     })
+}
+
+fn parse_http_server(mut args: impl Iterator<Item = String>) -> Result<HttpServerOptions, String> {
+    let (mut kind, mut cpu) = (None, None);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--kind" => {
+                let name = value()?;
+                kind = Some(
+                    HttpServerKind::from_name(&name)
+                        .ok_or(format!("unknown HTTP server {name:?}"))?,
+                );
+            }
+            "--cpu" => cpu = Some(parse_number(&flag, &value()?)?),
+            other => return Err(format!("unknown http-server argument {other:?}\n\n{USAGE}")),
+        }
+    }
+    Ok(HttpServerOptions { kind: kind.ok_or("http-server needs --kind")?, cpu })
 }
 
 fn parse_servers(list: &str) -> Result<Vec<ServerKind>, String> {

@@ -16,6 +16,7 @@
 //! * [`pattern`]: the deterministic message bytes and their verification.
 //! * [`load`]: the load generator for the echo scenarios.
 //! * [`idle`]: the idle-connection scenario (memory per connection).
+//! * [`http`]: the `http` scenario, hyper on plexio against hyper on tokio, loaded by `wrk`.
 //! * [`procfs`]: a process's CPU time and resident memory, read from `/proc`.
 //! * [`syscalls`]: `--strace`, system calls per message.
 //! * [`callgrind`]: `--callgrind`, user-space instructions per message.
@@ -30,6 +31,7 @@
 pub mod callgrind;
 pub mod cli;
 pub mod error;
+pub mod http;
 pub mod idle;
 pub mod load;
 pub mod machine;

@@ -4,8 +4,10 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use plexio_bench::cli::HttpServerOptions;
 use plexio_bench::cli::{self, Command, ServerOptions};
-use plexio_bench::{report, runner, server, system};
+use plexio_bench::error::BenchError;
+use plexio_bench::{http, report, runner, server, system};
 
 fn main() -> ExitCode {
     match cli::parse(std::env::args().skip(1)) {
@@ -14,10 +16,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Command::Server(options)) => run_server(&options),
+        Ok(Command::HttpServer(options)) => run_http_server(&options),
         Ok(Command::Bench(options)) if options.strace => diagnose_syscalls(&options),
         Ok(Command::Bench(options)) if options.callgrind => diagnose_instructions(&options),
-        Ok(Command::Bench(options)) => match runner::run(&options) {
-            Ok(results) => print_and_write(&report::markdown(&results), &options.output),
+        Ok(Command::Bench(options)) => match bench(&options) {
+            Ok(markdown) => print_and_write(&markdown, &options.output),
             Err(error) => {
                 eprintln!("plexio-bench: {error}");
                 ExitCode::FAILURE
@@ -28,6 +31,21 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The echo cases' report, then the `http` scenario's section, each if asked for.
+fn bench(options: &cli::BenchOptions) -> Result<String, BenchError> {
+    let mut markdown = String::new();
+    if !options.cases.is_empty() {
+        markdown = report::markdown(&runner::run(options)?);
+    }
+    if options.http {
+        if !markdown.is_empty() {
+            markdown.push('\n');
+        }
+        markdown.push_str(&http::run(options)?);
+    }
+    Ok(markdown)
 }
 
 #[cfg(target_os = "linux")]
@@ -81,6 +99,22 @@ fn print_and_write(markdown: &str, output: &Path) -> ExitCode {
         }
         Err(error) => {
             eprintln!("plexio-bench: cannot write {}: {error}", output.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_http_server(options: &HttpServerOptions) -> ExitCode {
+    if let Some(cpu) = options.cpu {
+        if let Err(error) = system::pin_to_cpu(cpu) {
+            eprintln!("{} HTTP server: cannot pin to CPU {cpu}: {error}", options.kind);
+        }
+    }
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    match server::http::serve(options.kind, addr) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{} HTTP server: {error}", options.kind);
             ExitCode::FAILURE
         }
     }

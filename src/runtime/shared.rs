@@ -6,7 +6,6 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Wake;
-use std::thread::ThreadId;
 
 use super::task::{self, Runnable};
 use super::task_list::TaskList;
@@ -48,7 +47,6 @@ pub(crate) struct Shared {
     main_woken: AtomicBool,
     /// Set when the runtime is dropped: tasks scheduled from then on are cancelled, not run.
     closed: AtomicBool,
-    owner: ThreadId,
 }
 
 impl Shared {
@@ -62,19 +60,18 @@ impl Shared {
             parked: AtomicBool::new(false),
             main_woken: AtomicBool::new(false),
             closed: AtomicBool::new(false),
-            owner: std::thread::current().id(),
         }
     }
 
     /// Queues a task to run, from any thread.
+    ///
+    /// Once the runtime is closed the task is queued all the same, never cancelled inside
+    /// the wake: `close` and `cancel_all_tasks` drop what is queued, on the runtime's
+    /// thread. A wake may come from code that holds a lock the task's own destructor takes
+    /// (h2 wakes its streams' tasks under its connection's lock while the connection is
+    /// dropped); dropping the task there would deadlock. A thread-local task must not be
+    /// dropped on another thread either.
     pub(crate) fn schedule(&self, runnable: Runnable) {
-        if self.closed.load(Ordering::Acquire) && std::thread::current().id() == self.owner {
-            // Its future is dropped here, on its own thread.
-            task::cancel(runnable);
-            return;
-        }
-        // From another thread, also once closed: a thread-local task must not be dropped
-        // elsewhere, so it is queued for `cancel_all_tasks` to drop on the runtime's thread.
         lock(&self.queue).push_back(Queued::Task(runnable));
         self.unpark();
     }

@@ -25,6 +25,7 @@
 mod classic;
 #[cfg(target_os = "linux")]
 mod compio;
+pub mod http;
 #[cfg(target_os = "linux")]
 mod monoio;
 mod plexio;
