@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::load::Window;
+use crate::multicore::{self, MulticoreOptions};
 use crate::scenario::{self, Case};
 use crate::server::{Buffers, LAZY_BUFFERS_FLAG, ServerKind};
 
@@ -13,13 +14,17 @@ pub const USAGE: &str = "\
 usage: plexio-bench [--scenario NAME[,NAME...]] [--servers KIND[,KIND...]] [--repeats N]
                     [--duration SECS] [--warmup SECS] [--idle-connections N] [--quick]
                     [--output PATH] [--strace | --callgrind [--callgrind-out DIR]]
-       plexio-bench server --kind KIND --addr HOST:PORT [--cpu N] [--lazy-buffers]
+       plexio-bench --workers N[,N...] [--servers KIND[,KIND...]] [--connections N]
+                    [--load-threads N] [--repeats N] [--duration SECS] [--warmup SECS]
+       plexio-bench server --kind KIND --addr HOST:PORT [--cpu N] [--workers N]
+                    [--lazy-buffers]
 
 scenarios: all (default), pingpong-64, pingpong-4k, stream-64k, idle-10k; pingpong-64x50
            (not in all) is pingpong-64's 50-connection case alone
 servers:   plexio-select, plexio-poll, plexio-mio, plexio-polling, plexio-uring,
-           plexio-uring-owned, tokio-ct, tokio-mt, smol, monoio, compio, raw-epoll (default:
-           all of them; plexio-uring*, monoio, compio and raw-epoll on Linux only)
+           plexio-uring-owned, tokio-ct, tokio-mt, tokio-tpc, smol, monoio, compio, raw-epoll
+           (default: all of them; plexio-uring*, tokio-tpc, monoio, compio and raw-epoll on
+           Linux only)
 defaults:  --repeats 3 --duration 2 --warmup 0.5 --idle-connections 10000,
            --output bench/results/latest.md
 --quick:   a smoke run of about 30 s: --repeats 1 --duration 0.25 --warmup 0.1
@@ -31,6 +36,11 @@ defaults:  --repeats 3 --duration 2 --warmup 0.5 --idle-connections 10000,
            measured window (Linux, needs valgrind); --output defaults to
            bench/results/callgrind.md; --callgrind-out DIR keeps each server's dump there
            (callgrind.out.KIND.CONNECTIONS, for callgrind_annotate)
+--workers: instead, the multi-core scenario: 64-byte ping-pong over --connections (400)
+           connections against each server (default plexio-mio, plexio-uring, tokio-mt,
+           tokio-tpc) with each worker count, driven by --load-threads threads (default: as
+           many as the server has workers); --output defaults to bench/results/workers.md
+server --workers N: worker threads of plexio's servers, tokio-mt and tokio-tpc
 server --lazy-buffers: hold no buffer while a connection is idle; allocate it when the socket
            is readable and drop it once the data is echoed (the driver uses it for idle-10k)";
 
@@ -66,6 +76,8 @@ pub struct BenchOptions {
     pub callgrind: bool,
     /// Where `--callgrind` keeps each server's dump, if anywhere.
     pub callgrind_out: Option<PathBuf>,
+    /// `--workers`: run the multi-core scenario instead, with these worker counts.
+    pub multicore: Option<MulticoreOptions>,
 }
 
 /// The `server` subcommand's options.
@@ -79,6 +91,8 @@ pub struct ServerOptions {
     pub cpu: Option<usize>,
     /// When each connection's buffer is allocated.
     pub buffers: Buffers,
+    /// Worker threads, for the servers that have them.
+    pub workers: Option<usize>,
 }
 
 /// Parses the arguments after the program name.
@@ -99,6 +113,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut strace = false;
     let mut callgrind = false;
     let mut callgrind_out = None;
+    let mut workers = None;
+    let mut connections = None;
+    let mut load_threads = None;
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
@@ -113,6 +130,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--strace" => strace = true,
             "--callgrind" => callgrind = true,
             "--callgrind-out" => callgrind_out = Some(PathBuf::from(value()?)),
+            "--workers" => workers = Some(parse_list(&flag, &value()?)?),
+            "--connections" => connections = Some(parse_number(&flag, &value()?)?.max(1)),
+            "--load-threads" => load_threads = Some(parse_number(&flag, &value()?)?.max(1)),
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
         }
@@ -132,25 +152,52 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         );
     }
     let results = concat!(env!("CARGO_MANIFEST_DIR"), "/results");
+    let repeats = repeats.unwrap_or(if quick { 1 } else { 3 });
+    let window = Window {
+        warmup: warmup.unwrap_or(Duration::from_millis(if quick { 100 } else { 500 })),
+        duration: duration.unwrap_or(Duration::from_millis(if quick { 250 } else { 2000 })),
+    };
+    let multicore = match workers {
+        None => None,
+        Some(workers) => {
+            let servers = servers.clone().unwrap_or_else(multicore::default_servers);
+            if let Some(kind) = servers.iter().find(|kind| !multicore::has_workers(**kind)) {
+                return Err(format!(
+                    "{kind} has no worker threads; --workers needs servers that do"
+                ));
+            }
+            Some(MulticoreOptions {
+                workers,
+                servers,
+                connections: connections.unwrap_or(400),
+                load_threads,
+                repeats,
+                window,
+            })
+        }
+    };
+    let is_multicore = multicore.is_some();
+    if !is_multicore && (connections.is_some() || load_threads.is_some()) {
+        return Err("--connections and --load-threads go with --workers".to_owned());
+    }
     Ok(Command::Bench(BenchOptions {
         cases,
         servers: servers.unwrap_or_else(|| {
             ServerKind::ALL.into_iter().filter(|kind| kind.is_supported()).collect()
         }),
-        repeats: repeats.unwrap_or(if quick { 1 } else { 3 }),
-        window: Window {
-            warmup: warmup.unwrap_or(Duration::from_millis(if quick { 100 } else { 500 })),
-            duration: duration.unwrap_or(Duration::from_millis(if quick { 250 } else { 2000 })),
-        },
+        repeats,
+        window,
         quick,
         strace,
         callgrind,
         callgrind_out,
+        multicore,
         output: output.unwrap_or_else(|| {
-            let name = match (callgrind, quick) {
-                (true, _) => "callgrind.md",
-                (false, true) => "quick.md",
-                (false, false) => "latest.md",
+            let name = match (callgrind, quick, is_multicore) {
+                (true, _, _) => "callgrind.md",
+                (false, _, true) => "workers.md",
+                (false, true, false) => "quick.md",
+                (false, false, false) => "latest.md",
             };
             PathBuf::from(results).join(name)
         }),
@@ -158,7 +205,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
 }
 
 fn parse_server(mut args: impl Iterator<Item = String>) -> Result<ServerOptions, String> {
-    let (mut kind, mut addr, mut cpu) = (None, None, None);
+    let (mut kind, mut addr, mut cpu, mut workers) = (None, None, None, None);
     let mut buffers = Buffers::Eager;
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -173,6 +220,7 @@ fn parse_server(mut args: impl Iterator<Item = String>) -> Result<ServerOptions,
                 addr = Some(text.parse().map_err(|_| format!("bad address {text:?}"))?);
             }
             "--cpu" => cpu = Some(parse_number(&flag, &value()?)?),
+            "--workers" => workers = Some(parse_number(&flag, &value()?)?.max(1)),
             LAZY_BUFFERS_FLAG => buffers = Buffers::Lazy,
             other => return Err(format!("unknown server argument {other:?}\n\n{USAGE}")),
         }
@@ -182,7 +230,22 @@ fn parse_server(mut args: impl Iterator<Item = String>) -> Result<ServerOptions,
         addr: addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
         cpu,
         buffers,
+        workers,
     })
+}
+
+/// A comma-separated list of counts, each at least 1.
+fn parse_list(flag: &str, list: &str) -> Result<Vec<usize>, String> {
+    let counts = list
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| parse_number(flag, item).map(|count| count.max(1)))
+        .collect::<Result<Vec<_>, _>>()?;
+    if counts.is_empty() {
+        return Err(format!("{flag} names no count"));
+    }
+    Ok(counts)
 }
 
 fn parse_servers(list: &str) -> Result<Vec<ServerKind>, String> {
