@@ -142,9 +142,7 @@ impl Shared {
     /// task does.
     pub(crate) fn stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
-        if self.parked.swap(false, Ordering::SeqCst) {
-            self.reactor.notify();
-        }
+        self.unpark();
     }
 
     pub(crate) fn is_stopping(&self) -> bool {

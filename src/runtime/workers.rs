@@ -28,12 +28,26 @@
 //! the kernel at once; the buffers stay in the ring's hands until their completion is
 //! reaped, as on one thread.
 //!
+//! Why a socket is not re-registered with the driver of the worker that polls it: a
+//! registration would have to move while another worker may be polling the same socket (the
+//! two halves of a split stream), while its old driver may be dispatching an event for it,
+//! and, on io_uring, while the old ring still holds a receive into the stream's buffer or a
+//! write-behind send; staying put is what makes none of that possible. The price is a
+//! cross-thread wake per event for a socket whose task runs elsewhere, and the driver that
+//! created many sockets (worker 0, for those made inside `block_on`) collects all their
+//! events. Moving the registration when the socket is idle is the next step.
+//!
+//! **Accepting.** A listener is registered like any socket. One accept loop accepts on the
+//! listener's driver, and the tasks it spawns for the connections spread them over the
+//! workers. There are no `SO_REUSEPORT` listeners per worker yet.
+//!
 //! **Idle.** A worker with nothing to run sleeps in its driver's wait; a spawn, a wake or
 //! a timer from another thread notifies that driver.
 //!
 //! **Drop.** The runtime tells every worker to stop and joins them; each cancels its own
 //! tasks and closes its driver's registrations on its own thread, as a runtime of one
-//! thread does when dropped.
+//! thread does when dropped. (A worker whose backend failed to wait has panicked, printing
+//! why; its tasks are then left to the process.)
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
