@@ -83,6 +83,12 @@ impl Counters {
         }
     }
 
+    /// How many sockets are registered now: the load measure by which accepted connections
+    /// are spread over the workers.
+    pub(crate) fn registrations(&self) -> usize {
+        self.registrations.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn registration_added(&self) {
         self.registrations.fetch_add(1, Ordering::Relaxed);
     }

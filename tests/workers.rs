@@ -19,6 +19,7 @@ per_backend!(plain:
     spawn_local_stays_on_the_calling_thread,
     a_stream_moved_between_workers_keeps_every_byte,
     streams_accepted_on_one_worker_are_served_on_others,
+    one_accept_loop_spreads_connections_over_the_workers_drivers,
     workers_run_tasks_between_block_on_calls,
     a_spawner_reaches_the_workers,
     stats_sum_the_workers_and_drop_releases_everything,
@@ -183,6 +184,38 @@ fn streams_accepted_on_one_worker_are_served_on_others(backend: &str) {
         assert!(served_by.len() > 1, "every connection was served on {served_by:?}");
         Ok(())
     });
+}
+
+/// One accept loop (inside `block_on`, whose sockets otherwise register with worker 0):
+/// the connections it accepts are registered with every worker's driver, the least loaded
+/// first.
+fn one_accept_loop_spreads_connections_over_the_workers_drivers(backend: &str) {
+    const CONNECTIONS: usize = 4 * WORKERS;
+    let runtime = workers(backend);
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Clients of the standard library, which register nowhere.
+    let clients = std::thread::spawn(move || {
+        (0..CONNECTIONS).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect::<Vec<_>>()
+    });
+    let accepted = runtime.block_on(async {
+        let mut accepted = Vec::new();
+        for _ in 0..CONNECTIONS {
+            accepted.push(listener.accept().await?.0);
+        }
+        Ok::<_, io::Error>(accepted)
+    });
+    let accepted = accepted.unwrap();
+    let clients = clients.join().unwrap();
+    let registrations: Vec<usize> =
+        runtime.worker_stats().iter().map(|one| one.registrations).collect();
+    assert_eq!(registrations.iter().sum::<usize>(), CONNECTIONS + 1, "{registrations:?}");
+    assert!(
+        registrations.iter().all(|&count| count >= CONNECTIONS / WORKERS - 1),
+        "connections registered with the workers unevenly: {registrations:?}"
+    );
+    drop((accepted, clients, listener));
 }
 
 /// The workers run their tasks on their own threads: also while the thread that built the

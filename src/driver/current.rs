@@ -28,6 +28,9 @@ thread_local! {
     /// The group of the runtime running on this thread; 0 for none, or for a runtime of
     /// one thread (whose reactors are never shared by another thread).
     static CURRENT_GROUP: Cell<usize> = const { Cell::new(0) };
+    /// The workers' reactors of the multi-worker runtime running on this thread, among which
+    /// accepted connections are spread; `None` on a runtime of one thread.
+    static GROUP_REACTORS: RefCell<Option<Arc<[Arc<Reactor>]>>> = const { RefCell::new(None) };
 }
 
 #[inline]
@@ -79,11 +82,41 @@ pub(crate) fn reactor() -> io::Result<Arc<Reactor>> {
 /// differ on the thread that calls `block_on` on a multi-worker runtime: it polls a driver
 /// of its own, only while inside `block_on`, so its sockets register with a worker's reactor,
 /// which is polled for as long as the runtime lives.
-pub(crate) fn enter(reactor: Arc<Reactor>, polled: &Reactor) -> ReactorGuard {
+///
+/// `group` lists the workers' reactors of a multi-worker runtime (see [`spread`]).
+pub(crate) fn enter(
+    reactor: Arc<Reactor>,
+    polled: &Reactor,
+    group: Option<Arc<[Arc<Reactor>]>>,
+) -> ReactorGuard {
     let previous_polled = CURRENT_REACTOR.with(|current| current.replace(address(polled)));
     let previous_group = CURRENT_GROUP.with(|current| current.replace(reactor.group()));
+    let previous_reactors = GROUP_REACTORS.with(|current| current.replace(group));
     let previous = CURRENT.with(|current| current.replace(Some(reactor)));
-    ReactorGuard { previous, previous_polled, previous_group }
+    ReactorGuard { previous, previous_polled, previous_group, previous_reactors }
+}
+
+/// Runs `register`, which registers a new socket (an accepted connection), with the reactor
+/// of the worker that has the fewest sockets registered as the current one, so that the
+/// connections one accept loop takes are spread over the workers' drivers; on a runtime of
+/// one thread, simply runs it.
+pub(crate) fn spread<R>(register: impl FnOnce() -> R) -> R {
+    let least_loaded = GROUP_REACTORS.with(|group| {
+        let group = group.borrow();
+        group.as_ref()?.iter().min_by_key(|reactor| reactor.registrations()).cloned()
+    });
+    let Some(reactor) = least_loaded else { return register() };
+    let previous = CURRENT.with(|current| current.replace(Some(reactor)));
+    // Put back also if `register` unwinds.
+    struct Restore(Option<Arc<Reactor>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let chosen = CURRENT.with(|current| current.replace(self.0.take()));
+            drop(chosen);
+        }
+    }
+    let _restore = Restore(previous);
+    register()
 }
 
 /// Puts back the reactor that was current before [`enter`].
@@ -92,6 +125,7 @@ pub(crate) struct ReactorGuard {
     previous: Option<Arc<Reactor>>,
     previous_polled: usize,
     previous_group: usize,
+    previous_reactors: Option<Arc<[Arc<Reactor>]>>,
 }
 
 impl Drop for ReactorGuard {
@@ -99,6 +133,8 @@ impl Drop for ReactorGuard {
         let previous = self.previous.take();
         CURRENT_REACTOR.with(|current| current.set(self.previous_polled));
         CURRENT_GROUP.with(|current| current.set(self.previous_group));
+        let reactors = self.previous_reactors.take();
+        let _left_reactors = GROUP_REACTORS.with(|current| current.replace(reactors));
         // Dropped outside the borrow.
         let _left = CURRENT.with(|current| current.replace(previous));
     }

@@ -13,6 +13,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::TcpStream;
 use super::addr::{ToSocketAddrs, try_each};
+use crate::driver::current;
 use crate::driver::reactor::{Registration, Shared};
 
 /// How many connections the operating system queues for `accept`.
@@ -104,12 +105,12 @@ impl TcpListener {
                     Some(peer) => peer,
                     None => stream.peer_addr()?,
                 };
-                Ok((TcpStream::from_std(stream)?, peer))
+                Ok((current::spread(|| TcpStream::from_std(stream))?, peer))
             });
         }
         self.io.poll_io(cx, Interest::READABLE, |listener| listener.accept()).map(|accepted| {
             let (stream, peer) = accepted?;
-            Ok((TcpStream::from_std(stream)?, peer))
+            Ok((current::spread(|| TcpStream::from_std(stream))?, peer))
         })
     }
 

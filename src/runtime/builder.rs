@@ -142,8 +142,10 @@ impl Builder {
     ///   the kernel at once. Readiness is never lost (it stays with the one registration),
     ///   and buffers stay with the ring until their completions are reaped. The cost: the
     ///   events of such a socket reach its task by a cross-thread wake.
-    /// - **Accepting.** One listener, one accept loop: connections are accepted on the
-    ///   listener's worker and spread over the workers by the tasks spawned for them.
+    /// - **Accepting.** One listener, one accept loop, on every platform: each accepted
+    ///   connection is registered with the driver of the worker that has the fewest sockets,
+    ///   and the task spawned for it goes to the worker with the fewest tasks queued. (No
+    ///   `SO_REUSEPORT` listener per worker yet.)
     /// - **Idle.** A worker with nothing to run sleeps in its driver's wait; work from another
     ///   thread notifies that driver.
     /// - **Drop.** Dropping the runtime stops every worker; each cancels its tasks and closes

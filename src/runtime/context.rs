@@ -58,7 +58,8 @@ fn reactor_guard(current: &Current) -> ReactorGuard {
         (Some(pool), None) => pool.reactor_for_registration(),
         _ => polled.clone(),
     };
-    current::enter(register_with, polled)
+    let group = current.pool.as_ref().map(|pool| pool.reactors());
+    current::enter(register_with, polled, group)
 }
 
 /// Makes a runtime current on this thread until the guard drops.

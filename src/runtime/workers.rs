@@ -33,13 +33,16 @@
 //! two halves of a split stream), while its old driver may be dispatching an event for it,
 //! and, on io_uring, while the old ring still holds a receive into the stream's buffer or a
 //! write-behind send; staying put is what makes none of that possible. The price is a
-//! cross-thread wake per event for a socket whose task runs elsewhere, and the driver that
-//! created many sockets (worker 0, for those made inside `block_on`) collects all their
-//! events. Moving the registration when the socket is idle is the next step.
+//! cross-thread wake per event for a socket whose task runs elsewhere. Moving the
+//! registration when the socket is idle is the next step.
 //!
-//! **Accepting.** A listener is registered like any socket. One accept loop accepts on the
-//! listener's driver, and the tasks it spawns for the connections spread them over the
-//! workers. There are no `SO_REUSEPORT` listeners per worker yet.
+//! **Accepting.** A listener is registered like any socket, and one accept loop accepts on
+//! the listener's driver. Each accepted connection is registered with the driver of the
+//! worker that has the fewest sockets registered (`driver::current::spread`), so that the
+//! event collection of the connections is shared by every worker whichever thread accepts
+//! them, and the tasks spawned for them spread over the workers by their queues. That is
+//! the "one acceptor, handed off by live load" model, on every platform; there are no
+//! `SO_REUSEPORT` listeners per worker yet.
 //!
 //! **Idle.** A worker with nothing to run sleeps in its driver's wait; a spawn, a wake or
 //! a timer from another thread notifies that driver.
@@ -50,7 +53,7 @@
 //! why; its tasks are then left to the process.)
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle as ThreadHandle;
 
@@ -58,7 +61,7 @@ use plexio_backends::registry::Driver;
 
 use super::context::{self, Current};
 use super::shared::Shared;
-use super::task::{JoinHandle, spawn_send_on};
+use super::task::{JoinHandle, cancelled, spawn_send_on};
 use super::{Core, executor};
 use crate::driver::reactor::Reactor;
 use crate::stats::{Counters, RuntimeStats};
@@ -70,8 +73,14 @@ static NEXT_GROUP: AtomicUsize = AtomicUsize::new(1);
 #[derive(Debug)]
 pub(crate) struct Pool {
     workers: Vec<Arc<Shared>>,
+    /// The workers' reactors, in the same order.
+    reactors: Arc<[Arc<Reactor>]>,
     /// Where the next search for the least busy worker starts.
     next: AtomicUsize,
+    /// Set when the runtime starts dropping: a task spawned from then on (by a destructor
+    /// that runs during the drop, on any worker) is cancelled at once, never run, as on a
+    /// runtime of one thread. Without it, a worker still running would take it.
+    closing: AtomicBool,
 }
 
 impl Pool {
@@ -86,6 +95,9 @@ impl Pool {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        if self.closing.load(Ordering::Acquire) {
+            return cancelled(future);
+        }
         spawn_send_on(self.least_busy().clone(), future)
     }
 
@@ -106,6 +118,11 @@ impl Pool {
             }
         }
         &self.workers[best]
+    }
+
+    /// The workers' reactors, among which accepted connections are spread.
+    pub(crate) fn reactors(&self) -> Arc<[Arc<Reactor>]> {
+        self.reactors.clone()
     }
 
     /// The reactor that sockets made on the thread of `block_on` register with.
@@ -158,10 +175,17 @@ impl Workers {
             executors[index] = Some(shared);
         }
         let pool = match started {
-            Ok(()) => Some(Arc::new(Pool {
-                workers: executors.into_iter().map(|shared| shared.expect("each sent")).collect(),
-                next: AtomicUsize::new(0),
-            })),
+            Ok(()) => {
+                let workers: Vec<Arc<Shared>> =
+                    executors.into_iter().map(|shared| shared.expect("each sent")).collect();
+                let reactors = workers.iter().map(|shared| shared.reactor.clone()).collect();
+                Some(Arc::new(Pool {
+                    workers,
+                    reactors,
+                    next: AtomicUsize::new(0),
+                    closing: AtomicBool::new(false),
+                }))
+            }
             Err(_) => None,
         };
         for sender in &pool_sender {
@@ -196,6 +220,7 @@ impl Workers {
 
     /// Stops every worker (each cancels its tasks on its own thread) and waits for them.
     pub(crate) fn stop_and_join(self) {
+        self.pool.closing.store(true, Ordering::Release);
         for shared in &self.pool.workers {
             shared.stop();
         }

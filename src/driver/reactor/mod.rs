@@ -114,6 +114,11 @@ impl Reactor {
         }
     }
 
+    /// How many sockets are registered here now.
+    pub(crate) fn registrations(&self) -> usize {
+        self.counters.registrations()
+    }
+
     /// The multi-worker runtime this reactor belongs to; 0 for a runtime of one thread.
     pub(crate) fn group(&self) -> usize {
         self.group
