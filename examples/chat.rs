@@ -86,7 +86,7 @@ pub async fn serve(listener: TcpListener, queue: usize) -> io::Result<()> {
     let room = Rc::new(Room::default());
     loop {
         let (stream, _) = listener.accept().await?;
-        plexio::spawn(join(room.clone(), stream, queue));
+        plexio::spawn_local(join(room.clone(), stream, queue));
     }
 }
 
@@ -107,7 +107,7 @@ async fn join(room: Rc<Room>, stream: TcpStream, queue: usize) -> io::Result<()>
     room.members
         .borrow_mut()
         .insert(id, Member { nick: nick.clone(), outbox, kicked: Some(kicked) });
-    let writer = plexio::spawn(deliver(inbox, write));
+    let writer = plexio::spawn_local(deliver(inbox, write));
 
     loop {
         select! {

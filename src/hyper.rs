@@ -66,9 +66,8 @@ use crate::net::UnixStream;
 
 /// The spawn function [`PlexioExecutor`] runs hyper's tasks with: one that accepts futures
 /// which are not `Send` (an HTTP/2 connection's tasks are `!Send` when its service or body
-/// is), on the runtime of the calling thread. Named once here, so that a runtime whose
-/// `spawn` comes to require `Send` is followed by changing this one line.
-use crate::task::spawn as spawn_on_this_thread;
+/// is), on the calling thread: `spawn_local`, since `spawn` takes only `Send` futures.
+use crate::task::spawn_local as spawn_on_this_thread;
 
 /// The most bytes one read takes from the socket into the scratch buffer.
 const SCRATCH_LEN: usize = 64 * 1024;

@@ -32,6 +32,11 @@
 //! .unwrap();
 //! ```
 //!
+//! A runtime runs on one thread ([`Runtime::new`], [`block_on`]) or on worker threads, one
+//! driver and executor each ([`Builder::worker_threads`]): [`spawn`] takes `Send` futures,
+//! which may run on any worker, and [`spawn_local`] keeps a future that is not `Send` on the
+//! calling thread.
+//!
 //! Errors on I/O paths are [`std::io::Error`]s; plexio's own failures are [`Error`], which
 //! travels inside an `io::Error` as its source where it happens on an I/O path.
 //!
@@ -81,9 +86,11 @@ pub mod time;
 mod util;
 
 pub use plexio_backends::Error;
-pub use runtime::{BACKEND_ENV, Builder, Runtime, Spawner, backends, block_on, current_backend};
+pub use runtime::{
+    BACKEND_ENV, Builder, Runtime, Spawner, backends, block_on, current_backend, current_worker,
+};
 pub use stats::{RuntimeStats, StatsHandle};
-pub use task::{JoinError, JoinHandle, spawn};
+pub use task::{JoinError, JoinHandle, spawn, spawn_local};
 
 /// The backend interface, for implementing a backend of your own.
 ///

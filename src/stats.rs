@@ -47,12 +47,20 @@ impl RuntimeStats {
 /// assert!(stats.get().is_empty());
 /// ```
 #[derive(Clone, Debug)]
-pub struct StatsHandle(pub(crate) Arc<Counters>);
+pub struct StatsHandle(pub(crate) Vec<Arc<Counters>>);
 
 impl StatsHandle {
-    /// The counts now.
+    /// The counts now: on a multi-worker runtime, the sums over its threads.
     pub fn get(&self) -> RuntimeStats {
-        self.0.snapshot()
+        let mut sum = RuntimeStats::default();
+        for counters in &self.0 {
+            let one = counters.snapshot();
+            sum.tasks += one.tasks;
+            sum.registrations += one.registrations;
+            sum.timers += one.timers;
+            sum.sockets += one.sockets;
+        }
+        sum
     }
 }
 
@@ -73,6 +81,12 @@ impl Counters {
             timers: self.timers.load(Ordering::Relaxed),
             sockets: self.sockets.load(Ordering::Relaxed),
         }
+    }
+
+    /// How many sockets are registered now: the load measure by which accepted connections
+    /// are spread over the workers.
+    pub(crate) fn registrations(&self) -> usize {
+        self.registrations.load(Ordering::Relaxed)
     }
 
     pub(crate) fn registration_added(&self) {

@@ -70,7 +70,7 @@ impl Client {
 async fn room(queue: usize) -> io::Result<std::net::SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    plexio::spawn(chat::serve(listener, queue));
+    plexio::spawn_local(chat::serve(listener, queue));
     Ok(addr)
 }
 

@@ -519,12 +519,12 @@ fn the_block_on_future_runs_in_wake_order_with_the_tasks() {
         let start = Instant::now();
         let order = Rc::new(RefCell::new(Vec::new()));
         let task_order = order.clone();
-        let task = plexio::spawn(async move {
+        let task = plexio::spawn_local(async move {
             sleep_until(start + step).await;
             task_order.borrow_mut().push("task");
         });
         // Holds the runtime thread until both timers are due: they fire in one turn.
-        plexio::spawn(async move {
+        plexio::spawn_local(async move {
             while Instant::now() < start + 2 * step {
                 std::thread::sleep(start + 2 * step - Instant::now());
             }

@@ -22,7 +22,7 @@ use util::{
     spawn_echo_server,
 };
 
-per_backend!(
+per_backend!(workers:
     many_connections_echo_with_random_write_sizes,
     slow_sender_one_byte_at_a_time_never_hangs_the_reader,
     partial_reader_is_woken_for_the_rest,
@@ -249,7 +249,7 @@ fn reads_raced_by_short_timeouts_lose_no_byte(backend: &str) {
     run(backend, || async move {
         let (mut client, mut server) = pair().await?;
         let consumed = Rc::new(Cell::new(0u64));
-        let writer = plexio::spawn({
+        let writer = plexio::spawn_local({
             let consumed = consumed.clone();
             async move {
                 let mut random = Random::new(5);
@@ -330,7 +330,7 @@ fn dropping_sockets_during_dispatch_is_safe(backend: &str) {
             for index in 0..PAIRS {
                 let servers = servers.clone();
                 let woken = woken.clone();
-                readers.push(plexio::spawn(async move {
+                readers.push(plexio::spawn_local(async move {
                     let readable = std::future::poll_fn(|cx| {
                         let mut servers = servers.borrow_mut();
                         let Some(server) = servers[index].as_mut() else {
@@ -408,7 +408,7 @@ async fn timers_fire_in_order(count: usize, lead: Duration) -> io::Result<bool> 
     for _ in 0..count {
         let deadline = start + Duration::from_micros(random.below(200_000) as u64);
         let (fired, waiting) = (fired.clone(), waiting.clone());
-        tasks.push(plexio::spawn(async move {
+        tasks.push(plexio::spawn_local(async move {
             let sleeping = sleep_until(deadline);
             // Counted in the same poll that first polls the timer, just below.
             waiting.set(waiting.get() + 1);
@@ -530,7 +530,7 @@ fn busy_connections_stay_responsive_among_thousands_of_idle_ones(backend: &str) 
             .map(|id| {
                 let progress = Rc::clone(&progress);
                 let laggard_at_first_finish = Rc::clone(&laggard_at_first_finish);
-                plexio::spawn(async move {
+                plexio::spawn_local(async move {
                     let mut stream = TcpStream::connect(addr).await?;
                     let mut latencies = Vec::with_capacity(rounds);
                     let mut message = [0u8; 64];
@@ -558,8 +558,12 @@ fn busy_connections_stay_responsive_among_thousands_of_idle_ones(backend: &str) 
             latencies.extend(worker.await??);
         }
         let slowest = laggard_at_first_finish.get().expect("a worker finished");
+        // One thread serves its tasks in the order they are woken, so none falls far behind.
+        // Worker threads share the CPUs as the operating system schedules them: there the
+        // guarantee is that no round trip stalls (above), not that they keep pace.
+        let one_thread = util::worker_threads(backend).is_none();
         assert!(
-            slowest >= rounds / 4,
+            !one_thread || slowest >= rounds / 4,
             "starvation: when the first of {busy} busy connections finished {rounds} rounds, \
              one had done only {slowest}"
         );
@@ -781,7 +785,7 @@ fn reading_a_socket_that_is_always_writable_does_not_livelock(backend: &str) {
         let (mut busy, flooder) = pair().await?;
         let (mut flood_reader, mut flood_writer) = flooder.into_split();
         let stop = Rc::new(Cell::new(false));
-        let flood = plexio::spawn({
+        let flood = plexio::spawn_local({
             let stop = stop.clone();
             async move {
                 let chunk = [0x5a; 4096];

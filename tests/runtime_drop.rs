@@ -17,7 +17,7 @@ use futures::io::{AsyncReadExt, AsyncWriteExt};
 use plexio::net::{TcpListener, TcpStream, UdpSocket};
 use plexio::time::{interval, sleep};
 
-per_backend!(
+per_backend!(workers:
     dropping_the_runtime_mid_flight_releases_everything,
     a_task_spawned_by_a_destructor_while_the_runtime_drops_releases_its_socket,
     operations_dropped_at_every_stage_lose_nothing_and_leak_nothing,

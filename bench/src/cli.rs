@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::load::Window;
+use crate::multicore::{self, MulticoreOptions};
 use crate::scenario::{self, Case};
 use crate::server::http::HttpServerKind;
 use crate::server::{Buffers, LAZY_BUFFERS_FLAG, ServerKind};
@@ -14,7 +15,10 @@ pub const USAGE: &str = "\
 usage: plexio-bench [--scenario NAME[,NAME...]] [--servers KIND[,KIND...]] [--repeats N]
                     [--duration SECS] [--warmup SECS] [--idle-connections N] [--quick]
                     [--output PATH] [--strace | --callgrind [--callgrind-out DIR]]
-       plexio-bench server --kind KIND --addr HOST:PORT [--cpu N] [--lazy-buffers]
+       plexio-bench --workers N[,N...] [--servers KIND[,KIND...]] [--connections N]
+                    [--load-threads N] [--repeats N] [--duration SECS] [--warmup SECS]
+       plexio-bench server --kind KIND --addr HOST:PORT [--cpu N] [--workers N]
+                    [--lazy-buffers]
        plexio-bench http-server --kind plexio-mio|plexio-uring|tokio-ct [--cpu N]
 
 scenarios: all (default), pingpong-64, pingpong-4k, stream-64k, idle-10k, http; pingpong-64x50
@@ -22,8 +26,9 @@ scenarios: all (default), pingpong-64, pingpong-4k, stream-64k, idle-10k, http; 
            plexio-uring and tokio-ct, loaded by wrk; --servers does not apply) writes
            bench/results/http.md when run alone
 servers:   plexio-select, plexio-poll, plexio-mio, plexio-polling, plexio-uring,
-           plexio-uring-owned, tokio-ct, tokio-mt, smol, monoio, compio, raw-epoll (default:
-           all of them; plexio-uring*, monoio, compio and raw-epoll on Linux only)
+           plexio-uring-owned, tokio-ct, tokio-mt, tokio-tpc, smol, monoio, compio, raw-epoll
+           (default: all of them; plexio-uring*, tokio-tpc, monoio, compio and raw-epoll on
+           Linux only)
 defaults:  --repeats 3 --duration 2 --warmup 0.5 --idle-connections 10000,
            --output bench/results/latest.md
 --quick:   a smoke run of about 30 s: --repeats 1 --duration 0.25 --warmup 0.1
@@ -35,6 +40,11 @@ defaults:  --repeats 3 --duration 2 --warmup 0.5 --idle-connections 10000,
            measured window (Linux, needs valgrind); --output defaults to
            bench/results/callgrind.md; --callgrind-out DIR keeps each server's dump there
            (callgrind.out.KIND.CONNECTIONS, for callgrind_annotate)
+--workers: instead, the multi-core scenario: 64-byte ping-pong over --connections (400)
+           connections against each server (default plexio-mio, plexio-uring, tokio-mt,
+           tokio-tpc) with each worker count, driven by --load-threads threads (default: as
+           many as the server has workers); --output defaults to bench/results/workers.md
+server --workers N: worker threads of plexio's servers, tokio-mt and tokio-tpc
 server --lazy-buffers: hold no buffer while a connection is idle; allocate it when the socket
            is readable and drop it once the data is echoed (the driver uses it for idle-10k)";
 
@@ -74,6 +84,8 @@ pub struct BenchOptions {
     pub callgrind_out: Option<PathBuf>,
     /// Whether to run the `http` scenario (after the echo cases).
     pub http: bool,
+    /// `--workers`: run the multi-core scenario instead, with these worker counts.
+    pub multicore: Option<MulticoreOptions>,
 }
 
 /// The `http-server` subcommand's options.
@@ -96,6 +108,8 @@ pub struct ServerOptions {
     pub cpu: Option<usize>,
     /// When each connection's buffer is allocated.
     pub buffers: Buffers,
+    /// Worker threads, for the servers that have them.
+    pub workers: Option<usize>,
 }
 
 /// Parses the arguments after the program name.
@@ -120,6 +134,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut strace = false;
     let mut callgrind = false;
     let mut callgrind_out = None;
+    let mut workers = None;
+    let mut connections = None;
+    let mut load_threads = None;
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
@@ -134,6 +151,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--strace" => strace = true,
             "--callgrind" => callgrind = true,
             "--callgrind-out" => callgrind_out = Some(PathBuf::from(value()?)),
+            "--workers" => workers = Some(parse_list(&flag, &value()?)?),
+            "--connections" => connections = Some(parse_number(&flag, &value()?)?.max(1)),
+            "--load-threads" => load_threads = Some(parse_number(&flag, &value()?)?.max(1)),
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
         }
@@ -163,28 +183,55 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     }
     let results = concat!(env!("CARGO_MANIFEST_DIR"), "/results");
     let http_only = http && cases.is_empty();
+    let repeats = repeats.unwrap_or(if quick { 1 } else { 3 });
+    let window = Window {
+        warmup: warmup.unwrap_or(Duration::from_millis(if quick { 100 } else { 500 })),
+        duration: duration.unwrap_or(Duration::from_millis(if quick { 250 } else { 2000 })),
+    };
+    let multicore = match workers {
+        None => None,
+        Some(workers) => {
+            let servers = servers.clone().unwrap_or_else(multicore::default_servers);
+            if let Some(kind) = servers.iter().find(|kind| !multicore::has_workers(**kind)) {
+                return Err(format!(
+                    "{kind} has no worker threads; --workers needs servers that do"
+                ));
+            }
+            Some(MulticoreOptions {
+                workers,
+                servers,
+                connections: connections.unwrap_or(400),
+                load_threads,
+                repeats,
+                window,
+            })
+        }
+    };
+    let is_multicore = multicore.is_some();
+    if !is_multicore && (connections.is_some() || load_threads.is_some()) {
+        return Err("--connections and --load-threads go with --workers".to_owned());
+    }
     Ok(Command::Bench(BenchOptions {
         http,
         cases,
         servers: servers.unwrap_or_else(|| {
             ServerKind::ALL.into_iter().filter(|kind| kind.is_supported()).collect()
         }),
-        repeats: repeats.unwrap_or(if quick { 1 } else { 3 }),
-        window: Window {
-            warmup: warmup.unwrap_or(Duration::from_millis(if quick { 100 } else { 500 })),
-            duration: duration.unwrap_or(Duration::from_millis(if quick { 250 } else { 2000 })),
-        },
+        repeats,
+        window,
         quick,
         strace,
         callgrind,
         callgrind_out,
+        multicore,
         output: output.unwrap_or_else(|| {
-            let name = match (callgrind, quick, http_only) {
-                (true, _, _) => "callgrind.md",
-                (false, true, true) => "quick-http.md",
-                (false, false, true) => "http.md",
-                (false, true, false) => "quick.md",
-                (false, false, false) => "latest.md",
+            let name = match (callgrind, is_multicore, quick, http_only) {
+                (true, _, _, _) => "callgrind.md",
+                (false, true, _, _) => "workers.md",
+                (false, false, true, true) => "quick-http.md",
+                (false, false, false, true) => "http.md",
+                (false, false, true, false) => "quick.md",
+                (false, false, false, false) => "latest.md",
             };
             PathBuf::from(results).join(name)
         }),
@@ -192,7 +239,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
 }
 
 fn parse_server(mut args: impl Iterator<Item = String>) -> Result<ServerOptions, String> {
-    let (mut kind, mut addr, mut cpu) = (None, None, None);
+    let (mut kind, mut addr, mut cpu, mut workers) = (None, None, None, None);
     let mut buffers = Buffers::Eager;
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -207,6 +254,7 @@ fn parse_server(mut args: impl Iterator<Item = String>) -> Result<ServerOptions,
                 addr = Some(text.parse().map_err(|_| format!("bad address {text:?}"))?);
             }
             "--cpu" => cpu = Some(parse_number(&flag, &value()?)?),
+            "--workers" => workers = Some(parse_number(&flag, &value()?)?.max(1)),
             LAZY_BUFFERS_FLAG => buffers = Buffers::Lazy,
             other => return Err(format!("unknown server argument {other:?}\n\n{USAGE}")),
         }
@@ -216,6 +264,7 @@ fn parse_server(mut args: impl Iterator<Item = String>) -> Result<ServerOptions,
         addr: addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
         cpu,
         buffers,
+        workers,
     })
 }
 
@@ -236,6 +285,20 @@ fn parse_http_server(mut args: impl Iterator<Item = String>) -> Result<HttpServe
         }
     }
     Ok(HttpServerOptions { kind: kind.ok_or("http-server needs --kind")?, cpu })
+}
+
+/// A comma-separated list of counts, each at least 1.
+fn parse_list(flag: &str, list: &str) -> Result<Vec<usize>, String> {
+    let counts = list
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| parse_number(flag, item).map(|count| count.max(1)))
+        .collect::<Result<Vec<_>, _>>()?;
+    if counts.is_empty() {
+        return Err(format!("{flag} names no count"));
+    }
+    Ok(counts)
 }
 
 fn parse_servers(list: &str) -> Result<Vec<ServerKind>, String> {

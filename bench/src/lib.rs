@@ -25,6 +25,7 @@
 //! * [`stats`]: percentiles, medians and spreads.
 //! * [`results`]: the figures and outcomes a run produces.
 //! * [`runner`]: runs every scenario against every server, repeatedly.
+//! * [`multicore`]: `--workers`, the multi-core scenario and its report.
 //! * [`report`]: renders the results as markdown.
 
 #[cfg(target_os = "linux")]
@@ -35,6 +36,7 @@ pub mod http;
 pub mod idle;
 pub mod load;
 pub mod machine;
+pub mod multicore;
 pub mod pattern;
 pub mod process;
 pub mod procfs;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use plexio_bench::cli::HttpServerOptions;
 use plexio_bench::cli::{self, Command, ServerOptions};
 use plexio_bench::error::BenchError;
-use plexio_bench::{http, report, runner, server, system};
+use plexio_bench::{http, multicore, report, runner, server, system};
 
 fn main() -> ExitCode {
     match cli::parse(std::env::args().skip(1)) {
@@ -17,6 +17,16 @@ fn main() -> ExitCode {
         }
         Ok(Command::Server(options)) => run_server(&options),
         Ok(Command::HttpServer(options)) => run_http_server(&options),
+        Ok(Command::Bench(options)) if options.multicore.is_some() => {
+            let multicore = options.multicore.as_ref().expect("checked by the guard");
+            match multicore::run(multicore) {
+                Ok(markdown) => print_and_write(&markdown, &options.output),
+                Err(error) => {
+                    eprintln!("plexio-bench: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Ok(Command::Bench(options)) if options.strace => diagnose_syscalls(&options),
         Ok(Command::Bench(options)) if options.callgrind => diagnose_instructions(&options),
         Ok(Command::Bench(options)) => match bench(&options) {
@@ -127,7 +137,7 @@ fn run_server(options: &ServerOptions) -> ExitCode {
             eprintln!("{} server: cannot pin to CPU {cpu}: {error}", options.kind);
         }
     }
-    match server::serve(options.kind, options.addr, options.buffers) {
+    match server::serve(options.kind, options.addr, options.buffers, options.workers) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("{} server: {error}", options.kind);

@@ -33,7 +33,18 @@ impl ServerProcess {
         cpu: Option<usize>,
         buffers: Buffers,
     ) -> Result<ServerProcess, BenchError> {
-        ServerProcess::start_with(Command::new(std::env::current_exe()?), kind, cpu, buffers)
+        ServerProcess::start_with(Command::new(std::env::current_exe()?), kind, cpu, buffers, &[])
+    }
+
+    /// Starts a `kind` server with `workers` worker threads (`server --workers`), unpinned
+    /// and with eager buffers, and waits until it listens: the multi-core scenario's servers.
+    pub fn start_with_workers(
+        kind: ServerKind,
+        workers: usize,
+    ) -> Result<ServerProcess, BenchError> {
+        let command = Command::new(std::env::current_exe()?);
+        let extra = ["--workers".to_owned(), workers.to_string()];
+        ServerProcess::start_with(command, kind, None, Buffers::Eager, &extra)
     }
 
     /// Like [`start`](Self::start) with eager buffers (the diagnostics run echo cases only),
@@ -47,7 +58,7 @@ impl ServerProcess {
         cpu: Option<usize>,
     ) -> Result<ServerProcess, BenchError> {
         wrapper.arg(std::env::current_exe()?);
-        ServerProcess::start_with(wrapper, kind, cpu, Buffers::Eager)
+        ServerProcess::start_with(wrapper, kind, cpu, Buffers::Eager, &[])
     }
 
     /// [`start_wrapped`](Self::start_wrapped) under `strace -c -f`, which writes its syscall
@@ -70,8 +81,9 @@ impl ServerProcess {
         kind: ServerKind,
         cpu: Option<usize>,
         buffers: Buffers,
+        extra: &[String],
     ) -> Result<ServerProcess, BenchError> {
-        command.args(server_args(kind, cpu, buffers));
+        command.args(server_args(kind, cpu, buffers)).args(extra);
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -3,6 +3,13 @@
 //! The runtime makes its reactor current while it runs (see `runtime::context`, which
 //! keeps the rest of what is current); sockets read it here, below the runtime, to
 //! register with it and to check that they are polled on its thread.
+//!
+//! On a multi-worker runtime every worker has its own reactor, and all of them carry the
+//! runtime's *group* number (`Reactor::group`). A socket registered with one worker's
+//! reactor may be waited on from any thread of the same runtime: every worker polls its
+//! reactor for as long as the runtime lives, and the backend contract lets another thread
+//! register, re-arm and deregister while the owner waits. So the check below accepts a
+//! reactor of the current group, and refuses one of another runtime (`OtherRuntime`).
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -18,6 +25,12 @@ thread_local! {
     /// Addresses stay unique for as long as a socket can ask, since every registration
     /// keeps its reactor alive.
     static CURRENT_REACTOR: Cell<usize> = const { Cell::new(0) };
+    /// The group of the runtime running on this thread; 0 for none, or for a runtime of
+    /// one thread (whose reactors are never shared by another thread).
+    static CURRENT_GROUP: Cell<usize> = const { Cell::new(0) };
+    /// The workers' reactors of the multi-worker runtime running on this thread, among which
+    /// accepted connections are spread; `None` on a runtime of one thread.
+    static GROUP_REACTORS: RefCell<Option<Arc<[Arc<Reactor>]>>> = const { RefCell::new(None) };
 }
 
 #[inline]
@@ -34,11 +47,19 @@ fn address(reactor: &Reactor) -> usize {
 #[inline]
 pub(crate) fn check_current(reactor: &Reactor) -> io::Result<()> {
     let current = CURRENT_REACTOR.with(Cell::get);
-    if current == address(reactor) { Ok(()) } else { Err(not_current(current)) }
+    if current == address(reactor) { Ok(()) } else { same_group_or_error(reactor, current) }
 }
 
 #[cold]
 #[inline(never)]
+fn same_group_or_error(reactor: &Reactor, current: usize) -> io::Result<()> {
+    let group = reactor.group();
+    if group != 0 && CURRENT_GROUP.with(Cell::get) == group {
+        return Ok(());
+    }
+    Err(not_current(current))
+}
+
 fn not_current(current: usize) -> io::Error {
     if current == 0 {
         plexio_backends::Error::NoRuntime.into()
@@ -56,22 +77,64 @@ pub(crate) fn reactor() -> io::Result<Arc<Reactor>> {
 
 /// Makes `reactor` current on this thread until the guard drops, which puts back whatever
 /// was current before (nothing, unless a runtime is dropped inside another one's task).
-pub(crate) fn enter(reactor: Arc<Reactor>) -> ReactorGuard {
-    CURRENT_REACTOR.with(|current| current.set(address(&reactor)));
+///
+/// `polled` is the reactor this thread polls; new sockets register with `reactor`. They
+/// differ on the thread that calls `block_on` on a multi-worker runtime: it polls a driver
+/// of its own, only while inside `block_on`, so its sockets register with a worker's reactor,
+/// which is polled for as long as the runtime lives.
+///
+/// `group` lists the workers' reactors of a multi-worker runtime (see [`spread`]).
+pub(crate) fn enter(
+    reactor: Arc<Reactor>,
+    polled: &Reactor,
+    group: Option<Arc<[Arc<Reactor>]>>,
+) -> ReactorGuard {
+    let previous_polled = CURRENT_REACTOR.with(|current| current.replace(address(polled)));
+    let previous_group = CURRENT_GROUP.with(|current| current.replace(reactor.group()));
+    let previous_reactors = GROUP_REACTORS.with(|current| current.replace(group));
     let previous = CURRENT.with(|current| current.replace(Some(reactor)));
-    ReactorGuard { previous }
+    ReactorGuard { previous, previous_polled, previous_group, previous_reactors }
+}
+
+/// Runs `register`, which registers a new socket (an accepted connection), with the reactor
+/// of the worker that has the fewest sockets registered as the current one, so that the
+/// connections one accept loop takes are spread over the workers' drivers; on a runtime of
+/// one thread, simply runs it.
+pub(crate) fn spread<R>(register: impl FnOnce() -> R) -> R {
+    let least_loaded = GROUP_REACTORS.with(|group| {
+        let group = group.borrow();
+        group.as_ref()?.iter().min_by_key(|reactor| reactor.registrations()).cloned()
+    });
+    let Some(reactor) = least_loaded else { return register() };
+    let previous = CURRENT.with(|current| current.replace(Some(reactor)));
+    // Put back also if `register` unwinds.
+    struct Restore(Option<Arc<Reactor>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let chosen = CURRENT.with(|current| current.replace(self.0.take()));
+            drop(chosen);
+        }
+    }
+    let _restore = Restore(previous);
+    register()
 }
 
 /// Puts back the reactor that was current before [`enter`].
 #[derive(Debug)]
 pub(crate) struct ReactorGuard {
     previous: Option<Arc<Reactor>>,
+    previous_polled: usize,
+    previous_group: usize,
+    previous_reactors: Option<Arc<[Arc<Reactor>]>>,
 }
 
 impl Drop for ReactorGuard {
     fn drop(&mut self) {
         let previous = self.previous.take();
-        CURRENT_REACTOR.with(|current| current.set(previous.as_deref().map_or(0, address)));
+        CURRENT_REACTOR.with(|current| current.set(self.previous_polled));
+        CURRENT_GROUP.with(|current| current.set(self.previous_group));
+        let reactors = self.previous_reactors.take();
+        let _left_reactors = GROUP_REACTORS.with(|current| current.replace(reactors));
         // Dropped outside the borrow.
         let _left = CURRENT.with(|current| current.replace(previous));
     }

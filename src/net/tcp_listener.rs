@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 
 use super::addr::{ToSocketAddrs, try_each};
 use super::{TcpSocket, TcpStream};
+use crate::driver::current;
 use crate::driver::reactor::{Registration, Shared};
 use futures::Stream;
 use plexio_backends::Interest;
@@ -100,12 +101,12 @@ impl TcpListener {
                     Some(peer) => peer,
                     None => stream.peer_addr()?,
                 };
-                Ok((TcpStream::from_std(stream)?, peer))
+                Ok((current::spread(|| TcpStream::from_std(stream))?, peer))
             });
         }
         self.io.poll_io(cx, Interest::READABLE, |listener| listener.accept()).map(|accepted| {
             let (stream, peer) = accepted?;
-            Ok((TcpStream::from_std(stream)?, peer))
+            Ok((current::spread(|| TcpStream::from_std(stream))?, peer))
         })
     }
 

@@ -1,12 +1,14 @@
-//! `Builder`: choosing a runtime's backend.
+//! `Builder`: choosing a runtime's backend and its number of worker threads.
 
 use std::fmt;
+use std::io;
 use std::sync::Arc;
 
 use plexio_backends::registry::{self, Driver};
 use plexio_backends::{Backend, Error};
 
 use super::Runtime;
+use super::workers::{Pool, Workers};
 
 /// The environment variable that names the backend when the builder does not.
 pub const BACKEND_ENV: &str = "PLEXIO_BACKEND";
@@ -30,6 +32,8 @@ pub const BACKEND_ENV: &str = "PLEXIO_BACKEND";
 #[derive(Default)]
 pub struct Builder {
     choice: Choice,
+    /// `None`: a runtime of one thread.
+    worker_threads: Option<usize>,
 }
 
 #[derive(Default)]
@@ -39,6 +43,7 @@ enum Choice {
     Named(String),
     Custom(Arc<dyn Backend>),
     Driver(Driver),
+    Factory(Box<dyn FnMut() -> Result<Driver, Error>>),
 }
 
 impl Builder {
@@ -82,21 +87,149 @@ impl Builder {
         self
     }
 
+    /// Runs the runtime on drivers that `open` makes: one for the runtime's own thread,
+    /// and one per worker thread of a multi-worker runtime. The way to run a backend or a
+    /// completion driver of your own (or one of plexio's, wrapped) with worker threads,
+    /// since one instance serves one thread.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), plexio::Error> {
+    /// let name = plexio::backends()[0];
+    /// let runtime = plexio::Runtime::builder()
+    ///     .driver_factory(move || plexio::backend::open_driver(name))
+    ///     .worker_threads(2)
+    ///     .build()?;
+    /// assert_eq!(runtime.worker_threads(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn driver_factory(
+        mut self,
+        open: impl FnMut() -> Result<Driver, Error> + 'static,
+    ) -> Builder {
+        self.choice = Choice::Factory(Box::new(open));
+        self
+    }
+
+    /// Builds a multi-worker runtime of `count` worker threads, each with its own driver
+    /// (its own instance of the chosen backend, or its own io_uring ring), executor and
+    /// timers. [`spawn`](crate::spawn) places `Send` tasks on the workers, where they run
+    /// all the time, not only inside `block_on`; [`spawn_local`](crate::task::spawn_local)
+    /// keeps a task on the thread that calls it. The thread that builds the runtime keeps an
+    /// executor of its own for `block_on` and its `spawn_local` tasks.
+    ///
+    /// A backend given as a value ([`custom_backend`](Builder::custom_backend),
+    /// [`custom_completion_driver`](Builder::custom_completion_driver),
+    /// [`driver`](Builder::driver)) is one instance, which serves one thread only: such a
+    /// builder fails to build with more than that thread (see [`build`](Builder::build)).
+    /// Choose the backend by name, or give a [`driver_factory`](Builder::driver_factory).
+    ///
+    /// # How the work is shared, and why
+    ///
+    /// - **Tasks.** A `Send` task is placed when spawned on the worker with the fewest tasks
+    ///   queued (ties go round-robin) and stays there: there is no stealing. Its wake-ups
+    ///   (its sockets' events, its timers) then mostly come from its own worker, with no
+    ///   hand-off between threads, and each run queue is popped by one thread only, as simple
+    ///   as the single-threaded executor. The cost: a worker that drew the long tasks cannot
+    ///   hand them to an idle one; a server that spawns a task per connection sends each new
+    ///   connection to the least busy worker.
+    /// - **Sockets.** A socket registers with the driver of the worker that creates it (on
+    ///   the thread of `block_on`, with worker 0's: that thread's own driver runs only inside
+    ///   `block_on`). Moved inside a task to another worker it keeps that registration and
+    ///   works there: every worker polls its driver for as long as the runtime lives, a
+    ///   backend accepts re-arming and deregistration from any thread, and an io_uring
+    ///   operation submitted from another worker notifies the ring's thread, which hands it to
+    ///   the kernel at once. Readiness is never lost (it stays with the one registration),
+    ///   and buffers stay with the ring until their completions are reaped. The cost: the
+    ///   events of such a socket reach its task by a cross-thread wake.
+    /// - **Accepting.** One listener, one accept loop, on every platform: each accepted
+    ///   connection is registered with the driver of the worker that has the fewest sockets,
+    ///   and the task spawned for it goes to the worker with the fewest tasks queued. (No
+    ///   `SO_REUSEPORT` listener per worker yet.)
+    /// - **Idle.** A worker with nothing to run sleeps in its driver's wait; work from another
+    ///   thread notifies that driver.
+    /// - **Drop.** Dropping the runtime stops every worker; each cancels its tasks and closes
+    ///   its registrations on its own thread.
+    ///
+    /// # Panics
+    ///
+    /// If `count` is 0.
+    ///
+    /// ```
+    /// let runtime = plexio::Runtime::builder().worker_threads(2).build()?;
+    /// let sum = runtime.block_on(async {
+    ///     let tasks: Vec<_> = (0..8u64).map(|n| plexio::spawn(async move { n * n })).collect();
+    ///     let mut sum = 0;
+    ///     for task in tasks {
+    ///         sum += task.await.unwrap();
+    ///     }
+    ///     sum
+    /// });
+    /// assert_eq!(sum, 140);
+    /// # Ok::<(), plexio::Error>(())
+    /// ```
+    pub fn worker_threads(mut self, count: usize) -> Builder {
+        assert!(count > 0, "a multi-worker runtime needs at least one worker thread");
+        self.worker_threads = Some(count);
+        self
+    }
+
+    /// [`worker_threads`](Builder::worker_threads) with one worker per CPU this process
+    /// may run on (`std::thread::available_parallelism`; 1 if the system cannot say).
+    pub fn worker_thread_per_cpu(self) -> Builder {
+        let count = std::thread::available_parallelism().map_or(1, usize::from);
+        self.worker_threads(count)
+    }
+
     /// Builds the runtime.
+    ///
+    /// Fails if the backend cannot be opened (see [`backend`](Builder::backend)), and with
+    /// [`Error::BackendCreation`] when [`worker_threads`](Builder::worker_threads) is asked
+    /// of a backend given as one value, or when a worker thread cannot be started.
     pub fn build(self) -> Result<Runtime, Error> {
-        let (chosen, how) = match self.choice {
-            Choice::Custom(backend) => (Ok(Driver::Readiness(backend)), Why::Given),
-            Choice::Driver(driver) => (Ok(driver), Why::Given),
-            Choice::Named(name) => (registry::open_driver(Some(&name)), Why::Named),
+        let worker_threads = self.worker_threads;
+        let (first, open, how) = match self.choice {
+            Choice::Custom(backend) => (Ok(Driver::Readiness(backend)), None, Why::Given),
+            Choice::Driver(driver) => (Ok(driver), None, Why::Given),
+            Choice::Factory(mut open) => (open(), Some(open), Why::Given),
+            Choice::Named(name) => opener(registry::resolve(Some(&name)), Why::Named),
             Choice::Default => {
-                match std::env::var(BACKEND_ENV).ok().filter(|name| !name.trim().is_empty()) {
-                    Some(name) => (registry::open_driver(Some(&name)), Why::Environment),
-                    None => (registry::open_driver(None), Why::Preferred),
-                }
+                let from_env =
+                    std::env::var(BACKEND_ENV).ok().filter(|name| !name.trim().is_empty());
+                let how = if from_env.is_some() { Why::Environment } else { Why::Preferred };
+                opener(registry::resolve(from_env.as_deref()), how)
             }
         };
-        trace_choice(&chosen, how);
-        Ok(Runtime::with_driver(chosen?))
+        trace_choice(&first, how);
+        let first = first?;
+        let Some(mut open) = open else { return single(first, worker_threads) };
+        let Some(count) = worker_threads else {
+            return Ok(Runtime::with_executor(super::executor(first, 0), None));
+        };
+        let group = Pool::new_group();
+        // The thread that builds the runtime keeps the first driver, for `block_on`.
+        let name = first.name();
+        let drivers = (0..count).map(|_| open()).collect::<Result<Vec<_>, _>>()?;
+        let workers = Workers::start(drivers, group)
+            .map_err(|source| Error::BackendCreation { name, source })?;
+        Ok(Runtime::with_executor(super::executor(first, group), Some(workers)))
+    }
+}
+
+/// Opens drivers of the backend `name` resolved to, the first one now: what a runtime
+/// whose backend is chosen by name opens, once per thread.
+type Opener = Box<dyn FnMut() -> Result<Driver, Error>>;
+
+fn opener(
+    name: Result<&'static str, Error>,
+    how: Why,
+) -> (Result<Driver, Error>, Option<Opener>, Why) {
+    match name {
+        Ok(name) => {
+            let mut open: Opener = Box::new(move || registry::open_driver(Some(name)));
+            (open(), Some(open), how)
+        }
+        Err(error) => (Err(error), None, how),
     }
 }
 
@@ -137,6 +270,22 @@ fn trace_choice(chosen: &Result<Driver, Error>, how: Why) {
     }
 }
 
+/// A runtime on the one driver given as a value: one thread only.
+fn single(driver: Driver, worker_threads: Option<usize>) -> Result<Runtime, Error> {
+    if worker_threads.is_some() {
+        return Err(Error::BackendCreation {
+            name: driver.name(),
+            source: io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a backend given as a value serves one thread, so it cannot run worker \
+                     threads; choose the backend by name (Builder::backend) for a \
+                     multi-worker runtime",
+            ),
+        });
+    }
+    Ok(Runtime::with_executor(super::executor(driver, 0), None))
+}
+
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let choice = match &self.choice {
@@ -144,7 +293,11 @@ impl fmt::Debug for Builder {
             Choice::Named(name) => format!("{name:?}"),
             Choice::Custom(backend) => format!("custom {:?}", backend.name()),
             Choice::Driver(driver) => format!("driver {:?}", driver.name()),
+            Choice::Factory(_) => "driver factory".to_owned(),
         };
-        f.debug_struct("Builder").field("backend", &choice).finish()
+        f.debug_struct("Builder")
+            .field("backend", &choice)
+            .field("worker_threads", &self.worker_threads)
+            .finish()
     }
 }

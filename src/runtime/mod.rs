@@ -6,10 +6,15 @@
 //! tasks, so that everything runs in the order it was woken. An idle runtime sleeps in its
 //! backend.
 //!
+//! A multi-worker runtime (`workers`) runs that same loop on each of its worker threads,
+//! each with its own driver, executor and timers, beside the one of the thread that calls
+//! `block_on`.
+//!
 //! Its parts: `context` (which runtime runs on this thread), `shared` (what other threads
 //! reach: the run queue, the parked flag), `task` (how the executor makes, runs and cancels
 //! tasks, and their `JoinHandle`), `task_list` (the live tasks, to cancel them all),
-//! `timers` (the pending deadlines), `builder` and `spawner`. The runtime imports the
+//! `timers` (the pending deadlines), `workers` (the worker threads and where a `Send` task
+//! goes), `builder` and `spawner`. The runtime imports the
 //! drivers (`driver`) and the leaves (`util`, `stats`) only; `time`, `task`, `net`, `io`
 //! and `signal` are built on top of it.
 
@@ -20,6 +25,7 @@ mod spawner;
 mod task;
 mod task_list;
 mod timers;
+mod workers;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -40,9 +46,10 @@ pub use builder::{BACKEND_ENV, Builder};
 pub(crate) use shared::Shared;
 use shared::{MainWaker, Queued};
 pub use spawner::Spawner;
-pub(crate) use task::spawn_on;
 pub use task::{JoinError, JoinHandle};
+pub(crate) use task::{spawn_on, spawn_send_on};
 pub(crate) use timers::TimerKey;
+use workers::Workers;
 
 use crate::driver::completion::Proactor;
 use crate::driver::reactor::{EventBuffer, Reactor};
@@ -53,9 +60,14 @@ use crate::util::{coop, trace};
 /// starved by a long run queue.
 const TASKS_PER_TURN: usize = 128;
 
-/// A plexio runtime: an executor and a reactor on the thread that created it.
+/// A plexio runtime: an executor and a driver on the thread that created it, and, if built
+/// with [`Builder::worker_threads`], worker threads with an executor and a driver each.
 ///
-/// A runtime is not `Send`: its tasks need not be `Send`, and run on this thread only.
+/// A runtime is not `Send`: its `spawn_local` tasks and the future of `block_on` need not be
+/// `Send`, and run on the thread that built it, inside `block_on`. A runtime of one thread
+/// ([`Runtime::new`], the default builder) runs every task there. A multi-worker runtime
+/// runs the `Send` tasks of [`spawn`](crate::spawn) on its workers, all the time, also
+/// between `block_on` calls (see [`Builder::worker_threads`] for how).
 ///
 /// ```
 /// let runtime = plexio::Runtime::new().unwrap();
@@ -66,12 +78,14 @@ pub struct Runtime {
     shared: Arc<Shared>,
     core: RefCell<Core>,
     backend_name: &'static str,
+    /// The worker threads of a multi-worker runtime.
+    workers: Option<Workers>,
     _not_send: PhantomData<Rc<()>>,
 }
 
-/// What only the runtime thread touches.
+/// What only the thread that runs an executor touches.
 #[derive(Debug)]
-struct Core {
+pub(crate) struct Core {
     events: EventBuffer,
     expired: Vec<Waker>,
     /// The entries of the current turn, taken from the run queue at its start. Empty between
@@ -81,6 +95,111 @@ struct Core {
     batch: VecDeque<Queued>,
 }
 
+impl Core {
+    pub(crate) fn new() -> Core {
+        Core {
+            events: EventBuffer::new(),
+            expired: Vec::new(),
+            batch: VecDeque::with_capacity(TASKS_PER_TURN),
+        }
+    }
+
+    /// Runs the entries queued when the turn began, at most `TASKS_PER_TURN`: one woken
+    /// meanwhile waits for the next turn, after the reactor and timers had theirs. `main`
+    /// polls the future of `block_on` when its entry comes; true from it ends the turn.
+    fn run_batch(&mut self, shared: &Shared, mut main: impl FnMut() -> bool) -> bool {
+        let room = TASKS_PER_TURN.saturating_sub(self.batch.len());
+        shared.take_batch(&mut self.batch, room);
+        trace::event!(trace, tasks = self.batch.len(), "turn: running tasks");
+        while let Some(entry) = self.batch.pop_front() {
+            match entry {
+                Queued::Task(runnable) => task::run(runnable),
+                Queued::Main => {
+                    shared.main_dequeued();
+                    if main() {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    /// Fires the due timers, waits for events (without blocking if there is work, else
+    /// until the next timer), and fires the timers due after the wait.
+    pub(crate) fn wait(&mut self, shared: &Shared) {
+        self.fire_timers(shared);
+        let timeout = if shared.park() {
+            shared
+                .timers
+                .next_deadline()
+                .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+        } else {
+            Some(Duration::ZERO)
+        };
+        shared.reactor.poll(&mut self.events, timeout, || shared.unparked());
+        self.fire_timers(shared);
+    }
+
+    fn fire_timers(&mut self, shared: &Shared) {
+        shared.timers.fire(Instant::now, &mut self.expired);
+        for waker in self.expired.drain(..) {
+            waker.wake();
+        }
+    }
+
+    /// Runs tasks until the executor is told to stop: a worker's whole life.
+    pub(crate) fn run_until_stopped(&mut self, shared: &Shared) {
+        while !shared.is_stopping() {
+            self.run_batch(shared, || false);
+            self.wait(shared);
+        }
+    }
+
+    /// Cancels every task of the executor and closes every registration of its driver:
+    /// every task's future is dropped here, on the executor's thread, which closes its
+    /// sockets and removes its timers; also a task that waits on a channel or on another
+    /// thread.
+    ///
+    /// The runtime is current meanwhile, so that those futures' destructors may spawn (the
+    /// task is cancelled at once, never polled, and its handle says so), read
+    /// [`current_backend`] or poll a timer, as in any other code of the runtime's thread.
+    pub(crate) fn shut_down(&mut self, current: context::Current) {
+        let shared = current.shared.clone();
+        let _current = context::enter_for_drop(current);
+        shared.close();
+        // Tasks of a turn that was cut short.
+        for entry in self.batch.drain(..) {
+            entry.cancel();
+        }
+        shared.reactor.shut_down();
+        for waker in shared.timers.take_all() {
+            waker.wake();
+        }
+        shared.cancel_all_tasks();
+        // Timers the destructors of the tasks set meanwhile, if any outlive them.
+        drop(shared.timers.take_all());
+    }
+}
+
+/// The executor and driver of one thread, made from an opened driver.
+pub(crate) fn executor(driver: Driver, group: usize) -> (Arc<Shared>, &'static str) {
+    let (backend, completion): (Arc<dyn Backend>, _) = match driver {
+        Driver::Readiness(backend) => (backend, None),
+        Driver::Completion(driver) => {
+            // The readiness face serves the sockets that only wait for readiness; the
+            // proactor runs the operations; one wait of the driver serves both.
+            let readiness = Arc::new(ReadinessOverCompletion::new(driver.clone()));
+            let proactor = Arc::new(Proactor::new(driver, readiness.clone()));
+            (readiness, Some(proactor))
+        }
+    };
+    let backend_name = backend.name();
+    let counters = Arc::new(Counters::default());
+    let reactor = Arc::new(Reactor::new(backend, counters.clone(), completion, group));
+    (Arc::new(Shared::new(reactor, counters)), backend_name)
+}
+
 impl Runtime {
     /// A runtime on the default backend: the one `PLEXIO_BACKEND` names, else the most
     /// preferred one compiled in.
@@ -88,33 +207,22 @@ impl Runtime {
         Builder::new().build()
     }
 
-    /// A builder, to choose the backend.
+    /// A builder, to choose the backend and the number of worker threads.
     pub fn builder() -> Builder {
         Builder::new()
     }
 
-    pub(crate) fn with_driver(driver: Driver) -> Runtime {
-        let (backend, completion): (Arc<dyn Backend>, _) = match driver {
-            Driver::Readiness(backend) => (backend, None),
-            Driver::Completion(driver) => {
-                // The readiness face serves the sockets that only wait for readiness; the
-                // proactor runs the operations; one wait of the driver serves both.
-                let readiness = Arc::new(ReadinessOverCompletion::new(driver.clone()));
-                let proactor = Arc::new(Proactor::new(driver, readiness.clone()));
-                (readiness, Some(proactor))
-            }
-        };
-        let backend_name = backend.name();
-        let counters = Arc::new(Counters::default());
-        let reactor = Arc::new(Reactor::new(backend, counters.clone(), completion));
+    /// A runtime of one thread, or, with `workers`, the part of a multi-worker runtime on the
+    /// thread that built it.
+    pub(crate) fn with_executor(
+        (shared, backend_name): (Arc<Shared>, &'static str),
+        workers: Option<Workers>,
+    ) -> Runtime {
         Runtime {
-            shared: Arc::new(Shared::new(reactor, counters)),
-            core: RefCell::new(Core {
-                events: EventBuffer::new(),
-                expired: Vec::new(),
-                batch: VecDeque::with_capacity(TASKS_PER_TURN),
-            }),
+            shared,
+            core: RefCell::new(Core::new()),
             backend_name,
+            workers,
             _not_send: PhantomData,
         }
     }
@@ -124,18 +232,40 @@ impl Runtime {
         self.backend_name
     }
 
-    /// Counts of the tasks, registrations, timers and sockets the runtime holds now.
+    /// How many worker threads run the runtime's `Send` tasks: 0 for a runtime of one
+    /// thread, whose tasks all run inside `block_on`.
+    pub fn worker_threads(&self) -> usize {
+        self.workers.as_ref().map_or(0, Workers::len)
+    }
+
+    /// Counts of the tasks, registrations, timers and sockets the runtime holds now: on a
+    /// multi-worker runtime, the sums over the workers and the thread of `block_on`.
     pub fn stats(&self) -> RuntimeStats {
-        self.shared.counters.snapshot()
+        self.stats_handle().get()
     }
 
-    /// A handle that reads the same counts from any thread, and still reads them after the
-    /// runtime is dropped: all zero once everything it held has been released.
+    /// The counts of each worker thread, in the order of their index
+    /// ([`current_worker`](crate::current_worker)); empty for a runtime of one thread. What
+    /// the thread of `block_on` holds (its `spawn_local` tasks, its timers) is in
+    /// [`stats`](Runtime::stats) only.
+    pub fn worker_stats(&self) -> Vec<RuntimeStats> {
+        self.workers.as_ref().map_or_else(Vec::new, Workers::stats)
+    }
+
+    /// A handle that reads the same counts as [`stats`](Runtime::stats) from any thread,
+    /// and still reads them after the runtime is dropped: all zero once everything it held
+    /// has been released.
     pub fn stats_handle(&self) -> StatsHandle {
-        StatsHandle(self.shared.counters.clone())
+        let mut counters = vec![self.shared.counters.clone()];
+        if let Some(workers) = &self.workers {
+            counters.extend(workers.counters());
+        }
+        StatsHandle(counters)
     }
 
-    /// Spawns a task onto this runtime; it runs during this runtime's `block_on` calls.
+    /// Spawns a `Send` task onto this runtime: onto a worker on a multi-worker runtime (as
+    /// [`spawn`](crate::spawn) does), else onto this thread, where it runs during
+    /// `block_on`.
     ///
     /// ```
     /// let runtime = plexio::Runtime::new()?;
@@ -146,6 +276,19 @@ impl Runtime {
     /// ```
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.workers {
+            Some(workers) => workers.pool().spawn(future),
+            None => spawn_send_on(self.shared.clone(), future),
+        }
+    }
+
+    /// Spawns a task that need not be `Send` onto this thread; it runs during this
+    /// runtime's `block_on` calls.
+    pub fn spawn_local<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
         F: Future + 'static,
         F::Output: 'static,
     {
@@ -154,11 +297,24 @@ impl Runtime {
 
     /// A handle that spawns `Send` tasks onto this runtime from any thread.
     pub fn spawner(&self) -> Spawner {
-        Spawner(Arc::downgrade(&self.shared))
+        match &self.workers {
+            Some(workers) => Spawner::pool(workers.pool()),
+            None => Spawner::single(&self.shared),
+        }
     }
 
-    /// Runs `future` to completion on this thread, running the runtime's tasks, timers and
-    /// I/O meanwhile, and returns its output.
+    fn current(&self) -> context::Current {
+        context::Current {
+            shared: self.shared.clone(),
+            backend: self.backend_name,
+            pool: self.workers.as_ref().map(|workers| workers.pool().clone()),
+            worker: None,
+        }
+    }
+
+    /// Runs `future` to completion on this thread, running the runtime's tasks of this
+    /// thread, timers and I/O meanwhile, and returns its output. The workers of a
+    /// multi-worker runtime run their tasks on their own threads, inside `block_on` or not.
     ///
     /// # Panics
     ///
@@ -180,82 +336,41 @@ impl Runtime {
     /// # Ok::<(), plexio::Error>(())
     /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let _enter = context::enter(self.shared.clone(), self.backend_name);
+        let _enter = context::enter(self.current());
         let mut core = self.core.borrow_mut();
         let waker = Waker::from(Arc::new(MainWaker(self.shared.clone())));
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
+        let mut output = None;
         // A new future is polled once its turn comes. An entry an earlier `block_on` left
         // queued (its future was woken again before it completed) serves this one as well.
         self.shared.wake_main();
         loop {
-            // The entries queued when the turn began, at most `TASKS_PER_TURN`: one woken
-            // meanwhile waits for the next turn, after the reactor and timers had theirs.
-            let room = TASKS_PER_TURN.saturating_sub(core.batch.len());
-            self.shared.take_batch(&mut core.batch, room);
-            trace::event!(trace, tasks = core.batch.len(), "turn: running tasks");
-            while let Some(entry) = core.batch.pop_front() {
-                match entry {
-                    Queued::Task(runnable) => task::run(runnable),
-                    Queued::Main => {
-                        self.shared.main_dequeued();
-                        if let Poll::Ready(output) =
-                            coop::budgeted(|| future.as_mut().poll(&mut cx))
-                        {
-                            return output;
-                        }
-                    }
+            let done = core.run_batch(&self.shared, || {
+                match coop::budgeted(|| future.as_mut().poll(&mut cx)) {
+                    Poll::Ready(ready) => output = Some(ready),
+                    Poll::Pending => {}
                 }
+                output.is_some()
+            });
+            if done {
+                return output.expect("the turn ended because the future is ready");
             }
-            self.fire_timers(&mut core);
-            self.wait_for_events(&mut core);
-            self.fire_timers(&mut core);
+            core.wait(&self.shared);
         }
-    }
-
-    fn fire_timers(&self, core: &mut Core) {
-        self.shared.timers.fire(Instant::now, &mut core.expired);
-        for waker in core.expired.drain(..) {
-            waker.wake();
-        }
-    }
-
-    /// Polls the reactor: without blocking if there is work, else until the next timer.
-    fn wait_for_events(&self, core: &mut Core) {
-        let timeout = if self.shared.park() {
-            self.shared
-                .timers
-                .next_deadline()
-                .map(|deadline| deadline.saturating_duration_since(Instant::now()))
-        } else {
-            Some(Duration::ZERO)
-        };
-        self.shared.reactor.poll(&mut core.events, timeout, || self.shared.unparked());
     }
 }
 
 impl Drop for Runtime {
-    /// Cancels every task and closes every registration: every task's future is dropped
-    /// here, on the runtime's thread, which closes its sockets and removes its timers; also
-    /// a task that waits on a channel or on another thread.
-    ///
-    /// The runtime is the current one meanwhile, so that those futures' destructors may
-    /// spawn (the task is cancelled at once, never polled, and its handle says so), read
-    /// [`current_backend`] or poll a timer, as in any other code of the runtime's thread.
+    /// Stops the workers first, each cancelling its own tasks on its thread, then cancels
+    /// this thread's tasks and closes the registrations of its driver (see
+    /// `Core::shut_down`).
     fn drop(&mut self) {
-        let _current = context::enter_for_drop(self.shared.clone(), self.backend_name);
-        self.shared.close();
-        // Tasks of a turn that was cut short.
-        for entry in self.core.get_mut().batch.drain(..) {
-            entry.cancel();
+        if let Some(workers) = self.workers.take() {
+            workers.stop_and_join();
         }
-        self.shared.reactor.shut_down();
-        for waker in self.shared.timers.take_all() {
-            waker.wake();
-        }
-        self.shared.cancel_all_tasks();
-        // Timers the destructors of the tasks set meanwhile, if any outlive them.
-        drop(self.shared.timers.take_all());
+        let current = self.current();
+        self.core.get_mut().shut_down(current);
     }
 }
 
@@ -263,6 +378,7 @@ impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runtime")
             .field("backend", &self.backend_name)
+            .field("worker_threads", &self.worker_threads())
             .field("stats", &self.stats())
             .finish()
     }
@@ -305,4 +421,18 @@ pub fn backends() -> Vec<&'static str> {
 /// ```
 pub fn current_backend() -> Option<&'static str> {
     context::backend_name()
+}
+
+/// The index of the worker thread this code runs on, on a multi-worker runtime (from 0 to
+/// [`Runtime::worker_threads`] − 1); `None` elsewhere, also inside `block_on`, whose thread
+/// is not a worker.
+///
+/// ```
+/// let runtime = plexio::Runtime::builder().worker_threads(2).build().unwrap();
+/// let worker = runtime.block_on(runtime.spawn(async { plexio::current_worker() })).unwrap();
+/// assert!(worker.unwrap() < 2);
+/// assert_eq!(plexio::current_worker(), None);
+/// ```
+pub fn current_worker() -> Option<usize> {
+    context::worker()
 }

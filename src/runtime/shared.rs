@@ -47,6 +47,9 @@ pub(crate) struct Shared {
     main_woken: AtomicBool,
     /// Set when the runtime is dropped: tasks scheduled from then on are cancelled, not run.
     closed: AtomicBool,
+    /// Set to end a worker's loop (a multi-worker runtime being dropped); a parked worker
+    /// is notified.
+    stopping: AtomicBool,
 }
 
 impl Shared {
@@ -60,6 +63,7 @@ impl Shared {
             parked: AtomicBool::new(false),
             main_woken: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
         }
     }
 
@@ -124,11 +128,22 @@ impl Shared {
     /// thread sees the work or the waker sees the flag.
     pub(crate) fn park(&self) -> bool {
         self.parked.store(true, Ordering::SeqCst);
-        if self.queued() > 0 {
+        if self.queued() > 0 || self.stopping.load(Ordering::SeqCst) {
             self.parked.store(false, Ordering::SeqCst);
             return false;
         }
         true
+    }
+
+    /// Asks a worker to leave its loop; the `SeqCst` store pairs with `park` as a queued
+    /// task does.
+    pub(crate) fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.unpark();
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     pub(crate) fn unparked(&self) {

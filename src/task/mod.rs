@@ -1,4 +1,4 @@
-//! Tasks: spawning futures onto the current runtime ([`spawn`]), running blocking work on
+//! Tasks: spawning futures onto the current runtime ([`spawn`], [`spawn_local`]), running blocking work on
 //! the blocking pool ([`spawn_blocking`]), waiting for them ([`JoinHandle`]), and yielding
 //! ([`yield_now`]).
 //!
@@ -11,19 +11,22 @@ mod yield_now;
 use std::future::Future;
 
 pub use crate::runtime::{JoinError, JoinHandle};
-use crate::runtime::{context, spawn_on};
+use crate::runtime::{context, spawn_on, spawn_send_on};
 pub use yield_now::yield_now;
 
-/// Spawns `future` as a new task on the runtime running on this thread.
+/// Spawns `future` as a new task of the runtime running on this thread.
 ///
-/// The future need not be `Send`: a plexio runtime runs its tasks on its own thread. The
-/// task runs while the runtime is inside `block_on`, concurrently with the future given to
-/// `block_on` and with the other tasks.
+/// The future must be `Send`: on a multi-worker runtime (see
+/// [`Builder::worker_threads`](crate::Builder::worker_threads)) it may run on any worker,
+/// placed on the least busy one. On a runtime of one thread it runs on that thread while
+/// the runtime is inside `block_on`, concurrently with the future given to `block_on` and
+/// with the other tasks. A future that is not `Send` (it holds an `Rc`, say) goes to
+/// [`spawn_local`].
 ///
 /// # Panics
 ///
-/// Outside of a plexio runtime (that is, not within [`crate::block_on`] or
-/// [`Runtime::block_on`](crate::Runtime::block_on)).
+/// Outside of a plexio runtime (that is, not within [`crate::block_on`],
+/// [`Runtime::block_on`](crate::Runtime::block_on) or a task).
 ///
 /// ```
 /// plexio::block_on(async {
@@ -35,13 +38,51 @@ pub use yield_now::yield_now;
 #[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let Some(current) = context::current() else {
+        panic!(
+            "plexio::spawn called outside of a plexio runtime: call it from within \
+             plexio::block_on or Runtime::block_on"
+        );
+    };
+    match current.pool {
+        Some(pool) => pool.spawn(future),
+        None => spawn_send_on(current.shared, future),
+    }
+}
+
+/// Spawns `future`, which need not be `Send`, as a new task on this thread: the thread of
+/// `block_on` (where it runs while the runtime is inside `block_on`), or the worker that
+/// runs the calling task. It never moves to another thread.
+///
+/// # Panics
+///
+/// Outside of a plexio runtime.
+///
+/// ```
+/// use std::rc::Rc;
+///
+/// plexio::block_on(async {
+///     let shared = Rc::new(20);
+///     let task = plexio::task::spawn_local({
+///         let shared = shared.clone();
+///         async move { *shared + 1 }
+///     });
+///     assert_eq!(task.await.unwrap() + *shared, 41);
+/// });
+/// ```
+#[track_caller]
+pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
+where
     F: Future + 'static,
     F::Output: 'static,
 {
     let Some(shared) = context::shared() else {
         panic!(
-            "plexio::spawn called outside of a plexio runtime: call it from within \
-             plexio::block_on or Runtime::block_on"
+            "plexio::task::spawn_local called outside of a plexio runtime: call it from \
+             within plexio::block_on or Runtime::block_on"
         );
     };
     spawn_on(shared, future)

@@ -29,11 +29,16 @@ pub const TEST_LIMIT: Duration = Duration::from_secs(120);
 /// feature, each module also holds a `chaos` module that runs the scenarios again through
 /// the fault-injecting backend (`poll::chaos::echo_8_mib_with_checksum`, with the name
 /// `"poll+chaos"`); `per_backend!(plain: ...)` leaves it out, for scenarios about a backend's
-/// own behaviour, which the faults would change on purpose.
+/// own behaviour, which the faults would change on purpose. `per_backend!(workers: ...)`
+/// adds a `workers4` module that runs the scenarios again on a runtime of four worker
+/// threads (`mio::workers4::echo_8_mib_with_checksum`, with the name `"mio+workers4"`).
 #[macro_export]
 macro_rules! per_backend {
     (plain: $($scenario:ident),* $(,)?) => {
         $crate::per_backend!(@all [], $($scenario),*);
+    };
+    (workers: $($scenario:ident),* $(,)?) => {
+        $crate::per_backend!(@all [workers], $($scenario),*);
     };
     ($($scenario:ident),* $(,)?) => {
         $crate::per_backend!(@all [chaos], $($scenario),*);
@@ -64,6 +69,18 @@ macro_rules! per_backend {
         }
     };
     (@chaos $name:literal, [], $($scenario:ident),*) => {};
+    (@chaos $name:literal, [workers], $($scenario:ident),*) => {
+        $crate::per_backend!(@chaos $name, [chaos], $($scenario),*);
+        /// The same scenarios on a runtime of four worker threads.
+        mod workers4 {
+            $(
+                #[test]
+                fn $scenario() {
+                    super::super::$scenario(concat!($name, "+workers4"));
+                }
+            )*
+        }
+    };
     (@chaos $name:literal, [chaos], $($scenario:ident),*) => {
         /// The same scenarios through the fault-injecting wrapper.
         #[cfg(feature = "chaos")]
@@ -89,9 +106,19 @@ pub fn under_wine() -> bool {
 /// `"poll+chaos"`.
 pub const CHAOS: &str = "+chaos";
 
-/// The backend a test name stands for, without the `+chaos` suffix.
+/// The suffix of a backend name that runs the scenario on a runtime of four worker threads:
+/// `"mio+workers4"`.
+pub const WORKERS4: &str = "+workers4";
+
+/// The backend a test name stands for, without its `+chaos` or `+workers4` suffix.
 pub fn base_backend(backend: &str) -> &str {
-    backend.strip_suffix(CHAOS).unwrap_or(backend)
+    backend.split('+').next().unwrap_or(backend)
+}
+
+/// How many worker threads the runtime of a test name runs: 4 for a `+workers4` name, else
+/// none (a runtime of one thread).
+pub fn worker_threads(backend: &str) -> Option<usize> {
+    backend.ends_with(WORKERS4).then_some(4)
 }
 
 /// Opens the backend a test name stands for: one of plexio's own, the test-only third-party
@@ -111,7 +138,7 @@ pub fn open_backend(backend: &str) -> std::sync::Arc<dyn plexio::backend::Backen
     } else {
         plexio::backend::open(base).unwrap()
     };
-    if base == backend {
+    if !backend.contains(CHAOS) {
         return inner;
     }
     chaos(inner)
@@ -170,16 +197,26 @@ pub fn is_completion(backend: &str) -> bool {
 
 /// A runtime on the backend a test name stands for (see [`open_backend`]); a completion
 /// driver runs as itself, or under chaos through the readiness face of its poll operations.
+/// A `+workers4` name gets four worker threads, each on a backend opened the same way.
 pub fn runtime(backend: &str) -> Runtime {
     let builder = Runtime::builder();
-    let builder = match (is_completion(backend), base_backend(backend) == backend) {
-        (true, true) => builder.backend(backend),
+    let builder = match (is_completion(backend), backend.contains(CHAOS)) {
+        (true, false) => builder.backend(base_backend(backend)),
         // The completion driver itself misbehaves: its operations and its poll operations.
-        (true, false) => builder.driver(completion_chaos(base_backend(backend))),
-        _ => builder.custom_backend(open_backend(backend)),
+        (true, true) => builder.driver(completion_chaos(base_backend(backend))),
+        _ => {
+            let name = backend.to_owned();
+            builder
+                .driver_factory(move || Ok(plexio::backend::Driver::Readiness(open_backend(&name))))
+        }
+    };
+    let builder = match worker_threads(backend) {
+        Some(count) => builder.worker_threads(count),
+        None => builder,
     };
     let runtime = builder.build().unwrap();
     assert_eq!(runtime.backend_name(), base_backend(backend));
+    assert_eq!(runtime.worker_threads(), worker_threads(backend).unwrap_or(0));
     runtime
 }
 
@@ -429,7 +466,7 @@ pub async fn echo_through(
     id: u64,
     length: u64,
     max_chunk: usize,
-    mut chunk: impl FnMut() -> usize + 'static,
+    mut chunk: impl FnMut() -> usize + Send + 'static,
 ) -> io::Result<()> {
     let stream = TcpStream::connect(addr).await?;
     let (mut reader, mut writer) = stream.into_split();

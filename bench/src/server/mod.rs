@@ -107,8 +107,13 @@ pub enum ServerKind {
     PlexioUringOwned,
     /// tokio's current-thread runtime.
     TokioCt,
-    /// tokio's multi-thread runtime (its worker count follows the CPUs it may run on).
+    /// tokio's multi-thread runtime (its worker count follows the CPUs it may run on, or
+    /// `server --workers N`).
     TokioMt,
+    /// A group of tokio current-thread runtimes, one thread each (one per CPU, or
+    /// `server --workers N`), each accepting on a `SO_REUSEPORT` listener of its own:
+    /// thread-per-core, the reference of the multi-core scenario (Linux only).
+    TokioTpc,
     /// smol: `smol::block_on` driving a `LocalExecutor`, one thread.
     Smol,
     /// monoio on its io_uring driver, one thread, owned buffers (Linux only).
@@ -125,7 +130,7 @@ pub enum ServerKind {
 
 impl ServerKind {
     /// Every kind, in report order.
-    pub const ALL: [ServerKind; 14] = [
+    pub const ALL: [ServerKind; 15] = [
         ServerKind::PlexioSelect,
         ServerKind::PlexioPoll,
         ServerKind::PlexioMio,
@@ -134,6 +139,7 @@ impl ServerKind {
         ServerKind::PlexioUringOwned,
         ServerKind::TokioCt,
         ServerKind::TokioMt,
+        ServerKind::TokioTpc,
         ServerKind::Smol,
         ServerKind::Monoio,
         ServerKind::Compio,
@@ -153,6 +159,7 @@ impl ServerKind {
             ServerKind::PlexioUringOwned => "plexio-uring-owned",
             ServerKind::TokioCt => "tokio-ct",
             ServerKind::TokioMt => "tokio-mt",
+            ServerKind::TokioTpc => "tokio-tpc",
             ServerKind::Smol => "smol",
             ServerKind::Monoio => "monoio",
             ServerKind::Compio => "compio",
@@ -174,7 +181,7 @@ impl ServerKind {
     }
 
     fn linux_only(self) -> bool {
-        self == ServerKind::RawEpoll || self.uses_io_uring()
+        matches!(self, ServerKind::RawEpoll | ServerKind::TokioTpc) || self.uses_io_uring()
     }
 
     /// Whether this kind does its I/O through io_uring: its reads and writes are operations
@@ -215,8 +222,15 @@ impl fmt::Display for ServerKind {
 
 /// Runs the echo server `kind` on `addr` with the buffer policy `buffers`: binds, prints the
 /// bound address and its process id on a line of its own on stdout (`127.0.0.1:41234 5678`),
-/// then serves until killed.
-pub fn serve(kind: ServerKind, addr: SocketAddr, buffers: Buffers) -> io::Result<()> {
+/// then serves until killed. `workers` sets the worker threads of the servers that have them
+/// (plexio's, `tokio-mt`, `tokio-tpc`); `None` leaves plexio on one thread and the tokio
+/// servers at one per CPU.
+pub fn serve(
+    kind: ServerKind,
+    addr: SocketAddr,
+    buffers: Buffers,
+    workers: Option<usize>,
+) -> io::Result<()> {
     let listener = listener(addr)?;
     let bound = listener.local_addr()?;
     let announce = move || -> io::Result<()> {
@@ -224,25 +238,20 @@ pub fn serve(kind: ServerKind, addr: SocketAddr, buffers: Buffers) -> io::Result
         writeln!(stdout, "{bound} {}", std::process::id())?;
         stdout.flush()
     };
+    let plexio = |backend, api| plexio::Serve { backend, api, buffers, workers };
     match kind {
-        ServerKind::PlexioSelect => {
-            plexio::serve("select", Api::Borrowed, listener, buffers, announce)
-        }
-        ServerKind::PlexioPoll => plexio::serve("poll", Api::Borrowed, listener, buffers, announce),
-        ServerKind::PlexioMio => plexio::serve("mio", Api::Borrowed, listener, buffers, announce),
-        ServerKind::PlexioPolling => {
-            plexio::serve("polling", Api::Borrowed, listener, buffers, announce)
-        }
+        ServerKind::PlexioSelect => plexio("select", Api::Borrowed).run(listener, announce),
+        ServerKind::PlexioPoll => plexio("poll", Api::Borrowed).run(listener, announce),
+        ServerKind::PlexioMio => plexio("mio", Api::Borrowed).run(listener, announce),
+        ServerKind::PlexioPolling => plexio("polling", Api::Borrowed).run(listener, announce),
         #[cfg(target_os = "linux")]
-        ServerKind::PlexioUring => {
-            plexio::serve("uring", Api::Borrowed, listener, buffers, announce)
-        }
+        ServerKind::PlexioUring => plexio("uring", Api::Borrowed).run(listener, announce),
         #[cfg(target_os = "linux")]
-        ServerKind::PlexioUringOwned => {
-            plexio::serve("uring", Api::Owned, listener, buffers, announce)
-        }
+        ServerKind::PlexioUringOwned => plexio("uring", Api::Owned).run(listener, announce),
         ServerKind::TokioCt => tokio::serve_current_thread(listener, buffers, announce),
-        ServerKind::TokioMt => tokio::serve_multi_thread(listener, buffers, announce),
+        ServerKind::TokioMt => tokio::serve_multi_thread(listener, buffers, workers, announce),
+        #[cfg(target_os = "linux")]
+        ServerKind::TokioTpc => tokio::serve_per_core(listener, buffers, workers, announce),
         ServerKind::Smol => smol::serve(listener, buffers, announce),
         #[cfg(target_os = "linux")]
         ServerKind::Monoio => monoio::serve(listener, buffers, announce),
@@ -255,6 +264,7 @@ pub fn serve(kind: ServerKind, addr: SocketAddr, buffers: Buffers) -> io::Result
         #[cfg(not(target_os = "linux"))]
         ServerKind::PlexioUring
         | ServerKind::PlexioUringOwned
+        | ServerKind::TokioTpc
         | ServerKind::Monoio
         | ServerKind::Compio
         | ServerKind::RawEpoll => {
@@ -285,6 +295,10 @@ fn listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     #[cfg(unix)]
     socket.set_reuse_address(true)?;
+    // So that `tokio-tpc` can bind one listener per thread to the same port; nothing else
+    // binds it, so the other servers are unaffected.
+    #[cfg(target_os = "linux")]
+    socket.set_reuse_port(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;

@@ -24,17 +24,45 @@ pub(super) enum Api {
     Owned,
 }
 
-/// Serves on `listener` with a plexio runtime on `backend`, reading and writing through
-/// `api`, allocating each connection's buffer as `buffers` says; calls `announce` once
-/// listening. Fails if the runtime does not run on `backend`.
-pub(super) fn serve(
+/// How a plexio server runs.
+pub(super) struct Serve {
+    /// The backend the runtime must run on.
+    pub(super) backend: &'static str,
+    /// How it reads and writes.
+    pub(super) api: Api,
+    /// When each connection's buffer is allocated.
+    pub(super) buffers: Buffers,
+    /// The worker threads of a multi-worker runtime; `None`: a runtime of one thread.
+    pub(super) workers: Option<usize>,
+}
+
+impl Serve {
+    /// Serves on `listener`; calls `announce` once listening. Fails if the runtime does not
+    /// run on the backend asked for. With workers, the accept loop runs on the thread of
+    /// `block_on` and each connection's task goes to a worker.
+    pub(super) fn run(
+        self,
+        listener: std::net::TcpListener,
+        announce: impl FnOnce() -> io::Result<()>,
+    ) -> io::Result<()> {
+        let builder = plexio::Runtime::builder().backend(self.backend);
+        let builder = match self.workers {
+            Some(count) => builder.worker_threads(count),
+            None => builder,
+        };
+        let runtime = builder.build().map_err(io::Error::other)?;
+        serve(&runtime, self.backend, self.api, listener, self.buffers, announce)
+    }
+}
+
+fn serve(
+    runtime: &plexio::Runtime,
     backend: &str,
     api: Api,
     listener: std::net::TcpListener,
     buffers: Buffers,
     announce: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
-    let runtime = plexio::Runtime::builder().backend(backend).build().map_err(io::Error::other)?;
     runtime.block_on(async {
         // A figure measured on another backend than the one named would be a wrong figure.
         let running = plexio::current_backend();

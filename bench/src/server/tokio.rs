@@ -17,14 +17,53 @@ pub(super) fn serve_current_thread(
     serve(Builder::new_current_thread().enable_all().build()?, listener, buffers, announce)
 }
 
-/// Serves on `listener` with tokio's multi-thread runtime and its default worker count (one
-/// per CPU the process may run on).
+/// Serves on `listener` with tokio's multi-thread runtime and `workers` worker threads, by
+/// default its own count (one per CPU the process may run on).
 pub(super) fn serve_multi_thread(
     listener: std::net::TcpListener,
     buffers: Buffers,
+    workers: Option<usize>,
     announce: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
-    serve(Builder::new_multi_thread().enable_all().build()?, listener, buffers, announce)
+    let mut builder = Builder::new_multi_thread();
+    if let Some(count) = workers {
+        builder.worker_threads(count);
+    }
+    serve(builder.enable_all().build()?, listener, buffers, announce)
+}
+
+/// Serves with `workers` tokio current-thread runtimes (one per CPU by default), each on a
+/// thread of its own with a `SO_REUSEPORT` listener of its own bound to `listener`'s
+/// address, among which the kernel spreads the connections: thread-per-core.
+#[cfg(target_os = "linux")]
+pub(super) fn serve_per_core(
+    listener: std::net::TcpListener,
+    buffers: Buffers,
+    workers: Option<usize>,
+    announce: impl FnOnce() -> io::Result<()>,
+) -> io::Result<()> {
+    let count = workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+    let addr = listener.local_addr()?;
+    let mut listeners = vec![listener];
+    for _ in 1..count {
+        listeners.push(super::listener(addr)?);
+    }
+    let threads: Vec<_> = listeners
+        .into_iter()
+        .map(|listener| {
+            std::thread::spawn(move || {
+                let runtime = Builder::new_current_thread().enable_all().build()?;
+                serve(runtime, listener, buffers, || Ok(()))
+            })
+        })
+        .collect();
+    announce()?;
+    for thread in threads {
+        thread.join().map_err(|_| io::Error::other("a tokio-tpc thread panicked"))??;
+    }
+    Ok(())
 }
 
 fn serve(

@@ -24,8 +24,10 @@ mod socket_ops;
 
 use std::fmt;
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
+use std::thread::ThreadId;
 
 use plexio_backends::Token;
 use plexio_backends::completion::{
@@ -73,6 +75,45 @@ pub(crate) struct Proactor {
     driver: Arc<dyn CompletionDriver>,
     readiness: Arc<ReadinessOverCompletion>,
     inner: Mutex<Inner>,
+    /// The thread that waits in the driver, set at its first wait. On a multi-worker
+    /// runtime another worker's task may submit or cancel here; the driver hands such work
+    /// to the kernel only at its owner's next wait, so the owner is notified (see
+    /// [`ProactorGuard`]).
+    poller: OnceLock<ThreadId>,
+}
+
+/// The locked completion side. Dropped on a thread other than the driver's own, it
+/// notifies the driver, so that what was submitted or cancelled meanwhile reaches the
+/// kernel now rather than at the owner's next wake, however late that is.
+pub(crate) struct ProactorGuard<'a> {
+    inner: Option<MutexGuard<'a, Inner>>,
+    proactor: &'a Proactor,
+}
+
+impl Deref for ProactorGuard<'_> {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        self.inner.as_ref().expect("held until dropped")
+    }
+}
+
+impl DerefMut for ProactorGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        self.inner.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for ProactorGuard<'_> {
+    fn drop(&mut self) {
+        // Unlocked first: the woken owner takes the lock at once.
+        drop(self.inner.take());
+        let foreign =
+            self.proactor.poller.get().is_some_and(|poller| *poller != std::thread::current().id());
+        if foreign {
+            let _ = self.proactor.driver.notify();
+        }
+    }
 }
 
 pub(crate) struct Inner {
@@ -119,11 +160,16 @@ impl Proactor {
             watchers: Vec::new(),
             deferred: Vec::new(),
         };
-        Proactor { driver, readiness, inner: Mutex::new(inner) }
+        Proactor { driver, readiness, inner: Mutex::new(inner), poller: OnceLock::new() }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
-        lock(&self.inner)
+    pub(crate) fn lock(&self) -> ProactorGuard<'_> {
+        ProactorGuard { inner: Some(lock(&self.inner)), proactor: self }
+    }
+
+    /// Records the calling thread as the one that waits in the driver.
+    pub(crate) fn waits_here(&self) {
+        self.poller.get_or_init(|| std::thread::current().id());
     }
 
     /// The readiness face the runtime waits through.

@@ -50,6 +50,9 @@ pub(crate) struct Reactor {
     counters: Arc<Counters>,
     /// The completion side, on a completion driver (whose readiness face `backend` is).
     pub(crate) completion: Option<Arc<Proactor>>,
+    /// The multi-worker runtime this reactor is one worker's driver of, as a number unique
+    /// in the process; 0 on a runtime of one thread. See `driver::current`.
+    group: usize,
 }
 
 /// The registrations, by slot index. A live slot holds its registration's state, whose
@@ -96,10 +99,12 @@ impl Reactor {
         backend: Arc<dyn Backend>,
         counters: Arc<Counters>,
         completion: Option<Arc<Proactor>>,
+        group: usize,
     ) -> Reactor {
         let triggering = backend.triggering();
         Reactor {
             completion,
+            group,
             triggering,
             short_reads_drain: triggering == Triggering::Edge && backend.short_reads_drain(),
             backend,
@@ -107,6 +112,16 @@ impl Reactor {
             shut_down: AtomicBool::new(false),
             counters,
         }
+    }
+
+    /// How many sockets are registered here now.
+    pub(crate) fn registrations(&self) -> usize {
+        self.counters.registrations()
+    }
+
+    /// The multi-worker runtime this reactor belongs to; 0 for a runtime of one thread.
+    pub(crate) fn group(&self) -> usize {
+        self.group
     }
 
     pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
@@ -189,12 +204,15 @@ impl Reactor {
         #[cfg(feature = "tracing")]
         let started = std::time::Instant::now();
         let waited = match &self.completion {
-            Some(proactor) => proactor.readiness().poll_completions(
-                events,
-                &mut buffer.completions,
-                &mut buffer.arrived,
-                timeout,
-            ),
+            Some(proactor) => {
+                proactor.waits_here();
+                proactor.readiness().poll_completions(
+                    events,
+                    &mut buffer.completions,
+                    &mut buffer.arrived,
+                    timeout,
+                )
+            }
             None => self.backend.poll(events, timeout),
         };
         awake();

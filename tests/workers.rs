@@ -1,0 +1,328 @@
+//! The multi-worker runtime: where `spawn` and `spawn_local` run tasks, sockets moved
+//! between workers, `Spawner`, statistics, `block_on` and drop, on every backend.
+
+mod util;
+
+use std::collections::BTreeSet;
+use std::io;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use plexio::net::{TcpListener, TcpStream};
+use plexio::time::sleep;
+
+per_backend!(plain:
+    send_tasks_run_on_every_worker,
+    spawn_local_stays_on_the_calling_thread,
+    a_stream_moved_between_workers_keeps_every_byte,
+    streams_accepted_on_one_worker_are_served_on_others,
+    one_accept_loop_spreads_connections_over_the_workers_drivers,
+    workers_run_tasks_between_block_on_calls,
+    a_spawner_reaches_the_workers,
+    stats_sum_the_workers_and_drop_releases_everything,
+    sockets_of_another_runtime_still_fail,
+);
+
+const WORKERS: usize = 4;
+
+/// A runtime of [`WORKERS`] worker threads on the backend a test name stands for.
+fn workers(backend: &str) -> plexio::Runtime {
+    let runtime = util::runtime(&format!("{backend}{}", util::WORKERS4));
+    assert_eq!(runtime.worker_threads(), WORKERS);
+    runtime
+}
+
+/// Runs `test` on a runtime of four workers under the watchdog; the runtime, dropped after
+/// it, must release everything.
+fn run_on_workers<Fut>(backend: &str, test: impl FnOnce() -> Fut)
+where
+    Fut: std::future::Future<Output = io::Result<()>>,
+{
+    util::run(&format!("{backend}{}", util::WORKERS4), test);
+}
+
+/// As many tasks as workers, spawned at once, run on as many distinct workers: a task goes
+/// to a worker with nothing queued.
+fn send_tasks_run_on_every_worker(backend: &str) {
+    run_on_workers(backend, || async {
+        assert_eq!(plexio::current_worker(), None, "block_on runs on no worker");
+        let gate = Arc::new(AtomicBool::new(false));
+        let tasks: Vec<_> = (0..WORKERS * 4)
+            .map(|_| {
+                let gate = gate.clone();
+                plexio::spawn(async move {
+                    // Each holds its worker until all are placed.
+                    while !gate.load(Ordering::Acquire) {
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
+                    plexio::current_worker().expect("a Send task runs on a worker")
+                })
+            })
+            .collect();
+        gate.store(true, Ordering::Release);
+        let mut seen = BTreeSet::new();
+        for task in tasks {
+            seen.insert(task.await?);
+        }
+        assert_eq!(seen, (0..WORKERS).collect(), "tasks ran on {seen:?}");
+        Ok(())
+    });
+}
+
+/// `spawn_local` keeps a `!Send` future on the thread that spawns it: the thread of
+/// `block_on`, or the worker of the spawning task.
+fn spawn_local_stays_on_the_calling_thread(backend: &str) {
+    run_on_workers(backend, || async {
+        let shared = Rc::new(5);
+        let local = plexio::spawn_local({
+            let shared = shared.clone();
+            async move { (plexio::current_worker(), std::thread::current().id(), *shared) }
+        });
+        assert_eq!(local.await?, (None, std::thread::current().id(), 5));
+        for _ in 0..WORKERS {
+            let (outer, inner) = plexio::spawn(async {
+                let outer = plexio::current_worker();
+                let inner = plexio::spawn_local(async {
+                    let not_send = Rc::new(());
+                    sleep(Duration::from_millis(1)).await;
+                    drop(not_send);
+                    plexio::current_worker()
+                });
+                (outer, inner.await.unwrap())
+            })
+            .await?;
+            assert!(outer.is_some());
+            assert_eq!(outer, inner, "a local task left its worker");
+        }
+        Ok(())
+    });
+}
+
+/// A connected stream passes from task to task over different workers, a step of an echo
+/// at each: every byte arrives, in order, wherever the stream is polled.
+fn a_stream_moved_between_workers_keeps_every_byte(backend: &str) {
+    run_on_workers(backend, || async {
+        let addr = util::spawn_echo_server().await?;
+        let mut stream = TcpStream::connect(addr).await?;
+        let mut workers_seen = BTreeSet::new();
+        for step in 0..32u64 {
+            let (returned, worker) = plexio::spawn(async move {
+                let mut message = [0u8; 1000];
+                util::fill_pattern(7, 0, step * 1000, &mut message);
+                stream.write_all(&message).await?;
+                // Sent on this worker; half the echo read here, the rest on the next one.
+                let mut echo = [0u8; 500];
+                stream.read_exact(&mut echo).await?;
+                util::check_pattern(7, 0, step * 1000, &echo)?;
+                Ok::<_, io::Error>((stream, plexio::current_worker()))
+            })
+            .await??;
+            stream = returned;
+            workers_seen.insert(worker);
+            let mut rest = [0u8; 500];
+            let read = plexio::spawn(async move {
+                stream.read_exact(&mut rest).await?;
+                util::check_pattern(7, 0, step * 1000 + 500, &rest)?;
+                Ok::<_, io::Error>(stream)
+            });
+            stream = read.await??;
+        }
+        assert!(workers_seen.len() > 1, "the stream stayed on {workers_seen:?}");
+        Ok(())
+    });
+}
+
+/// One accept loop; each connection is served by a task of its own, which lands on any
+/// worker: all are served, and on more than one worker.
+fn streams_accepted_on_one_worker_are_served_on_others(backend: &str) {
+    run_on_workers(backend, || async {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        const CONNECTIONS: usize = 16;
+        let served_by = Arc::new(std::sync::Mutex::new(BTreeSet::new()));
+        let server = plexio::spawn({
+            let served_by = served_by.clone();
+            async move {
+                let mut handlers = Vec::new();
+                for _ in 0..CONNECTIONS {
+                    let (mut stream, _) = listener.accept().await?;
+                    let served_by = served_by.clone();
+                    handlers.push(plexio::spawn(async move {
+                        served_by.lock().unwrap().insert(plexio::current_worker());
+                        let mut request = [0u8; 8];
+                        stream.read_exact(&mut request).await?;
+                        stream.write_all(&request).await?;
+                        stream.close().await
+                    }));
+                }
+                for handler in handlers {
+                    handler.await??;
+                }
+                Ok::<_, io::Error>(())
+            }
+        });
+        let clients: Vec<_> = (0..CONNECTIONS as u64)
+            .map(|id| {
+                plexio::spawn(async move {
+                    let mut stream = TcpStream::connect(addr).await?;
+                    stream.write_all(&id.to_le_bytes()).await?;
+                    let mut answer = Vec::new();
+                    stream.read_to_end(&mut answer).await?;
+                    assert_eq!(answer, id.to_le_bytes());
+                    Ok::<_, io::Error>(())
+                })
+            })
+            .collect();
+        for client in clients {
+            client.await??;
+        }
+        server.await??;
+        let served_by = served_by.lock().unwrap();
+        assert!(served_by.len() > 1, "every connection was served on {served_by:?}");
+        Ok(())
+    });
+}
+
+/// One accept loop (inside `block_on`, whose sockets otherwise register with worker 0):
+/// the connections it accepts are registered with every worker's driver, the least loaded
+/// first.
+fn one_accept_loop_spreads_connections_over_the_workers_drivers(backend: &str) {
+    const CONNECTIONS: usize = 4 * WORKERS;
+    let runtime = workers(backend);
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Clients of the standard library, which register nowhere.
+    let clients = std::thread::spawn(move || {
+        (0..CONNECTIONS).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect::<Vec<_>>()
+    });
+    let accepted = runtime.block_on(async {
+        let mut accepted = Vec::new();
+        for _ in 0..CONNECTIONS {
+            accepted.push(listener.accept().await?.0);
+        }
+        Ok::<_, io::Error>(accepted)
+    });
+    let accepted = accepted.unwrap();
+    let clients = clients.join().unwrap();
+    let registrations: Vec<usize> =
+        runtime.worker_stats().iter().map(|one| one.registrations).collect();
+    assert_eq!(registrations.iter().sum::<usize>(), CONNECTIONS + 1, "{registrations:?}");
+    assert!(
+        registrations.iter().all(|&count| count >= CONNECTIONS / WORKERS - 1),
+        "connections registered with the workers unevenly: {registrations:?}"
+    );
+    drop((accepted, clients, listener));
+}
+
+/// The workers run their tasks on their own threads: also while the thread that built the
+/// runtime is outside `block_on`.
+fn workers_run_tasks_between_block_on_calls(backend: &str) {
+    let runtime = workers(backend);
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let done = Arc::new(AtomicUsize::new(0));
+    for _ in 0..WORKERS {
+        let done = done.clone();
+        drop(runtime.spawn(async move {
+            sleep(Duration::from_millis(5)).await;
+            done.fetch_add(1, Ordering::SeqCst);
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while done.load(Ordering::SeqCst) < WORKERS {
+        assert!(Instant::now() < deadline, "the workers did not run outside block_on");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // And `block_on` still works on the thread that built the runtime, again and again.
+    for round in 0..3 {
+        assert_eq!(runtime.block_on(runtime.spawn(async move { round })).unwrap(), round);
+    }
+}
+
+/// A `Spawner` sends tasks from another thread to the workers, which run them at once.
+fn a_spawner_reaches_the_workers(backend: &str) {
+    let runtime = workers(backend);
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let spawner = runtime.spawner();
+    let handles = std::thread::spawn(move || {
+        (0..8).map(|n| spawner.spawn(async move { (n, plexio::current_worker()) })).collect()
+    })
+    .join()
+    .unwrap();
+    let handles: Vec<plexio::JoinHandle<_>> = handles;
+    for (n, handle) in handles.into_iter().enumerate() {
+        let (got, worker) = runtime.block_on(handle).unwrap();
+        assert_eq!(got, n);
+        assert!(worker.is_some(), "a spawned task ran off the workers");
+    }
+    let spawner = runtime.spawner();
+    drop(runtime);
+    let late = spawner.spawn(async { 1 });
+    assert!(plexio::block_on(late).unwrap_err().is_cancelled());
+}
+
+/// `stats` sums the workers, `worker_stats` gives each; dropping the runtime cancels the
+/// tasks of every worker (one waiting for ever on a socket, one on a timer) and leaves
+/// nothing behind.
+fn stats_sum_the_workers_and_drop_releases_everything(backend: &str) {
+    let runtime = workers(backend);
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let stats = runtime.stats_handle();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    struct CountsDrop(Arc<AtomicUsize>);
+    impl Drop for CountsDrop {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let started = runtime.block_on(async {
+        let started = Arc::new(AtomicUsize::new(0));
+        for _ in 0..WORKERS * 2 {
+            let guard = CountsDrop(dropped.clone());
+            let started = started.clone();
+            plexio::spawn(async move {
+                let _guard = guard;
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                started.fetch_add(1, Ordering::SeqCst);
+                let _never = listener.accept().await;
+                sleep(Duration::from_secs(3600)).await;
+            });
+        }
+        while started.load(Ordering::SeqCst) < WORKERS * 2 {
+            sleep(Duration::from_millis(1)).await;
+        }
+        started.load(Ordering::SeqCst)
+    });
+    assert_eq!(started, WORKERS * 2);
+    let each = runtime.worker_stats();
+    assert_eq!(each.len(), WORKERS);
+    let total = runtime.stats();
+    assert_eq!(total.tasks, WORKERS * 2);
+    assert_eq!(each.iter().map(|one| one.tasks).sum::<usize>(), WORKERS * 2);
+    assert_eq!(each.iter().map(|one| one.registrations).sum::<usize>(), total.registrations);
+    assert!(each.iter().filter(|one| one.tasks > 0).count() > 1, "{each:?}");
+    drop(runtime);
+    assert_eq!(dropped.load(Ordering::SeqCst), WORKERS * 2, "a task was not cancelled");
+    let left = stats.get();
+    assert!(left.is_empty(), "the dropped runtime still holds {left:?}");
+}
+
+/// A socket of one runtime polled on another one's worker fails with `OtherRuntime`: only
+/// the workers of its own runtime may wait on it.
+fn sockets_of_another_runtime_still_fail(backend: &str) {
+    let first = workers(backend);
+    let second = workers(backend);
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let listener = first.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let error = second
+        .block_on(second.spawn(async move { listener.accept().await.map(|_| ()) }))
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(plexio::Error::from_io(&error), Some(plexio::Error::OtherRuntime)),
+        "{error:?}"
+    );
+}
