@@ -11,7 +11,7 @@ use plexio::{Error, Runtime};
 fn backends_lists_what_is_compiled_in_preference_order() {
     let backends = plexio::backends();
     assert!(!backends.is_empty());
-    let order = ["uring", "mio", "polling", "poll", "select"];
+    let order = ["uring", "iocp", "mio", "polling", "poll", "select"];
     let positions: Vec<usize> =
         backends.iter().map(|name| order.iter().position(|o| o == name).unwrap()).collect();
     assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "{backends:?}");
