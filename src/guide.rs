@@ -24,6 +24,7 @@
 //! | `UdpSocket::join_multicast_v4` and other options | socket2's `SockRef`, through `AsFd` (Unix) / `AsSocket` (Windows) | [socket options](#udp-multicast-and-other-socket-options) |
 //! | `tracing` spans from the runtime | plexio logs nothing; errors come back as `io::Error`s, counts from [`Runtime::stats`](crate::Runtime::stats) | [logging](#logging) |
 //! | the multi-thread runtime | one runtime per thread; [`Spawner`](crate::Spawner) and `into_std`/`from_std` to hand work and sockets over | [several threads](#several-threads) |
+//! | tokio's IOCP-backed I/O on Windows | `mio` (readiness through AFD polls, the default) or `iocp` (overlapped I/O on a completion port) | [Windows](#windows-from-event-objects-to-the-completion-port) |
 //!
 //! # Cancel safety
 //!
@@ -359,3 +360,35 @@
 //! stop.send(()).unwrap();
 //! worker.join().unwrap();
 //! ```
+//!
+//! # Windows: from event objects to the completion port
+//!
+//! Winsock has offered four ways to wait for many sockets, each the answer to the last one's
+//! limit:
+//!
+//! 1. **`select`**, as on Unix (plexio's `select` backend), and its successor **`WSAPoll`**
+//!    (plexio's `poll` backend): readiness, one call per wait over every socket.
+//! 2. **Event objects**: `WSAEventSelect` ties a socket's readiness to an event object, and
+//!    `WSAWaitForMultipleEvents` waits for up to 64 of them at once; more sockets need more
+//!    threads. No plexio backend uses it.
+//! 3. **Overlapped I/O**: `WSARecv`, `WSASend` and the others take an `OVERLAPPED` and
+//!    return at once; the kernel does the transfer into the caller's buffer and says "done"
+//!    through an event object, or by queuing a *completion routine* (an APC) that runs while
+//!    the thread waits alertably (`SleepEx`, `WaitForMultipleObjectsEx`). Completion, not
+//!    readiness, but tied to the thread that started the operation.
+//! 4. **The I/O completion port**: sockets are attached to a port, every overlapped
+//!    operation on them ends as a packet in its queue, and any thread takes packets in
+//!    batches (`GetQueuedCompletionStatusEx`). `AcceptEx` and `ConnectEx` make accepting
+//!    and connecting overlapped too. This is what Windows servers are built on.
+//!
+//! plexio's `mio` and `polling` backends use the port for *readiness*: they ask the AFD
+//! driver (winsock's kernel side) for poll requests that complete on the port, and then make
+//! ordinary non-blocking calls. plexio's `iocp` backend (feature `iocp`) uses it for what it
+//! was made for, as plexio's `uring` uses io_uring on Linux: each receive, send, accept and
+//! connect is handed to the kernel with its buffer, and the runtime learns when it is done.
+//! Readiness waits (`readable()`, `peek`, `io::Async`) go through AFD polls on the same port.
+//! Your code is the same on either: choose with `Runtime::builder().backend("iocp")` or
+//! `PLEXIO_BACKEND=iocp`. One difference shows through: Windows attaches a socket to one
+//! completion port for its whole life, so a socket that did I/O on one `iocp` runtime cannot
+//! be handed to another (`into_std` and `from_std`, above): its operations there fail with
+//! `InvalidInput`, saying so.

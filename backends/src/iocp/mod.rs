@@ -30,24 +30,22 @@
 //! attached to this one: Windows allows one port per socket for its life.
 
 mod afd;
+mod attached;
 mod errors;
 mod extensions;
 mod in_flight;
+mod socket_calls;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::os::windows::io::{AsRawHandle, AsRawSocket, FromRawHandle, OwnedHandle, RawSocket};
+use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use windows_sys::Win32::Foundation::{ERROR_INVALID_PARAMETER, HANDLE, WAIT_TIMEOUT};
-use windows_sys::Win32::Networking::WinSock::{
-    SO_PROTOCOL_INFOW, SOCKET_ERROR, SOL_SOCKET, WSAPROTOCOL_INFOW, XP1_IFS_HANDLES, getsockopt,
-};
-use windows_sys::Win32::Storage::FileSystem::SetFileCompletionNotificationModes;
+use windows_sys::Win32::Foundation::{HANDLE, WAIT_TIMEOUT};
 use windows_sys::Win32::System::IO::{
     CancelIoEx, CreateIoCompletionPort, GetQueuedCompletionStatusEx, OVERLAPPED_ENTRY,
     PostQueuedCompletionStatus,
@@ -56,9 +54,9 @@ use windows_sys::Win32::System::Threading::INFINITE;
 
 use crate::Token;
 use crate::completion::{
-    Completion, CompletionDriver, Completions, MAX_TOKEN, Operation, Refused, SocketSource,
-    TokenMap,
+    Completion, CompletionDriver, Completions, MAX_TOKEN, Operation, Refused, TokenMap,
 };
+use attached::AttachedSockets;
 use extensions::Extensions;
 use in_flight::{Context, InFlight, Started};
 
@@ -110,15 +108,8 @@ struct State {
     /// Operations finished in `submit` (done at once, or failed at once), and completions
     /// that did not fit the caller's buffer: handed over first by the next `complete`.
     finished: VecDeque<Completion>,
-    /// The sockets attached to the port, by handle: the shared socket each was attached
-    /// through (a handle number is reused once its socket closes, so the number alone does
-    /// not say the socket is the same) and whether it skips the port on immediate success.
-    attached: HashMap<RawSocket, Attached>,
-}
-
-struct Attached {
-    source: Weak<dyn SocketSource>,
-    skips_port: bool,
+    /// The sockets attached to the port.
+    attached: AttachedSockets,
 }
 
 // SAFETY: `OVERLAPPED_ENTRY` holds a raw pointer only as the value the port wrote; the
@@ -155,7 +146,7 @@ impl IocpDriver {
                 in_flight: TokenMap::default(),
                 spare: Vec::new(),
                 finished: VecDeque::new(),
-                attached: HashMap::new(),
+                attached: AttachedSockets::default(),
             }),
             packets: Mutex::new(vec![OVERLAPPED_ENTRY::default(); PACKETS_PER_WAIT]),
             wake_posted: AtomicBool::new(false),
@@ -263,71 +254,7 @@ impl State {
             self.spare.push(boxed);
         }
     }
-
-    /// Attaches the socket of `operation` to `port` unless it is attached already; says
-    /// whether it skips the port on immediate success.
-    fn attach(&mut self, port: HANDLE, operation: &Operation) -> io::Result<bool> {
-        let source = match operation {
-            Operation::Receive { source, .. }
-            | Operation::Send { source, .. }
-            | Operation::Connect { source, .. }
-            | Operation::ReceiveFrom { source, .. }
-            | Operation::SendTo { source, .. } => source,
-            Operation::Accept { listener, .. } => listener,
-            // Polls run on the AFD device, attached when the driver was made.
-            Operation::Poll { .. } => return Ok(false),
-        };
-        let raw = source.as_socket_handle().as_raw_socket();
-        if let Some(attached) = self.attached.get(&raw) {
-            if ptr::addr_eq(attached.source.as_ptr(), Arc::as_ptr(source)) {
-                return Ok(attached.skips_port);
-            }
-        }
-        // SAFETY: the operation's shared reference keeps the socket open; attaching an open
-        // socket handle to our port has no other effect on it.
-        if unsafe { CreateIoCompletionPort(raw as HANDLE, port, 0, 0) }.is_null() {
-            let error = io::Error::last_os_error();
-            // Attached already: the same socket reached us through another shared
-            // reference, or a closed socket of this number was attached before... to this
-            // port, as every socket the driver sees is attached here.
-            if error.raw_os_error() != Some(ERROR_INVALID_PARAMETER as i32) {
-                return Err(error);
-            }
-        }
-        let skips_port = skip_port_on_success(raw);
-        self.attached.insert(raw, Attached { source: Arc::downgrade(source), skips_port });
-        Ok(skips_port)
-    }
 }
-
-/// Sets `socket` to queue no packet for an operation done at once, where its provider is an
-/// IFS one (for others, skipping loses completions: golang/go#77448); says whether it did.
-fn skip_port_on_success(socket: RawSocket) -> bool {
-    // SAFETY: all-zero bytes are a valid `WSAPROTOCOL_INFOW`.
-    let mut info: WSAPROTOCOL_INFOW = unsafe { std::mem::zeroed() };
-    let mut length = size_of::<WSAPROTOCOL_INFOW>() as i32;
-    // SAFETY: `info` and `length` are live locals that describe a buffer of `length` bytes.
-    let result = unsafe {
-        getsockopt(
-            socket as usize,
-            SOL_SOCKET,
-            SO_PROTOCOL_INFOW,
-            (&raw mut info).cast(),
-            &mut length,
-        )
-    };
-    if result == SOCKET_ERROR || info.dwServiceFlags1 & XP1_IFS_HANDLES == 0 {
-        return false;
-    }
-    let modes = (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE) as u8;
-    // SAFETY: `socket` is open (see `attach`); the call only changes how it completes.
-    unsafe { SetFileCompletionNotificationModes(socket as HANDLE, modes) != 0 }
-}
-
-/// `SetFileCompletionNotificationModes`' flags: no packet for an operation done at once, and
-/// no signal of the handle's event (nobody waits on it).
-const FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: u32 = 1;
-const FILE_SKIP_SET_EVENT_ON_HANDLE: u32 = 2;
 
 /// The handle value that asks `CreateIoCompletionPort` for a new port.
 const INVALID_HANDLE: HANDLE = -1isize as HANDLE;
@@ -346,7 +273,7 @@ impl CompletionDriver for IocpDriver {
             );
             return Err(Refused { error, operation });
         }
-        let skips_port = match state.attach(self.port(), &operation) {
+        let skips_port = match state.attached.attach(self.port(), &operation) {
             Ok(skips_port) => skips_port,
             Err(error) => return Err(Refused { error, operation }),
         };
