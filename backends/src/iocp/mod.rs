@@ -93,7 +93,7 @@ pub struct IocpDriver {
     extensions: Extensions,
     state: Mutex<State>,
     /// Where `complete` receives packets; taken by the one thread that waits.
-    packets: Mutex<Vec<OVERLAPPED_ENTRY>>,
+    packets: Mutex<Packets>,
     /// Whether a wake packet is on the port and not yet taken: many notifies, one packet.
     wake_posted: AtomicBool,
 }
@@ -112,11 +112,12 @@ struct State {
     attached: AttachedSockets,
 }
 
-// SAFETY: `OVERLAPPED_ENTRY` holds a raw pointer only as the value the port wrote; the
-// entries are scratch that only the thread holding `packets` reads.
-unsafe impl Send for IocpDriver {}
-// SAFETY: as above; every other field is `Sync` or behind a mutex.
-unsafe impl Sync for IocpDriver {}
+/// Room for the packets of one wait.
+struct Packets(Vec<OVERLAPPED_ENTRY>);
+
+// SAFETY: an `OVERLAPPED_ENTRY` holds a raw pointer only as a value the port wrote, never
+// followed through this type; the entries are scratch, read by the thread that holds them.
+unsafe impl Send for Packets {}
 
 impl IocpDriver {
     /// Creates a completion port, opens the AFD device that polls use, and loads the winsock
@@ -148,7 +149,7 @@ impl IocpDriver {
                 finished: VecDeque::new(),
                 attached: AttachedSockets::default(),
             }),
-            packets: Mutex::new(vec![OVERLAPPED_ENTRY::default(); PACKETS_PER_WAIT]),
+            packets: Mutex::new(Packets(vec![OVERLAPPED_ENTRY::default(); PACKETS_PER_WAIT])),
             wake_posted: AtomicBool::new(false),
         })
     }
@@ -167,7 +168,8 @@ impl IocpDriver {
         packets: &mut [OVERLAPPED_ENTRY],
         timeout: Option<Duration>,
     ) -> io::Result<usize> {
-        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        // A timeout too far to represent is no timeout.
+        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         loop {
             let milliseconds = match deadline {
                 None => INFINITE,
@@ -320,6 +322,7 @@ impl CompletionDriver for IocpDriver {
         }
         let timeout = if completions.is_empty() { timeout } else { Some(Duration::ZERO) };
         let mut packets = self.packets.lock().unwrap_or_else(PoisonError::into_inner);
+        let packets = &mut packets.0;
         let room = (completions.capacity() - completions.len()).clamp(1, packets.len());
         let taken = self.wait(&mut packets[..room], timeout)?;
         self.finish_packets(&packets[..taken], completions);
