@@ -20,12 +20,13 @@ use windows_sys::Wdk::Storage::FileSystem::{FILE_OPEN, NtCreateFile};
 use windows_sys::Win32::Foundation::{
     HANDLE, NTSTATUS, RtlNtStatusToDosError, STATUS_SUCCESS, UNICODE_STRING,
 };
-use windows_sys::Win32::Networking::WinSock::{SIO_BASE_HANDLE, SOCKET_ERROR, WSAIoctl};
+use windows_sys::Win32::Networking::WinSock::SIO_BASE_HANDLE;
 use windows_sys::Win32::Storage::FileSystem::{
     FILE_SHARE_READ, FILE_SHARE_WRITE, SYNCHRONIZE, SetFileCompletionNotificationModes,
 };
 use windows_sys::Win32::System::IO::{CreateIoCompletionPort, IO_STATUS_BLOCK};
 
+use super::socket_calls::control_word;
 use crate::{Interest, Ready};
 
 /// The control code of a poll request to the AFD device.
@@ -162,28 +163,7 @@ pub(super) fn open(port: HANDLE) -> io::Result<OwnedHandle> {
 
 /// The base (provider) handle of `socket`, which AFD polls name.
 pub(super) fn base_socket(socket: RawSocket) -> io::Result<RawSocket> {
-    let mut base: usize = 0;
-    let mut returned = 0u32;
-    // SAFETY: the output buffer is `base`, a live local of the size passed; no input buffer,
-    // no overlapped structure: the call is synchronous. Any handle value is a valid
-    // argument (one that is not a socket fails with `WSAENOTSOCK`).
-    let result = unsafe {
-        WSAIoctl(
-            socket as usize,
-            SIO_BASE_HANDLE,
-            ptr::null(),
-            0,
-            (&raw mut base).cast(),
-            size_of::<usize>() as u32,
-            &mut returned,
-            ptr::null_mut(),
-            None,
-        )
-    };
-    if result == SOCKET_ERROR {
-        return Err(super::errors::last_socket_error());
-    }
-    Ok(base as RawSocket)
+    control_word(socket as usize, SIO_BASE_HANDLE, &[]).map(|base| base as RawSocket)
 }
 
 /// The Windows error that the NT status `status` stands for.

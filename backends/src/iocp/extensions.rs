@@ -5,14 +5,16 @@
 
 use std::io;
 use std::os::windows::io::AsRawSocket;
-use std::ptr;
 
 use socket2::{Domain, Protocol, Socket, Type};
+
 use windows_sys::Win32::Networking::WinSock::{
     LPFN_ACCEPTEX, LPFN_CONNECTEX, LPFN_GETACCEPTEXSOCKADDRS, SIO_GET_EXTENSION_FUNCTION_POINTER,
-    SOCKET_ERROR, WSAID_ACCEPTEX, WSAID_CONNECTEX, WSAID_GETACCEPTEXSOCKADDRS, WSAIoctl,
+    WSAID_ACCEPTEX, WSAID_CONNECTEX, WSAID_GETACCEPTEXSOCKADDRS,
 };
 use windows_sys::core::GUID;
+
+use super::socket_calls::control_word;
 
 /// The extension functions, loaded once per driver; each is `Some`.
 #[derive(Debug, Clone, Copy)]
@@ -47,27 +49,12 @@ impl Extensions {
 
 /// The address of the extension function `id` (never zero).
 fn load(socket: usize, id: GUID, name: &str) -> io::Result<usize> {
-    let mut function: usize = 0;
-    let mut returned = 0u32;
-    // SAFETY: the input is `id`, a GUID; the output is `function`, of the size of an
-    // address, which is what this control code writes; both are live locals. No overlapped
-    // structure: the call is synchronous.
-    let result = unsafe {
-        WSAIoctl(
-            socket,
-            SIO_GET_EXTENSION_FUNCTION_POINTER,
-            (&raw const id).cast(),
-            size_of::<GUID>() as u32,
-            (&raw mut function).cast(),
-            size_of::<usize>() as u32,
-            &mut returned,
-            ptr::null_mut(),
-            None,
-        )
-    };
-    if result == SOCKET_ERROR {
-        return Err(super::errors::last_socket_error());
-    }
+    let mut guid = Vec::with_capacity(size_of::<GUID>());
+    guid.extend_from_slice(&id.data1.to_ne_bytes());
+    guid.extend_from_slice(&id.data2.to_ne_bytes());
+    guid.extend_from_slice(&id.data3.to_ne_bytes());
+    guid.extend_from_slice(&id.data4);
+    let function = control_word(socket, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid)?;
     if function == 0 {
         let message = format!("the winsock provider has no {name}");
         return Err(io::Error::new(io::ErrorKind::Unsupported, message));

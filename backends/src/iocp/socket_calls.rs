@@ -10,7 +10,7 @@ use std::ptr;
 use socket2::{SockAddr, Socket};
 use windows_sys::Win32::Networking::WinSock::{
     SO_UPDATE_ACCEPT_CONTEXT, SOCKADDR, SOCKADDR_STORAGE, SOCKET_ERROR, SOL_SOCKET, WSAEINVAL,
-    bind, setsockopt,
+    WSAIoctl, bind, setsockopt,
 };
 
 use super::errors::last_socket_code;
@@ -113,4 +113,32 @@ pub(super) unsafe fn socket_address(address: *const SOCKADDR, length: i32) -> Op
         })
     };
     made.ok().and_then(|((), address)| address.as_socket())
+}
+
+/// A synchronous `WSAIoctl` of `code` on `socket` with `input`, whose answer is one word (a
+/// handle, an address).
+pub(super) fn control_word(socket: usize, code: u32, input: &[u8]) -> io::Result<usize> {
+    let mut word: usize = 0;
+    let mut returned = 0u32;
+    // SAFETY: the input is `input`, a live slice of the length passed; the output is `word`,
+    // a live local of the size passed, which bounds what the call writes; no overlapped
+    // structure, so the call is synchronous. Any handle value is a valid argument (one that
+    // is not a socket fails with `WSAENOTSOCK`).
+    let result = unsafe {
+        WSAIoctl(
+            socket,
+            code,
+            input.as_ptr().cast(),
+            input.len() as u32,
+            (&raw mut word).cast(),
+            size_of::<usize>() as u32,
+            &mut returned,
+            ptr::null_mut(),
+            None,
+        )
+    };
+    if result == SOCKET_ERROR {
+        return Err(super::errors::last_socket_error());
+    }
+    Ok(word)
 }
