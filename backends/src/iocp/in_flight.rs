@@ -21,7 +21,7 @@ use super::afd::{self, IOCTL_AFD_POLL, PollInfo};
 use super::errors::{is_truncated, last_socket_code, operation_error};
 use super::extensions::Extensions;
 use super::socket_calls::{
-    accept_context, accept_peer, bind_unspecified, set_option, socket_address,
+    accept_context, accept_peer, bind_unspecified, grow, set_option, socket_address, wsabuf,
 };
 use crate::Token;
 use crate::completion::Operation;
@@ -387,19 +387,4 @@ impl Extra {
             poll: PollInfo::new(),
         })
     }
-}
-
-fn wsabuf(start: *mut u8, length: usize) -> WSABUF {
-    WSABUF { len: u32::try_from(length).unwrap_or(u32::MAX), buf: start }
-}
-
-/// Grows `buffer`'s length by `received`, capped at its capacity.
-///
-/// # Safety
-///
-/// The first `received` bytes of `buffer`'s spare capacity are initialised.
-unsafe fn grow(buffer: &mut Vec<u8>, received: usize) {
-    let length = (buffer.len() + received).min(buffer.capacity());
-    // SAFETY: the caller's promise; the length stays within the capacity.
-    unsafe { buffer.set_len(length) };
 }

@@ -9,8 +9,8 @@ use std::ptr;
 
 use socket2::{SockAddr, Socket};
 use windows_sys::Win32::Networking::WinSock::{
-    SO_UPDATE_ACCEPT_CONTEXT, SOCKADDR, SOCKADDR_STORAGE, SOCKET_ERROR, SOL_SOCKET, WSAEINVAL,
-    WSAIoctl, bind, setsockopt,
+    SO_UPDATE_ACCEPT_CONTEXT, SOCKADDR, SOCKADDR_STORAGE, SOCKET_ERROR, SOL_SOCKET, WSABUF,
+    WSAEINVAL, WSAIoctl, bind, setsockopt,
 };
 
 use super::errors::last_socket_code;
@@ -141,4 +141,20 @@ pub(super) fn control_word(socket: usize, code: u32, input: &[u8]) -> io::Result
         return Err(super::errors::last_socket_error());
     }
     Ok(word)
+}
+
+/// The `WSABUF` of `length` bytes at `start` (at most 4 GiB: a longer one is a short call).
+pub(super) fn wsabuf(start: *mut u8, length: usize) -> WSABUF {
+    WSABUF { len: u32::try_from(length).unwrap_or(u32::MAX), buf: start }
+}
+
+/// Grows `buffer`'s length by `received`, capped at its capacity.
+///
+/// # Safety
+///
+/// The first `received` bytes of `buffer`'s spare capacity are initialised.
+pub(super) unsafe fn grow(buffer: &mut Vec<u8>, received: usize) {
+    let length = (buffer.len() + received).min(buffer.capacity());
+    // SAFETY: the caller's promise; the length stays within the capacity.
+    unsafe { buffer.set_len(length) };
 }
