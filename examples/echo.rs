@@ -30,7 +30,7 @@ fn parse_options() -> Result<Options, String> {
             "--backend" => options.backend = Some(value()?),
             "-h" | "--help" => {
                 return Err(
-                    "usage: echo [--addr HOST:PORT] [--backend uring|mio|polling|poll|select]"
+                    "usage: echo [--addr HOST:PORT] [--backend uring|iocp|mio|polling|poll|select]"
                         .to_owned(),
                 );
             }

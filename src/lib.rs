@@ -4,7 +4,7 @@
 //! [`time`], [`spawn`], [`block_on`]) runs on either I/O model: any readiness
 //! [`Backend`](backend::Backend) (`select`, `poll`, epoll/kqueue/IOCP through `mio`, or the
 //! `polling` crate) or a [`CompletionDriver`](backend::completion::CompletionDriver) (`uring`,
-//! Linux io_uring), chosen by cargo feature, by [`Runtime::builder`], or by the
+//! Linux io_uring; `iocp`, overlapped I/O on a Windows completion port), chosen by cargo feature, by [`Runtime::builder`], or by the
 //! `PLEXIO_BACKEND` environment variable. The program does not change.
 //!
 //! ```
@@ -56,6 +56,7 @@
 //! | `poll` | plexio's own `poll(2)` / `WSAPoll` backend |
 //! | `select` | plexio's own `select(2)` / winsock `select` backend |
 //! | `uring` | the `uring` completion driver: Linux io_uring (5.11 or later), preferred where the system allows it |
+//! | `iocp` | the `iocp` completion driver: overlapped I/O on a Windows completion port (`AcceptEx`, `ConnectEx`, `WSARecv`/`WSASend`, AFD polls for readiness); Windows only, used when asked for by name (the automatic choice stays `mio`) |
 //! | `chaos` | [`backend::chaos`]: a wrapper backend that injects faults, to test code against them |
 //! | `signal` | [`signal::ctrl_c`]: wait for Ctrl-C (Unix; the signal-hook crate) |
 //! | `tokio` | tokio's `AsyncRead` and `AsyncWrite` for plexio's streams, for code written against them (tokio-util codecs, say); no tokio runtime is involved |

@@ -30,6 +30,8 @@ macro_rules! per_driver {
     ($($scenario:ident),* $(,)?) => {
         #[cfg(all(target_os = "linux", feature = "uring"))]
         per_driver!(@module "uring", uring, $($scenario),*);
+        #[cfg(all(windows, feature = "iocp"))]
+        per_driver!(@module "iocp", iocp, $($scenario),*);
         per_driver!(@module "third_party_thread", third_party_thread, $($scenario),*);
     };
     (@module $name:literal, $module:ident, $($scenario:ident),*) => {

@@ -111,7 +111,11 @@ fn echo_8_mib_with_checksum(backend: &str) {
             writer.write_all(&data).await?;
             writer.close().await
         });
-        let mut echoed = Vec::with_capacity(LENGTH);
+        // Grown by `read_to_end` itself: a buffer sized in advance would be zeroed whole
+        // again after every read that waits (futures' `read_to_end` zeroes the spare
+        // capacity each time it resumes), quadratic in debug builds under wine with a
+        // completion driver's 64 KiB receives.
+        let mut echoed = Vec::new();
         reader.read_to_end(&mut echoed).await?;
         writing.await??;
         assert_eq!(server.await??, LENGTH as u64);
@@ -394,7 +398,21 @@ fn an_aborted_task_has_closed_its_listener_when_its_handle_resolves(backend: &st
         plexio::task::yield_now().await;
         task.abort();
         assert!(task.await.unwrap_err().is_cancelled());
-        let again = TcpListener::bind(addr).await;
+        let mut again = TcpListener::bind(addr).await;
+        // Windows has no way to stop a socket listening but to close it, and a completion
+        // driver's cancelled `AcceptEx` holds the listener until the driver hands it back;
+        // the chaos wrapper holds completions back for a wait or two on purpose, so there
+        // the listener closes a few runtime turns later. Elsewhere `shutdown` stops it
+        // listening at once, and plain `iocp` hands the accept back before the join.
+        if cfg!(windows) && util::is_completion(backend) && backend.ends_with(util::CHAOS) {
+            for _ in 0..100 {
+                if again.is_ok() {
+                    break;
+                }
+                sleep(Duration::from_millis(10)).await;
+                again = TcpListener::bind(addr).await;
+            }
+        }
         assert!(again.is_ok(), "the aborted task's listener still holds {addr}: {again:?}");
         Ok(())
     });

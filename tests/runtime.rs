@@ -11,7 +11,7 @@ use plexio::{Error, Runtime};
 fn backends_lists_what_is_compiled_in_preference_order() {
     let backends = plexio::backends();
     assert!(!backends.is_empty());
-    let order = ["uring", "mio", "polling", "poll", "select"];
+    let order = ["uring", "iocp", "mio", "polling", "poll", "select"];
     let positions: Vec<usize> =
         backends.iter().map(|name| order.iter().position(|o| o == name).unwrap()).collect();
     assert!(positions.windows(2).all(|pair| pair[0] < pair[1]), "{backends:?}");
@@ -60,12 +60,19 @@ fn backend_not_compiled_in_names_its_feature() {
         let error = Runtime::builder().backend("uring").build().unwrap_err();
         assert!(matches!(error, Error::BackendUnsupported { .. }), "{error:?}");
     }
+    #[cfg(not(windows))]
+    if cfg!(feature = "iocp") {
+        // Compiled in, `iocp` outside Windows says it does not run here.
+        let error = Runtime::builder().backend("iocp").build().unwrap_err();
+        assert!(matches!(error, Error::BackendUnsupported { .. }), "{error:?}");
+    }
     for (name, compiled) in [
         ("select", cfg!(feature = "select")),
         ("poll", cfg!(feature = "poll")),
         ("mio", cfg!(feature = "mio")),
         ("polling", cfg!(feature = "polling")),
         ("uring", cfg!(feature = "uring")),
+        ("iocp", cfg!(feature = "iocp")),
     ] {
         // Compiled in, a backend is either available or refused for another reason (not
         // built for this OS, or refused by the system): not this test's case.
@@ -140,7 +147,25 @@ fn plexio_backend_variable_picks_the_backend() {
     assert!(output.contains("unknown backend `no-such-backend`"), "{output}");
 }
 
-/// The child half of the test above: only active in the child process.
+/// With no choice made, the runtime takes the most preferred backend available, but never
+/// `iocp`, which runs only when asked for by name (`mio` stays the default on Windows).
+#[test]
+fn the_automatic_choice_is_the_most_preferred_backend_but_never_iocp() {
+    let expected = plexio::backends().into_iter().find(|name| *name != "iocp");
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_reports_its_backend", "--nocapture", "--test-threads=1"])
+        .env("PLEXIO_TEST_CHILD", "1")
+        .env_remove("PLEXIO_BACKEND")
+        .output()
+        .unwrap();
+    let output = String::from_utf8_lossy(&output.stdout);
+    match expected {
+        Some(name) => assert!(output.contains(&format!("backend={name};")), "{output}"),
+        None => assert!(output.contains("error="), "{output}"),
+    }
+}
+
+/// The child half of the tests above: only active in the child process.
 #[test]
 fn child_reports_its_backend() {
     if std::env::var_os("PLEXIO_TEST_CHILD").is_none() {

@@ -8,6 +8,7 @@
 //! | [`mio`] | epoll, kqueue, IOCP/AFD through the mio crate | edge (oneshot on Windows) |
 //! | [`polling`] | epoll, kqueue, event ports, IOCP through the polling crate | edge where supported, else oneshot |
 //! | `uring` | Linux io_uring through the io-uring crate: a [`completion::CompletionDriver`] | completion (readiness through poll operations) |
+//! | `iocp` | Windows overlapped I/O on a completion port: a [`completion::CompletionDriver`] | completion (readiness through AFD polls) |
 //!
 //! Each module is behind the cargo feature of the same name. Every line of code that talks
 //! to the operating system, and every `unsafe` block of plexio, lives in this crate; the
@@ -40,6 +41,8 @@ mod watch_list;
 
 #[cfg(feature = "chaos")]
 pub mod chaos;
+#[cfg(all(feature = "iocp", windows))]
+pub mod iocp;
 #[cfg(all(feature = "mio", any(unix, windows)))]
 pub mod mio;
 #[cfg(all(feature = "poll", any(unix, windows)))]

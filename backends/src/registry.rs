@@ -40,6 +40,9 @@ struct Row {
     name: &'static str,
     compiled: bool,
     open: Option<Opener>,
+    /// Whether the automatic choice may pick it; a backend that is not is used only when
+    /// asked for by name.
+    automatic: bool,
 }
 
 #[cfg(any(feature = "mio", feature = "polling", feature = "poll", feature = "select"))]
@@ -52,8 +55,10 @@ fn readiness<B: Backend + 'static>(opened: std::io::Result<B>) -> Result<Driver,
 
 /// plexio's backends, most preferred first: io_uring where the system allows it (its probe
 /// decides at run time), then the O(ready) mechanisms, then `poll` (O(n), no descriptor
-/// limit), then `select` (O(highest descriptor), FD_SETSIZE).
-const TABLE: [Row; 5] = [
+/// limit), then `select` (O(highest descriptor), FD_SETSIZE). `iocp` is listed with the
+/// completion drivers but left out of the automatic choice, which stays `mio` on Windows:
+/// it has run under wine only, not yet on Windows itself.
+const TABLE: [Row; 6] = [
     Row {
         name: "uring",
         compiled: cfg!(feature = "uring"),
@@ -64,6 +69,19 @@ const TABLE: [Row; 5] = [
         }),
         #[cfg(not(all(feature = "uring", target_os = "linux")))]
         open: None,
+        automatic: true,
+    },
+    Row {
+        name: "iocp",
+        compiled: cfg!(feature = "iocp"),
+        #[cfg(all(feature = "iocp", windows))]
+        open: Some(|| match crate::iocp::IocpDriver::new() {
+            Ok(driver) => Ok(Driver::Completion(Arc::new(driver))),
+            Err(refusal) => Err((refusal.reason, refusal.source)),
+        }),
+        #[cfg(not(all(feature = "iocp", windows)))]
+        open: None,
+        automatic: false,
     },
     Row {
         name: "mio",
@@ -72,6 +90,7 @@ const TABLE: [Row; 5] = [
         open: Some(|| readiness(crate::mio::MioBackend::new())),
         #[cfg(not(all(feature = "mio", any(unix, windows))))]
         open: None,
+        automatic: true,
     },
     Row {
         name: "polling",
@@ -80,6 +99,7 @@ const TABLE: [Row; 5] = [
         open: Some(|| readiness(crate::polling::PollingBackend::new())),
         #[cfg(not(all(feature = "polling", any(unix, windows))))]
         open: None,
+        automatic: true,
     },
     Row {
         name: "poll",
@@ -88,6 +108,7 @@ const TABLE: [Row; 5] = [
         open: Some(|| readiness(crate::poll::PollBackend::new())),
         #[cfg(not(all(feature = "poll", any(unix, windows))))]
         open: None,
+        automatic: true,
     },
     Row {
         name: "select",
@@ -96,11 +117,12 @@ const TABLE: [Row; 5] = [
         open: Some(|| readiness(crate::select::SelectBackend::new())),
         #[cfg(not(all(feature = "select", any(unix, windows))))]
         open: None,
+        automatic: true,
     },
 ];
 
 /// Every backend name plexio knows, most preferred first, compiled in or not.
-pub const KNOWN: [&str; 5] = ["uring", "mio", "polling", "poll", "select"];
+pub const KNOWN: [&str; 6] = ["uring", "iocp", "mio", "polling", "poll", "select"];
 
 /// Why the system refused a backend, as its probe found it: the reason, and the system's
 /// error code if it gave one.
@@ -110,18 +132,21 @@ type ProbeRefusal = (String, Option<i32>);
 /// asked once per process: `None` where usable, else why not.
 fn refusal_of(name: &'static str) -> Option<&'static ProbeRefusal> {
     static URING: OnceLock<Option<ProbeRefusal>> = OnceLock::new();
-    match name {
-        "uring" => URING
-            .get_or_init(|| match open_row(row("uring")?) {
-                Ok(_) => None,
-                Err(Error::BackendRefused { reason, source, .. }) => {
-                    Some((reason, source.and_then(|error| error.raw_os_error())))
-                }
-                Err(other) => Some((other.to_string(), None)),
-            })
-            .as_ref(),
-        _ => None,
-    }
+    static IOCP: OnceLock<Option<ProbeRefusal>> = OnceLock::new();
+    let answer = match name {
+        "uring" => &URING,
+        "iocp" => &IOCP,
+        _ => return None,
+    };
+    answer
+        .get_or_init(|| match open_row(row(name)?) {
+            Ok(_) => None,
+            Err(Error::BackendRefused { reason, source, .. }) => {
+                Some((reason, source.and_then(|error| error.raw_os_error())))
+            }
+            Err(other) => Some((other.to_string(), None)),
+        })
+        .as_ref()
 }
 
 fn row(name: &str) -> Option<&'static Row> {
@@ -145,7 +170,8 @@ pub fn available() -> Vec<&'static str> {
 pub fn resolve(requested: Option<&str>) -> Result<&'static str, Error> {
     let os = std::env::consts::OS;
     let Some(requested) = requested else {
-        return available().first().copied().ok_or(Error::NoBackend { os });
+        let automatic = |name: &&str| row(name).is_some_and(|row| row.automatic);
+        return available().into_iter().find(automatic).ok_or(Error::NoBackend { os });
     };
     let wanted = requested.trim();
     let Some(row) = TABLE.iter().find(|row| row.name.eq_ignore_ascii_case(wanted)) else {

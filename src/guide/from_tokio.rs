@@ -24,6 +24,7 @@
 //! | `UdpSocket::join_multicast_v4` and other options | socket2's `SockRef`, through `AsFd` (Unix) / `AsSocket` (Windows) | [socket options](#udp-multicast-and-other-socket-options) |
 //! | `tracing` spans from the runtime | plexio logs nothing; errors come back as `io::Error`s, counts from [`Runtime::stats`](crate::Runtime::stats) | [logging](#logging) |
 //! | the multi-thread runtime | one runtime per thread; [`Spawner`](crate::Spawner) and `into_std`/`from_std` to hand work and sockets over | [several threads](#several-threads) |
+//! | tokio's IOCP-backed I/O on Windows | `mio` (readiness through AFD polls, the default) or `iocp` (overlapped I/O on a completion port) | [the Windows models](super::io_models#the-windows-models) |
 //!
 //! # Cancel safety
 //!

@@ -309,7 +309,11 @@
 //!
 //! - **as a completion driver**: the `iocp` backend (feature `iocp`) runs plexio's
 //!   operations as overlapped operations on a completion port, the proactor model, as `uring`
-//!   does on Linux;
+//!   does on Linux (its readiness waits, for `readable()`, `peek` and `io::Async`, are AFD
+//!   polls on the same port). One difference shows through: Windows attaches a socket to one
+//!   completion port for its whole life, so a socket that did I/O on one `iocp` runtime
+//!   cannot be handed to another (`into_std`, `from_std`): its operations there fail with
+//!   `InvalidInput`, saying so;
 //! - **as a readiness emulation**: the `mio` and `polling` backends on Windows issue one
 //!   overlapped `IOCTL_AFD_POLL` per socket to the AFD driver (the kernel side of Winsock;
 //!   the request is undocumented, the technique is wepoll's), and the completion of that

@@ -50,6 +50,8 @@ macro_rules! per_backend {
         $crate::per_backend!(@backend "polling", polling, [$($chaos)?], $($scenario),*);
         #[cfg(target_os = "linux")]
         $crate::per_backend!(@backend "uring", uring, [$($chaos)?], $($scenario),*);
+        #[cfg(windows)]
+        $crate::per_backend!(@backend "iocp", iocp, [$($chaos)?], $($scenario),*);
         $crate::per_backend!(@module "third_party_level", third_party_level, [$($chaos)?],
             $($scenario),*);
     };
@@ -192,7 +194,7 @@ fn chaos(
 
 /// Whether the backend a test name stands for is a completion driver.
 pub fn is_completion(backend: &str) -> bool {
-    base_backend(backend) == "uring"
+    matches!(base_backend(backend), "uring" | "iocp")
 }
 
 /// A runtime on the backend a test name stands for (see [`open_backend`]); a completion
