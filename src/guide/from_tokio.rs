@@ -1,7 +1,9 @@
 //! Coming from tokio or smol: what you reach for there, and plexio's answer.
 //!
-//! plexio's model is tokio's current-thread runtime: one runtime per thread, tasks that need
-//! not be `Send`, each socket registered with the runtime that created it. Its I/O traits
+//! plexio's runtime is tokio's current-thread runtime by default (one thread, tasks that need
+//! not be `Send` with [`spawn_local`](crate::task::spawn_local)), and a multi-worker runtime
+//! on request ([`Builder::worker_threads`](crate::Builder::worker_threads)), where
+//! [`spawn`](crate::spawn) takes `Send` futures as tokio's does. Its I/O traits
 //! are the `futures` crate's (`futures::io::{AsyncRead, AsyncWrite}`, with `AsyncReadExt`,
 //! `AsyncWriteExt`, `AsyncBufReadExt` for the helpers), as with smol, not tokio's. This
 //! page has no items; every example on it runs as a doc test.
@@ -9,7 +11,8 @@
 //! | you reach for (tokio) | in plexio | see |
 //! |---|---|---|
 //! | `#[tokio::main]`, `Runtime::block_on` | [`block_on`](crate::block_on), or [`Runtime::builder`](crate::Runtime::builder) to choose the backend | the crate page |
-//! | `tokio::spawn` | [`spawn`](crate::spawn); tasks need not be `Send` | |
+//! | `tokio::spawn` | [`spawn`](crate::spawn): `Send` futures, on any worker of a multi-worker runtime | [several threads](#several-threads) |
+//! | `tokio::task::spawn_local`, `LocalSet` | [`spawn_local`](crate::task::spawn_local): a `!Send` future, kept on the calling thread | |
 //! | `spawn_blocking` | [`task::spawn_blocking`](crate::task::spawn_blocking): a pool shared by the process's runtimes | [blocking work](#blocking-work) |
 //! | `JoinSet` | `futures::stream::FuturesUnordered` of [`JoinHandle`](crate::JoinHandle)s | [many tasks](#many-tasks-select-and-join) |
 //! | `select!`, `join!` | `futures::select!` (on `.fuse()`d futures), `futures::join!` | [many tasks](#many-tasks-select-and-join) |
@@ -21,9 +24,10 @@
 //! | `lookup_host`, host names | [`net::lookup_host`](crate::net::lookup_host); `connect("host:port")` resolves on the blocking pool too | [connecting](#connecting-timeouts-and-host-names) |
 //! | `UnixStream`, `UnixListener`, `UnixDatagram` | [`net::UnixStream`](crate::net::UnixStream), [`net::UnixListener`](crate::net::UnixListener), [`net::UnixDatagram`](crate::net::UnixDatagram) (Unix), with peer credentials and abstract names | [`net::unix`](crate::net::unix) |
 //! | `AsyncFd`, smol's `Async` | [`io::Async`](crate::io::Async): any socket or descriptor of your own, on any backend | `examples/own_socket.rs` |
-//! | `UdpSocket::join_multicast_v4` and other options | socket2's `SockRef`, through `AsFd` (Unix) / `AsSocket` (Windows) | [socket options](#udp-multicast-and-other-socket-options) |
-//! | `tracing` spans from the runtime | plexio logs nothing; errors come back as `io::Error`s, counts from [`Runtime::stats`](crate::Runtime::stats) | [logging](#logging) |
-//! | the multi-thread runtime | one runtime per thread; [`Spawner`](crate::Spawner) and `into_std`/`from_std` to hand work and sockets over | [several threads](#several-threads) |
+//! | `TcpSocket` | [`net::TcpSocket`](crate::net::TcpSocket): address and port reuse, buffer sizes, keepalive, linger, no-delay, bind before connect, the listen backlog | |
+//! | `UdpSocket::join_multicast_v4` and other options | the same methods on [`UdpSocket`](crate::net::UdpSocket) (multicast for IPv4 and IPv6, loop, TTL, broadcast); socket2's `SockRef` for the rest | [socket options](#udp-multicast-and-other-socket-options) |
+//! | `tracing` events from the runtime | feature `tracing` (target `plexio`): the backend chosen (`info`), I/O errors (`debug`), registrations and turns (`trace`); counts from [`Runtime::stats`](crate::Runtime::stats) | [logging](#logging) |
+//! | the multi-thread runtime | [`Builder::worker_threads`](crate::Builder::worker_threads): workers with a driver each, tasks placed on the least busy one (no stealing); [`Spawner`](crate::Spawner) reaches them | [several threads](#several-threads) |
 //! | tokio's IOCP-backed I/O on Windows | `mio` (readiness through AFD polls, the default) or `iocp` (overlapped I/O on a completion port) | [the Windows models](super::io_models#the-windows-models) |
 //!
 //! # Cancel safety
@@ -189,8 +193,10 @@
 //! Any future takes a [`timeout`](crate::time::timeout); a connect too. Addresses are
 //! plexio's [`ToSocketAddrs`](crate::net::ToSocketAddrs), which takes what std's does
 //! (`"host:port"`, `("host", port)`, `SocketAddr`s...). A host name is looked up on the
-//! blocking pool, never on the runtime's thread, and a connect tries each address it
-//! stands for in turn; [`lookup_host`](crate::net::lookup_host) gives the addresses.
+//! blocking pool, never on the runtime's thread, and a connect to several addresses races
+//! them as Happy Eyeballs (RFC 8305) says: IPv6 first, the next attempt 250 ms later or as
+//! soon as the one before fails, the first connection wins;
+//! [`lookup_host`](crate::net::lookup_host) gives the addresses.
 //!
 //! ```
 //! use std::time::Duration;
@@ -211,9 +217,10 @@
 //!
 //! # UDP multicast and other socket options
 //!
-//! plexio's socket types implement `AsFd` (Unix) and `AsSocket` (Windows), so socket2's
-//! `SockRef` reaches every option plexio does not wrap: `join_multicast_v4`,
-//! `set_multicast_loop_v4`, `set_recv_buffer_size`, `set_keepalive`, and so on.
+//! [`UdpSocket`](crate::net::UdpSocket) has the multicast and broadcast options, and
+//! [`TcpSocket`](crate::net::TcpSocket) those that must come before `connect` or `listen`.
+//! plexio's socket types also implement `AsFd` (Unix) and `AsSocket` (Windows), so socket2's
+//! `SockRef` reaches every option plexio does not wrap.
 //!
 //! ```
 //! use std::net::Ipv4Addr;
@@ -222,13 +229,14 @@
 //!
 //! plexio::block_on(async {
 //!     let socket = plexio::net::UdpSocket::bind("127.0.0.1:0").await?;
-//!     let options = SockRef::from(&socket);
-//!     options.set_multicast_ttl_v4(1)?;
-//!     options.set_multicast_loop_v4(true)?;
-//!     assert_eq!(options.multicast_ttl_v4()?, 1);
+//!     socket.set_multicast_ttl_v4(1)?;
+//!     socket.set_multicast_loop_v4(true)?;
+//!     assert_eq!(socket.multicast_ttl_v4()?, 1);
 //!     // To receive a group's datagrams:
-//!     // options.join_multicast_v4(&Ipv4Addr::new(239, 1, 2, 3), &Ipv4Addr::UNSPECIFIED)?;
-//!     let _ = Ipv4Addr::UNSPECIFIED;
+//!     // socket.join_multicast_v4(Ipv4Addr::new(239, 1, 2, 3), Ipv4Addr::LOCALHOST)?;
+//!     // An option plexio does not wrap:
+//!     SockRef::from(&socket).set_recv_buffer_size(1 << 20)?;
+//!     let _ = Ipv4Addr::LOCALHOST;
 //!     Ok::<(), std::io::Error>(())
 //! })
 //! .unwrap();
@@ -302,9 +310,12 @@
 //!
 //! # Logging
 //!
-//! plexio writes no log and depends on neither `log` nor `tracing`: every failure comes back
-//! to the caller as an `io::Error` (plexio's own as its source, see [`Error`](crate::Error)),
-//! to log with whatever the program uses. What the runtime holds is counted by
+//! Every failure comes back to the caller as an `io::Error` (plexio's own as its source, see
+//! [`Error`](crate::Error)), to log with whatever the program uses. With the `tracing`
+//! feature (off by default; off, it compiles to nothing) the runtime also emits events of the
+//! `tracing` crate, target `plexio`: the backend chosen and why, and backends passed over
+//! (`info`, `debug`), errors on I/O paths (`debug`), registrations and each runtime turn
+//! (`trace`). What the runtime holds is counted by
 //! [`Runtime::stats`](crate::Runtime::stats), readable from any thread with
 //! [`Runtime::stats_handle`](crate::Runtime::stats_handle).
 //!
@@ -319,10 +330,14 @@
 //!
 //! # Several threads
 //!
-//! A runtime runs on one thread. To use several cores, run one runtime per thread. Work
-//! reaches another runtime through its [`Spawner`](crate::Spawner) (for `Send` futures); a
-//! socket is handed over as a std socket (`into_std`, then `from_std` on the thread that
-//! will use it), since it belongs to the runtime that registered it.
+//! [`Runtime::builder().worker_threads(n)`](crate::Builder::worker_threads) gives a runtime
+//! of `n` worker threads, each with a driver of its own: [`spawn`](crate::spawn) places a
+//! `Send` task on the least busy worker, a socket works on any worker of its runtime, and a
+//! listener spreads accepted connections over the workers' drivers. The other way, the one
+//! below, is one single-thread runtime per thread: work reaches another runtime through its
+//! [`Spawner`](crate::Spawner) (for `Send` futures), and a socket is handed over as a std
+//! socket (`into_std`, then `from_std` on the thread that will use it), since it belongs to
+//! the runtime that registered it.
 //!
 //! ```
 //! use std::sync::mpsc;
