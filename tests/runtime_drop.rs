@@ -127,7 +127,7 @@ fn a_task_spawned_by_a_destructor_while_the_runtime_drops_releases_its_socket(ba
     let runtime = util::runtime(backend);
     let stats = runtime.stats_handle();
     let (sender, spawned) = std::sync::mpsc::channel();
-    runtime
+    let client = runtime
         .block_on(async move {
             let listener = TcpListener::bind("127.0.0.1:0").await?;
             let (client, (mut server, _)) =
@@ -143,12 +143,13 @@ fn a_task_spawned_by_a_destructor_while_the_runtime_drops_releases_its_socket(ba
                 server.read(&mut byte).await
             });
             sleep(Duration::from_millis(10)).await;
-            // The reader is still waiting: it ends with the runtime, not at this end of stream.
-            drop(client);
-            Ok::<_, io::Error>(())
+            Ok::<_, io::Error>(client)
         })
         .unwrap();
+    // The reader is still waiting (its peer is open, and on a multi-worker runtime it must
+    // not see an end of stream and finish before the drop): it ends with the runtime.
     drop(runtime);
+    drop(client);
     let handle = spawned.recv().unwrap();
     assert!(futures::executor::block_on(handle).unwrap_err().is_cancelled());
     let left = stats.get();
