@@ -90,16 +90,24 @@ impl InFlight {
         Box::new(InFlight { token: Token(0), operation: None, addressing: None })
     }
 
-    /// Takes in an operation that waits outside the ring (a poll, in the driver's epoll
-    /// set): no entry, nothing the kernel points at.
-    pub(super) fn hold(&mut self, token: Token, operation: Operation) {
-        self.token = token;
-        self.operation = Some(operation);
+    /// Whether the box carries address memory (made by an earlier accept, connect or
+    /// datagram operation, and kept for the next one).
+    pub(super) fn is_addressed(&self) -> bool {
+        self.addressing.is_some()
     }
 
-    /// Whether the operation held is a poll.
-    pub(super) fn is_poll(&self) -> bool {
-        matches!(self.operation, Some(Operation::Poll { .. }))
+    /// Frees the address memory the box carries, if any.
+    pub(super) fn without_addressing(mut self: Box<Self>) -> Box<InFlight> {
+        self.addressing = None;
+        self
+    }
+
+    /// Whether `operation` hands the kernel address memory besides its buffer.
+    pub(super) fn needs_addressing(operation: &Operation) -> bool {
+        !matches!(
+            operation,
+            Operation::Receive { .. } | Operation::Send { .. } | Operation::Poll { .. }
+        )
     }
 
     /// Takes `operation` in and builds its submission entry.
@@ -112,9 +120,10 @@ impl InFlight {
         self.token = token;
         let operation = self.operation.insert(operation);
         let fd = Fd(operation.raw_source() as RawFd);
-        let parts = match operation {
-            Operation::Receive { .. } | Operation::Send { .. } | Operation::Poll { .. } => None,
-            _ => Some(&mut **self.addressing.get_or_insert_with(Addressing::new)),
+        let parts = if InFlight::needs_addressing(operation) {
+            Some(&mut **self.addressing.get_or_insert_with(Addressing::new))
+        } else {
+            None
         };
         match operation {
             Operation::Receive { buffer, .. } => {
@@ -264,7 +273,7 @@ fn poll_mask(interest: Interest) -> u32 {
 }
 
 /// What the `poll(2)` events of a completed poll say.
-fn ready_from_mask(mask: u32) -> Ready {
+pub(super) fn ready_from_mask(mask: u32) -> Ready {
     let mask = mask as i16;
     let mut ready = Ready::EMPTY;
     if mask & libc::POLLIN != 0 {

@@ -30,12 +30,14 @@ use std::time::{Duration, Instant};
 use io_uring::types::{Fd, SubmitArgs, Timespec};
 use io_uring::{IoUring, opcode, squeue};
 
-use crate::Token;
-use crate::completion::{Completion, CompletionDriver, Completions, MAX_TOKEN, Operation, Refused};
+use crate::completion::{
+    Completion, CompletionDriver, Completions, MAX_TOKEN, Operation, Refused, TokenMap, cancelled,
+};
+use crate::{Interest, Ready, Token};
 use epoll_set::EpollSet;
 use in_flight::InFlight;
 pub use probe::Refusal;
-use table::InFlightTable;
+use table::{InFlightTable, SpareBoxes};
 
 /// The backend's name.
 pub const NAME: &str = "uring";
@@ -49,9 +51,6 @@ const WAKE: u64 = u64::MAX;
 const CANCEL: u64 = u64::MAX - 1;
 /// The user data of the poll of the epoll set that poll operations wait in.
 const EPOLL_READY: u64 = u64::MAX - 2;
-
-/// Boxes kept for reuse at most; beyond, a finished operation's box is freed.
-const SPARE_BOXES: usize = 4096;
 
 /// How long dropping the driver waits for the kernel to hand back cancelled operations
 /// before it leaks their memory rather than free it under the kernel.
@@ -79,13 +78,17 @@ struct Ring {
     in_flight: InFlightTable,
     /// Finished boxes, for the next operations: each must stay a box, since the kernel is
     /// given addresses inside it.
-    #[allow(clippy::vec_box)]
-    spare: Vec<Box<InFlight>>,
+    spare: SpareBoxes,
     /// What the eventfd read writes into; boxed so that its address stays put.
     wake_buffer: Box<u64>,
     wake_armed: bool,
     /// Where poll operations wait (see `epoll_set`), and whether its poll is in the ring.
     epoll: EpollSet,
+    /// The poll operations waiting in `epoll`, by token: the descriptor and the directions,
+    /// which is all a poll is. Kept apart from `in_flight`, since a poll gives the kernel
+    /// no memory and so needs no box: an idle connection's one operation costs a table
+    /// entry, not a box.
+    polls: TokenMap<(RawFd, Interest)>,
     epoll_armed: bool,
     /// Completions that did not fit the caller's buffer: handed over first next time.
     overflow: VecDeque<Completion>,
@@ -119,10 +122,11 @@ impl UringDriver {
             ring: Mutex::new(Ring {
                 ring,
                 in_flight: InFlightTable::default(),
-                spare: Vec::new(),
+                spare: SpareBoxes::default(),
                 wake_buffer: Box::new(0),
                 wake_armed: false,
                 epoll,
+                polls: TokenMap::default(),
                 epoll_armed: false,
                 overflow: VecDeque::new(),
             }),
@@ -181,23 +185,22 @@ impl Ring {
     /// Hands `operation` to the submission queue.
     fn start(&mut self, token: Token, operation: Operation) -> Result<(), Refused> {
         let key = token.0 as u64;
-        if token.0 > MAX_TOKEN || self.in_flight.contains(token) {
+        if token.0 > MAX_TOKEN || self.in_flight.contains(token) || self.polls.contains_key(&token)
+        {
             let error = io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("token {:#x} is out of range or in flight already", token.0),
             );
             return Err(Refused { error, operation });
         }
-        let mut in_flight = self.spare.pop().unwrap_or_else(InFlight::new);
         if let Operation::Poll { source, interest, .. } = operation {
             if let Err(error) = self.epoll.arm(source as RawFd, interest, key) {
-                self.spare.push(in_flight);
                 return Err(Refused { error, operation });
             }
-            in_flight.hold(token, operation);
-            self.in_flight.insert(token, in_flight);
+            self.polls.insert(token, (source as RawFd, interest));
             return Ok(());
         }
+        let mut in_flight = self.spare.take(InFlight::needs_addressing(&operation));
         // SAFETY: the box goes into `in_flight` below (or is handed back before the entry
         // reaches the queue), and leaves it only when the entry's completion is reaped, or
         // is leaked by `Drop` if the kernel never hands it back.
@@ -206,7 +209,7 @@ impl Ring {
             // SAFETY: the entry never reached the queue: "finishing" it with a made-up
             // error only takes the operation back out.
             let (_, operation) = unsafe { in_flight.finish(-libc::EBUSY) };
-            self.spare.push(in_flight);
+            self.spare.keep(in_flight);
             return Err(Refused { error, operation });
         }
         self.in_flight.insert(token, in_flight);
@@ -216,19 +219,15 @@ impl Ring {
     /// Asks the kernel to cancel the operation of `token`; its completion still comes.
     fn cancel(&mut self, token: Token) {
         let key = token.0 as u64;
-        match self.in_flight.get(token) {
-            None => return,
-            Some(held) if held.is_poll() => {
-                // A poll waits in the epoll set, not in the ring: it ends here.
-                let mut held = self.in_flight.remove(token).expect("found above");
-                // SAFETY: a poll holds nothing the kernel points at.
-                let (result, operation) = unsafe { held.finish(-libc::ECANCELED) };
-                self.epoll.disarm(operation.raw_source() as RawFd);
-                self.overflow.push_back(Completion { token, result, operation });
-                self.recycle(held);
-                return;
-            }
-            Some(_) => {}
+        if let Some((source, interest)) = self.polls.remove(&token) {
+            // A poll waits in the epoll set, not in the ring: it ends here.
+            self.epoll.disarm(source);
+            let operation = Operation::Poll { source: source as _, interest, ready: Ready::EMPTY };
+            self.overflow.push_back(Completion { token, result: Err(cancelled()), operation });
+            return;
+        }
+        if !self.in_flight.contains(token) {
+            return;
         }
         let entry = opcode::AsyncCancel::new(key).build().user_data(CANCEL);
         // A cancel that finds the queue full even after a flush is dropped: the operation
@@ -248,12 +247,6 @@ impl Ring {
         unsafe { self.ring.submission().push(entry) }.map_err(|_| {
             io::Error::new(io::ErrorKind::WouldBlock, "the io_uring submission queue is full")
         })
-    }
-
-    fn recycle(&mut self, boxed: Box<InFlight>) {
-        if self.spare.len() < SPARE_BOXES {
-            self.spare.push(boxed);
-        }
     }
 
     /// Puts the poll of the epoll set in the ring, unless it is there already.
@@ -310,7 +303,9 @@ impl Ring {
     /// Moves every completion the kernel posted into `completions`, the rest into the
     /// overflow.
     fn reap(&mut self, completions: &mut Completions) {
-        let Ring { ring, in_flight, spare, overflow, wake_armed, epoll, epoll_armed, .. } = self;
+        let Ring {
+            ring, in_flight, spare, overflow, wake_armed, epoll, polls, epoll_armed, ..
+        } = self;
         let mut readiness_due = false;
         let mut deliver = |completion: Completion, completions: &mut Completions| {
             if completions.is_full() {
@@ -332,23 +327,19 @@ impl Ring {
                     // SAFETY: this is the completion of the entry the box prepared last.
                     let (result, operation) = unsafe { boxed.finish(entry.result()) };
                     let completion = Completion { token: boxed.token, result, operation };
-                    if spare.len() < SPARE_BOXES {
-                        spare.push(boxed);
-                    }
+                    spare.keep(boxed);
                     deliver(completion, completions);
                 }
             }
         }
         if readiness_due {
             epoll.collect(|key, events| {
-                let Some(mut boxed) = in_flight.remove(Token(key as usize)) else { return };
-                // SAFETY: a poll holds nothing the kernel points at; its result is the
-                // epoll events, which have `poll(2)`'s values on Linux.
-                let (result, operation) = unsafe { boxed.finish((events & 0x7fff_ffff) as i32) };
-                deliver(Completion { token: boxed.token, result, operation }, completions);
-                if spare.len() < SPARE_BOXES {
-                    spare.push(boxed);
-                }
+                let token = Token(key as usize);
+                let Some((source, interest)) = polls.remove(&token) else { return };
+                // The epoll events have `poll(2)`'s values on Linux.
+                let ready = in_flight::ready_from_mask(events & 0x7fff_ffff);
+                let operation = Operation::Poll { source: source as _, interest, ready };
+                deliver(Completion { token, result: Ok(0), operation }, completions);
             });
         }
     }
@@ -422,7 +413,7 @@ impl Drop for UringDriver {
     fn drop(&mut self) {
         let ring = self.ring.get_mut().unwrap_or_else(PoisonError::into_inner);
         // Polls wait in the epoll set, which closes with the driver: nothing to reap.
-        ring.in_flight.retain(|held| !held.is_poll());
+        ring.polls.clear();
         let keys: Vec<u64> = ring.in_flight.tokens().iter().map(|token| token.0 as u64).collect();
         for key in keys {
             let _ = ring.push(&opcode::AsyncCancel::new(key).build().user_data(CANCEL));
@@ -454,7 +445,8 @@ impl Drop for UringDriver {
 
 impl fmt::Debug for UringDriver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let in_flight = self.ring.try_lock().map(|ring| ring.in_flight.len()).ok();
+        let in_flight =
+            self.ring.try_lock().map(|ring| ring.in_flight.len() + ring.polls.len()).ok();
         f.debug_struct("UringDriver").field("in_flight", &in_flight).finish()
     }
 }
@@ -502,6 +494,8 @@ mod tests {
         };
         assert!(peer.is_some());
         let server: SharedSource = Arc::new(TcpStream::from(server));
+        // The accept's and the connect's boxes are kept with their address memory...
+        assert_eq!(driver.ring().spare.counts(), (0, 2));
         let send = Operation::Send { source: client.clone(), buffer: b"hello".to_vec(), offset: 1 };
         driver.submit(Token(3), send).unwrap();
         assert_eq!(wait_for(&driver, &mut seen, Token(3)).result.unwrap(), 4);
@@ -510,6 +504,9 @@ mod tests {
         let received = wait_for(&driver, &mut seen, Token(4));
         assert_eq!(received.result.unwrap(), 4);
         assert_eq!(received.operation.into_buffer(), b"ello");
+        // ... which the send, taking one of those boxes, let go of; the receive then took
+        // the send's box back, plain.
+        assert_eq!(driver.ring().spare.counts(), (1, 1));
         let poll = Operation::Poll { source: 0, interest: Interest::READABLE, ready: Ready::EMPTY };
         drop(poll);
         // A receive with nothing to receive waits; cancelled, it comes back cancelled.
@@ -519,6 +516,44 @@ mod tests {
         driver.cancel(Token(5));
         let cancelled = wait_for(&driver, &mut seen, Token(5));
         assert!(is_cancelled(cancelled.result.as_ref().unwrap_err()), "{cancelled:?}");
+    }
+
+    /// A poll gives the kernel no memory, so it takes no box: an idle connection's one
+    /// operation must not hold the box an accept left with its address memory.
+    #[test]
+    fn a_poll_holds_no_box_and_comes_back_whole() {
+        let driver = UringDriver::new().unwrap();
+        let mut seen = Vec::new();
+        let (reader, mut writer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let source = reader.as_raw_fd();
+        let boxes = |driver: &UringDriver| {
+            let ring = driver.ring();
+            (ring.in_flight.len(), ring.spare.counts(), ring.polls.len())
+        };
+        let poll = Operation::Poll { source, interest: Interest::READABLE, ready: Ready::EMPTY };
+        driver.submit(Token(7), poll).unwrap();
+        assert_eq!(boxes(&driver), (0, (0, 0), 1), "(boxes in flight, spare boxes, polls)");
+        let again = Operation::Poll { source, interest: Interest::READABLE, ready: Ready::EMPTY };
+        assert!(driver.submit(Token(7), again).is_err(), "a token in flight is refused");
+        std::io::Write::write_all(&mut writer, b"x").unwrap();
+        let ready = wait_for(&driver, &mut seen, Token(7));
+        let Operation::Poll { source: polled, interest, ready } = ready.operation else {
+            panic!("{ready:?}")
+        };
+        assert_eq!((polled, interest), (source, Interest::READABLE));
+        assert!(ready.contains(Ready::READABLE), "{ready:?}");
+        assert_eq!(boxes(&driver), (0, (0, 0), 0));
+        // Cancelled, it comes back at the next wait with what it asked for.
+        let poll = Operation::Poll { source, interest: Interest::WRITABLE, ready: Ready::EMPTY };
+        driver.submit(Token(8), poll).unwrap();
+        driver.cancel(Token(8));
+        let cancelled = wait_for(&driver, &mut seen, Token(8));
+        assert!(is_cancelled(cancelled.result.as_ref().unwrap_err()), "{cancelled:?}");
+        assert!(matches!(
+            cancelled.operation,
+            Operation::Poll { interest: Interest::WRITABLE, .. }
+        ));
+        assert_eq!(boxes(&driver), (0, (0, 0), 0));
     }
 
     #[test]
