@@ -5,9 +5,11 @@
 //! - [`lock`]: locking a mutex whatever a panicking holder left behind.
 //! - [`coop`]: the cooperative budget, set by the executor and spent by the drivers.
 //! - [`trace`]: events for the `tracing` feature, nothing without it.
+//! - [`thread`]: the calling thread's id, cached.
 
 pub(crate) mod coop;
 mod lock;
+pub(crate) mod thread;
 pub(crate) mod trace;
 
 pub(crate) use lock::lock;

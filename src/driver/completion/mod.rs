@@ -36,7 +36,7 @@ use plexio_backends::completion::{
 
 pub(crate) use socket_ops::SocketOps;
 
-use crate::util::lock;
+use crate::util::{lock, thread};
 
 /// What [`Inner::read_readiness`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,8 +108,7 @@ impl Drop for ProactorGuard<'_> {
     fn drop(&mut self) {
         // Unlocked first: the woken owner takes the lock at once.
         drop(self.inner.take());
-        let foreign =
-            self.proactor.poller.get().is_some_and(|poller| *poller != std::thread::current().id());
+        let foreign = self.proactor.poller.get().is_some_and(|poller| *poller != thread::id());
         if foreign {
             let _ = self.proactor.driver.notify();
         }
@@ -169,7 +168,7 @@ impl Proactor {
 
     /// Records the calling thread as the one that waits in the driver.
     pub(crate) fn waits_here(&self) {
-        self.poller.get_or_init(|| std::thread::current().id());
+        self.poller.get_or_init(thread::id);
     }
 
     /// The readiness face the runtime waits through.
