@@ -22,7 +22,8 @@ usage: plexio-bench [--scenario NAME[,NAME...]] [--servers KIND[,KIND...]] [--re
        plexio-bench http-server --kind plexio-mio|plexio-uring|tokio-ct [--cpu N]
 
 scenarios: all (default), pingpong-64, pingpong-4k, stream-64k, idle-10k, http; pingpong-64x50
-           (not in all) is pingpong-64's 50-connection case alone; http (hyper on plexio-mio,
+           and pingpong-64x500 (not in all) are pingpong-64's 50- and 500-connection cases
+           alone; http (hyper on plexio-mio,
            plexio-uring and tokio-ct, loaded by wrk; --servers does not apply) writes
            bench/results/http.md when run alone
 servers:   plexio-select, plexio-poll, plexio-mio, plexio-polling, plexio-uring,

@@ -74,6 +74,8 @@ pub fn cases(name: &str, idle_connections: usize) -> Option<Vec<Case>> {
         // Not in `NAMES`, so not in `all`: pingpong-64's 50-connection case alone, for the
         // diagnostics, which run the first echo case they are given.
         "pingpong-64x50" => vec![echo("pingpong-64", 50, 64, 1)],
+        // The same for the 500-connection case.
+        "pingpong-64x500" => vec![echo("pingpong-64", 500, 64, 1)],
         "pingpong-4k" => vec![echo("pingpong-4k", 50, 4096, 1)],
         // Two 64 KiB chunks in flight per connection: one being echoed, one queued behind it.
         "stream-64k" => vec![echo("stream-64k", 10, 64 * 1024, 2)],
