@@ -1,0 +1,138 @@
+//! The timer heap's bookkeeping, without a runtime: which timers fire, in which order, and
+//! that cancelled ones neither fire nor pile up.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Wake, Waker};
+use std::time::{Duration, Instant};
+
+use super::{COMPACT_AFTER, Timers};
+use crate::stats::Counters;
+
+/// A waker that records, in `order`, the tag it was made with each time it is woken.
+struct Tagged {
+    tag: usize,
+    order: Arc<std::sync::Mutex<Vec<usize>>>,
+    wakes: AtomicUsize,
+}
+
+impl Wake for Tagged {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+        self.order.lock().unwrap().push(self.tag);
+    }
+}
+
+fn tagged(tag: usize, order: &Arc<std::sync::Mutex<Vec<usize>>>) -> Waker {
+    Waker::from(Arc::new(Tagged { tag, order: order.clone(), wakes: AtomicUsize::new(0) }))
+}
+
+fn fire_all(timers: &Timers, now: Instant) -> usize {
+    let mut expired = Vec::new();
+    timers.fire(|| now, &mut expired);
+    let fired = expired.len();
+    expired.into_iter().for_each(Waker::wake);
+    fired
+}
+
+#[test]
+fn due_timers_fire_earliest_first_and_ties_in_insertion_order() {
+    let timers = Timers::new(Arc::new(Counters::default()));
+    let order = Arc::default();
+    let start = Instant::now();
+    let at = |ms| start + Duration::from_millis(ms);
+    for (tag, ms) in [(0, 30), (1, 10), (2, 20), (3, 10), (4, 50)] {
+        timers.insert(at(ms), &tagged(tag, &order));
+    }
+    assert_eq!(timers.next_deadline(), Some(at(10)));
+    assert_eq!(fire_all(&timers, at(30)), 4);
+    assert_eq!(*order.lock().unwrap(), [1, 3, 2, 0]);
+    assert_eq!(timers.next_deadline(), Some(at(50)));
+    assert_eq!(timers.counters.snapshot().timers, 1);
+}
+
+#[test]
+fn a_cancelled_timer_neither_fires_nor_sets_the_next_deadline() {
+    let timers = Timers::new(Arc::new(Counters::default()));
+    let order = Arc::default();
+    let start = Instant::now();
+    let (early, _) = timers.insert(start + Duration::from_millis(1), &tagged(0, &order));
+    timers.insert(start + Duration::from_millis(5), &tagged(1, &order));
+    timers.remove(early);
+    assert_eq!(timers.next_deadline(), Some(start + Duration::from_millis(5)));
+    assert_eq!(fire_all(&timers, start + Duration::from_millis(10)), 1);
+    assert_eq!(*order.lock().unwrap(), [1]);
+    assert_eq!(timers.next_deadline(), None);
+}
+
+#[test]
+fn a_stale_key_touches_nothing_once_its_slot_is_reused() {
+    let timers = Timers::new(Arc::new(Counters::default()));
+    let order = Arc::default();
+    let start = Instant::now();
+    let (old, _) = timers.insert(start + Duration::from_millis(1), &tagged(0, &order));
+    timers.remove(old);
+    let (new, _) = timers.insert(start + Duration::from_millis(2), &tagged(1, &order));
+    // The new timer took the freed slot; the old key must not cancel or update it.
+    timers.remove(old);
+    assert!(!timers.update(old, &tagged(2, &order)));
+    assert!(timers.update(new, &tagged(3, &order)));
+    assert_eq!(fire_all(&timers, start + Duration::from_millis(2)), 1);
+    assert_eq!(*order.lock().unwrap(), [3]);
+}
+
+#[test]
+fn an_earlier_timer_says_so_and_a_later_one_does_not() {
+    let timers = Timers::new(Arc::new(Counters::default()));
+    let order = Arc::default();
+    let start = Instant::now();
+    assert!(timers.insert(start + Duration::from_secs(2), &tagged(0, &order)).1);
+    assert!(!timers.insert(start + Duration::from_secs(3), &tagged(1, &order)).1);
+    assert!(timers.insert(start + Duration::from_secs(1), &tagged(2, &order)).1);
+}
+
+/// The pattern of a busy HTTP server: every timer cancelled long before it is due. The heap
+/// keeps at most about twice the live timers, and the live ones still fire.
+#[test]
+fn cancelled_timers_do_not_pile_up() {
+    let timers = Timers::new(Arc::new(Counters::default()));
+    let order = Arc::default();
+    let start = Instant::now();
+    let live = 10;
+    let mut keys: Vec<_> = (0..live)
+        .map(|tag| timers.insert(start + Duration::from_secs(30), &tagged(tag, &order)).0)
+        .collect();
+    for round in 0..10_000u64 {
+        let index = (round % live as u64) as usize;
+        timers.remove(keys[index]);
+        let deadline = start + Duration::from_secs(30) + Duration::from_micros(round);
+        keys[index] = timers.insert(deadline, &tagged(index, &order)).0;
+        let inner = timers.inner.lock().unwrap();
+        assert!(inner.heap.len() <= 2 * live + COMPACT_AFTER + 1, "{}", inner.heap.len());
+        assert!(inner.slots.len() <= live + 1);
+    }
+    assert_eq!(timers.counters.snapshot().timers, live);
+    assert_eq!(fire_all(&timers, start + Duration::from_secs(60)), live);
+    assert!(order.lock().unwrap().len() == live);
+    assert!(timers.inner.lock().unwrap().heap.is_empty());
+}
+
+#[test]
+fn take_all_hands_back_each_pending_waker_once() {
+    let timers = Timers::new(Arc::new(Counters::default()));
+    let order = Arc::default();
+    let start = Instant::now();
+    let keys: Vec<_> = (0..5)
+        .map(|tag| timers.insert(start + Duration::from_secs(5 - tag as u64), &tagged(tag, &order)).0)
+        .collect();
+    timers.remove(keys[1]);
+    let wakers = timers.take_all();
+    assert_eq!(wakers.len(), 4);
+    wakers.into_iter().for_each(Waker::wake);
+    assert_eq!(*order.lock().unwrap(), [4, 3, 2, 0]);
+    assert_eq!(timers.counters.snapshot().timers, 0);
+    assert_eq!(timers.next_deadline(), None);
+}
