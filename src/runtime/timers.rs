@@ -1,177 +1,264 @@
-//! The timers of one runtime: a min-heap of deadlines over a slab of wakers, with cancelled
-//! timers left in the heap and swept out in bulk.
+//! The timers of one runtime: a hierarchical timing wheel of millisecond ticks, over a slab
+//! that holds each timer's waker and links.
 //!
-//! # Why this shape
+//! # Why a wheel
 //!
 //! Most timers of a server are cancelled long before they are due: hyper arms a header-read
-//! timeout (30 s) for every request and drops it a fraction of a millisecond later, when the
-//! head has arrived. So the two operations that must be cheap are adding a timer and
-//! cancelling it; firing one is rare. An ordered map pays a tree insertion and a tree
-//! removal (with rebalancing) for each; here:
+//! timeout (30 s) for every request and drops it a fraction of a millisecond later, once the
+//! head has arrived. So the operations that must be cheap are adding a timer and cancelling
+//! it; firing one is rare. An ordered map pays a tree insertion and a tree removal for each,
+//! and a binary heap a sift through the heap for each removal, sooner or later. Here both
+//! are O(1):
 //!
-//! - a timer is a slot of a slab (`slots`, reused through a free list) holding its waker, and
-//!   an entry of a binary min-heap (`heap`) holding its deadline and the slot's place;
-//! - **adding** takes a free slot and pushes the entry: O(log n) compares at worst, and
-//!   usually none, since a new timeout is later than those already pending;
-//! - **cancelling** empties the slot and leaves the entry in the heap, dead: O(1). An entry
-//!   is live only while its slot still holds its `id` (ids are never reused, so a slot taken
-//!   again by a new timer does not revive an old entry);
-//! - dead entries leave the heap all at once when they outnumber the live ones (and
-//!   [`COMPACT_AFTER`]): a rebuild of the heap from the live entries, O(n) once per n/2
-//!   cancellations, so O(1) per cancellation, and the heap never holds more than about
-//!   twice the live timers. Otherwise one leaves only when it is due, or when it is the root
-//!   as the runtime asks for the next deadline before it blocks (so that the wait is not
-//!   cut short by a cancelled timer); not at every turn, where a pop (a sift through the
-//!   heap) would cost as much as the tree removal this design avoids.
+//! - a timer is an entry of a slab (`entries`, reused through a free list) holding its
+//!   waker, its deadline in ticks, and its links in the doubly linked list of one bucket;
+//! - the buckets form [`LEVELS`] levels of 64: a bucket of level `L` covers 64^L ticks, and
+//!   level `L` holds the timers whose tick first differs from the wheel's current tick
+//!   (`elapsed`) in the `L`-th group of 6 bits. So level 0 holds the next 64 ms tick by
+//!   tick, level 1 the rest of the next 4 s in 64 ms buckets, level 2 the next 4.4 minutes
+//!   in 4 s buckets, and so on; 11 levels cover every `u64` tick, so nothing is clamped;
+//! - **adding** links the entry at the tail of its bucket and sets the bucket's bit in its
+//!   level's occupancy mask; **cancelling** unlinks it and clears the bit if the bucket
+//!   empties. No search, no rebalancing;
+//! - **firing** finds the earliest occupied bucket from the masks (one `trailing_zeros` per
+//!   level), moves the wheel's tick to its start, and fires the entries due by then, moving
+//!   the others down to the finer buckets of lower levels (a timer moves down at most once
+//!   per level, and a timer cancelled before its bucket comes up never moves at all).
 //!
-//! Deadlines stay exact (no rounding to a wheel's tick): a timer fires on the first turn
-//! at which its deadline has passed, and the runtime's wait ends at the earliest deadline.
-//! Timers of the same deadline fire in the order they were added.
+//! A deadline is rounded up to the next tick: a timer never fires early, and at most a tick
+//! (1 ms) late; `Sleep` checks the clock itself, so even a deadline past the end of the
+//! wheel's time could not end a sleep early. Timers due on the same tick fire in the order
+//! they were added. The runtime's wait ends at the start of the earliest occupied bucket:
+//! exactly a level-0 timer's tick, or, for a timer further out, the moment its bucket is
+//! split into finer ones.
 //!
 //! Each runtime (each worker of a multi-worker runtime) has its own `Timers`, behind a lock:
 //! a `Sleep` first polled on one runtime keeps its timer there, and is cancelled there from
 //! whichever thread drops it.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::stats::Counters;
 use crate::util::lock;
 
-/// Dead heap entries tolerated before a sweep, however few timers are live: a sweep of a
-/// small heap would cost more than the entries it drops.
-const COMPACT_AFTER: usize = 64;
+/// Bits of a tick each level resolves: 64 buckets a level.
+const LEVEL_BITS: u32 = 6;
+const BUCKETS: usize = 1 << LEVEL_BITS;
+/// Enough levels that every `u64` tick has one (6 × 11 ≥ 64).
+const LEVELS: usize = 11;
+/// The length of a tick: a millisecond (`instant_of` counts in milliseconds).
+const TICK_NANOS: u32 = 1_000_000;
+const TICKS_PER_SECOND: u64 = 1_000;
+/// No entry: the end of a list.
+const NIL: usize = usize::MAX;
 
-/// A pending timer, as its `Sleep` names it: the slot of its waker and the id that says the
-/// slot is still its own.
+/// A pending timer, as its `Sleep` names it: the slab entry of its waker and the id that
+/// says the entry is still its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TimerKey {
-    slot: usize,
+    entry: usize,
     id: u64,
 }
 
 #[derive(Debug)]
 pub(crate) struct Timers {
-    inner: Mutex<Inner>,
+    inner: Mutex<Wheel>,
     counters: Arc<Counters>,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    /// Live and dead entries; the earliest (deadline, id) at the root.
-    heap: BinaryHeap<Reverse<Entry>>,
-    slots: Vec<Slot>,
-    /// Empty slots, to be reused before the slab grows.
+#[derive(Debug)]
+struct Wheel {
+    /// Tick 0.
+    origin: Instant,
+    /// The tick up to which every timer has fired. Every pending timer is later, and sits in
+    /// the bucket its tick selects relative to this one.
+    elapsed: u64,
+    /// First and last entry of each bucket, `level * BUCKETS + bucket`.
+    heads: Vec<usize>,
+    tails: Vec<usize>,
+    /// Per level, a bit per non-empty bucket.
+    occupied: [u64; LEVELS],
+    entries: Vec<Entry>,
+    /// Empty entries, to be reused before the slab grows.
     free: Vec<usize>,
-    /// Timers pending: slots holding a waker.
+    /// Timers pending: entries holding a waker.
     live: usize,
-    /// The id of the next timer; starts at 1, so that no timer has the id of a fresh slot.
-    next_id: u64,
+    /// The id of the last timer added. Never reused, so that a key whose entry was taken
+    /// again by another timer touches nothing.
+    last_id: u64,
 }
 
-/// A heap entry. Ordered by deadline, then by id (the order timers were added), which
-/// also makes every entry distinct.
+/// A slab entry: the waker of timer `id` (`None` once it has fired or was cancelled) and,
+/// while it is pending, its place in a bucket's list.
 #[derive(Debug)]
 struct Entry {
-    deadline: Instant,
-    id: u64,
-    slot: usize,
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Entry) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Entry {}
-
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Entry) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Entry {
-    fn cmp(&self, other: &Entry) -> Ordering {
-        (self.deadline, self.id).cmp(&(other.deadline, other.id))
-    }
-}
-
-/// A slab slot: the waker of timer `id`, or `None` once it has fired or been cancelled.
-#[derive(Debug)]
-struct Slot {
     id: u64,
     waker: Option<Waker>,
+    tick: u64,
+    bucket: usize,
+    prev: usize,
+    next: usize,
 }
 
-impl Inner {
-    fn is_live(&self, entry: &Entry) -> bool {
-        let slot = &self.slots[entry.slot];
-        slot.id == entry.id && slot.waker.is_some()
-    }
+/// Where the earliest pending timers are.
+struct Expiration {
+    bucket: usize,
+    /// The first tick the bucket covers.
+    tick: u64,
+}
 
-    /// Empties a live timer's slot and returns its waker.
-    fn take(&mut self, slot: usize) -> Option<Waker> {
-        let waker = self.slots[slot].waker.take()?;
-        self.free.push(slot);
-        self.live -= 1;
-        Some(waker)
-    }
-
-    /// Pops the dead entries at the root, so that the root, if any, is live.
-    fn drop_dead_root(&mut self) {
-        while let Some(Reverse(root)) = self.heap.peek() {
-            if self.is_live(root) {
-                return;
-            }
-            self.heap.pop();
+impl Wheel {
+    fn new() -> Wheel {
+        Wheel {
+            origin: Instant::now(),
+            elapsed: 0,
+            heads: vec![NIL; LEVELS * BUCKETS],
+            tails: vec![NIL; LEVELS * BUCKETS],
+            occupied: [0; LEVELS],
+            entries: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            last_id: 0,
         }
+    }
+
+    /// The first tick at or after `deadline`. (In whole seconds and nanoseconds, not in a
+    /// `u128` of nanoseconds: this runs for every timer added, and a 128-bit division costs
+    /// a call.)
+    fn tick_at_or_after(&self, deadline: Instant) -> u64 {
+        let since = deadline.saturating_duration_since(self.origin);
+        let part = since.subsec_nanos().div_ceil(TICK_NANOS);
+        since.as_secs().saturating_mul(TICKS_PER_SECOND).saturating_add(u64::from(part))
+    }
+
+    /// The last tick at or before `now`.
+    fn tick_at_or_before(&self, now: Instant) -> u64 {
+        let since = now.saturating_duration_since(self.origin);
+        let part = since.subsec_nanos() / TICK_NANOS;
+        since.as_secs().saturating_mul(TICKS_PER_SECOND).saturating_add(u64::from(part))
+    }
+
+    fn instant_of(&self, tick: u64) -> Option<Instant> {
+        self.origin.checked_add(Duration::from_millis(tick))
+    }
+
+    /// The bucket of a timer due at `tick` (later than `elapsed`).
+    fn bucket_for(&self, tick: u64) -> usize {
+        let significant = 63 - ((tick ^ self.elapsed) | (BUCKETS as u64 - 1)).leading_zeros();
+        let level = (significant / LEVEL_BITS) as usize;
+        let bucket = (tick >> (level as u32 * LEVEL_BITS)) as usize & (BUCKETS - 1);
+        level * BUCKETS + bucket
+    }
+
+    /// Links entry `index`, due at its tick, at the tail of its bucket.
+    fn link(&mut self, index: usize) {
+        let bucket = self.bucket_for(self.entries[index].tick);
+        let tail = self.tails[bucket];
+        let entry = &mut self.entries[index];
+        entry.bucket = bucket;
+        entry.prev = tail;
+        entry.next = NIL;
+        match tail {
+            NIL => self.heads[bucket] = index,
+            tail => self.entries[tail].next = index,
+        }
+        self.tails[bucket] = index;
+        self.occupied[bucket / BUCKETS] |= 1 << (bucket % BUCKETS);
+    }
+
+    fn unlink(&mut self, index: usize) {
+        let Entry { bucket, prev, next, .. } = self.entries[index];
+        match prev {
+            NIL => self.heads[bucket] = next,
+            prev => self.entries[prev].next = next,
+        }
+        match next {
+            NIL => self.tails[bucket] = prev,
+            next => self.entries[next].prev = prev,
+        }
+        if self.heads[bucket] == NIL {
+            self.occupied[bucket / BUCKETS] &= !(1 << (bucket % BUCKETS));
+        }
+    }
+
+    /// Empties a pending timer's entry, already unlinked, and returns its waker.
+    fn release(&mut self, index: usize) -> Option<Waker> {
+        let waker = self.entries[index].waker.take();
+        self.free.push(index);
+        self.live -= 1;
+        waker
+    }
+
+    /// The earliest non-empty bucket. Lower levels hold earlier ticks than higher ones, and
+    /// within a level no non-empty bucket lies before the one of `elapsed`.
+    fn next_expiration(&self) -> Option<Expiration> {
+        (0..LEVELS).find_map(|level| {
+            let shift = level as u32 * LEVEL_BITS;
+            let current = (self.elapsed >> shift) as usize & (BUCKETS - 1);
+            let ahead = self.occupied[level] & (u64::MAX << current);
+            debug_assert_eq!(ahead, self.occupied[level], "a bucket behind the wheel's tick");
+            if ahead == 0 {
+                return None;
+            }
+            let bucket = ahead.trailing_zeros() as u64;
+            // The ticks above this level are the current ones.
+            let above = shift + LEVEL_BITS;
+            let base = if above >= u64::BITS { 0 } else { self.elapsed >> above << above };
+            Some(Expiration {
+                bucket: level * BUCKETS + bucket as usize,
+                tick: base + (bucket << shift),
+            })
+        })
     }
 }
 
 impl Timers {
     pub(crate) fn new(counters: Arc<Counters>) -> Timers {
-        Timers { inner: Mutex::default(), counters }
+        Timers { inner: Mutex::new(Wheel::new()), counters }
     }
 
-    /// Adds a timer; also says whether it may now be the earliest one (and so must shorten
-    /// a wait the runtime thread may be blocked in). A dead root counts as later than
-    /// anything: the answer is then true, which costs at most a needless wake-up.
+    /// Adds a timer; also says whether it is now the earliest one (and so must shorten a
+    /// wait the runtime thread may be blocked in).
     pub(crate) fn insert(&self, deadline: Instant, waker: &Waker) -> (TimerKey, bool) {
-        let mut inner = lock(&self.inner);
-        inner.next_id += 1;
-        let id = inner.next_id;
-        let slot = match inner.free.pop() {
-            Some(slot) => {
-                inner.slots[slot] = Slot { id, waker: Some(waker.clone()) };
-                slot
+        let mut wheel = lock(&self.inner);
+        // A deadline on a tick already passed (a racing clock reading) fires on the next.
+        let tick = wheel.tick_at_or_after(deadline).max(wheel.elapsed + 1);
+        // The runtime waits until the start of the earliest bucket at most: a timer due no
+        // sooner is served by that wait.
+        let earliest = wheel.next_expiration().is_none_or(|next| tick < next.tick);
+        wheel.last_id += 1;
+        let entry = Entry {
+            id: wheel.last_id,
+            waker: Some(waker.clone()),
+            tick,
+            bucket: 0,
+            prev: NIL,
+            next: NIL,
+        };
+        let index = match wheel.free.pop() {
+            Some(index) => {
+                wheel.entries[index] = entry;
+                index
             }
             None => {
-                inner.slots.push(Slot { id, waker: Some(waker.clone()) });
-                inner.slots.len() - 1
+                wheel.entries.push(entry);
+                wheel.entries.len() - 1
             }
         };
-        let entry = Entry { deadline, id, slot };
-        let earliest = match inner.heap.peek() {
-            Some(Reverse(root)) => entry < *root || !inner.is_live(root),
-            None => true,
-        };
-        inner.heap.push(Reverse(entry));
-        inner.live += 1;
-        self.counters.set_timers(inner.live);
-        (TimerKey { slot, id }, earliest)
+        wheel.link(index);
+        wheel.live += 1;
+        self.counters.set_timers(wheel.live);
+        (TimerKey { entry: index, id: wheel.last_id }, earliest)
     }
 
     /// Replaces the waker of a pending timer; false if the timer is no longer pending.
     pub(crate) fn update(&self, key: TimerKey, waker: &Waker) -> bool {
-        let mut inner = lock(&self.inner);
-        let slot = &mut inner.slots[key.slot];
-        match &mut slot.waker {
-            Some(current) if slot.id == key.id => {
+        let mut wheel = lock(&self.inner);
+        let entry = &mut wheel.entries[key.entry];
+        match &mut entry.waker {
+            Some(current) if entry.id == key.id => {
                 if !current.will_wake(waker) {
                     current.clone_from(waker);
                 }
@@ -181,71 +268,75 @@ impl Timers {
         }
     }
 
-    /// Cancels a timer, if it is still pending: its entry stays in the heap, dead, until it
-    /// reaches the root or a sweep drops it.
+    /// Cancels a timer, if it is still pending.
     pub(crate) fn remove(&self, key: TimerKey) {
-        let mut inner = lock(&self.inner);
-        if inner.slots[key.slot].id != key.id {
+        let mut wheel = lock(&self.inner);
+        let entry = &wheel.entries[key.entry];
+        if entry.id != key.id || entry.waker.is_none() {
             return;
         }
-        let Some(waker) = inner.take(key.slot) else {
-            return;
-        };
-        let dead = inner.heap.len() - inner.live;
-        if dead > COMPACT_AFTER && dead > inner.live {
-            let Inner { heap, slots, .. } = &mut *inner;
-            heap.retain(|Reverse(entry)| {
-                let slot = &slots[entry.slot];
-                slot.id == entry.id && slot.waker.is_some()
-            });
-        }
-        self.counters.set_timers(inner.live);
-        drop(inner);
-        // Outside the lock: a waker's destructor may be arbitrary code.
+        wheel.unlink(key.entry);
+        let waker = wheel.release(key.entry);
+        self.counters.set_timers(wheel.live);
+        drop(wheel);
+        // Outside the lock: a waker's destructor may run arbitrary code.
         drop(waker);
     }
 
+    /// When the runtime must look at its timers again: the earliest pending timer's tick,
+    /// or the moment its bucket is to be split into finer ones.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        let mut inner = lock(&self.inner);
-        inner.drop_dead_root();
-        inner.heap.peek().map(|Reverse(root)| root.deadline)
+        let wheel = lock(&self.inner);
+        wheel.next_expiration().and_then(|next| wheel.instant_of(next.tick))
     }
 
     /// Moves the wakers of every timer due by now into `expired`, earliest first. `now` is
     /// only asked when a timer is pending: the runtime fires timers on every turn, and most
     /// turns of a busy server have none due.
     pub(crate) fn fire(&self, now: impl FnOnce() -> Instant, expired: &mut Vec<Waker>) {
-        let mut inner = lock(&self.inner);
-        if inner.live == 0 {
-            inner.heap.clear();
+        let mut wheel = lock(&self.inner);
+        if wheel.live == 0 {
             return;
         }
-        let now = now();
-        // A dead root that is not due stays: popping it costs a sift through the heap, and
-        // nothing under it is due either. Sweeps and `next_deadline` drop it.
-        while let Some(Reverse(root)) = inner.heap.peek() {
-            if root.deadline > now {
+        let target = wheel.tick_at_or_before(now());
+        while let Some(next) = wheel.next_expiration() {
+            if next.tick > target {
                 break;
             }
-            let (slot, live) = (root.slot, inner.is_live(root));
-            inner.heap.pop();
-            if live {
-                expired.extend(inner.take(slot));
+            wheel.elapsed = next.tick;
+            // Take the whole bucket, then fire what is due and move the rest down.
+            let mut index = std::mem::replace(&mut wheel.heads[next.bucket], NIL);
+            wheel.tails[next.bucket] = NIL;
+            wheel.occupied[next.bucket / BUCKETS] &= !(1 << (next.bucket % BUCKETS));
+            while index != NIL {
+                let following = wheel.entries[index].next;
+                if wheel.entries[index].tick <= wheel.elapsed {
+                    expired.extend(wheel.release(index));
+                } else {
+                    wheel.link(index);
+                }
+                index = following;
             }
         }
-        self.counters.set_timers(inner.live);
+        // Nothing is left at or before `target`: every bucket stays ahead of it.
+        wheel.elapsed = wheel.elapsed.max(target);
+        self.counters.set_timers(wheel.live);
     }
 
-    /// Removes every timer, handing back their wakers (used when the runtime shuts down).
+    /// Removes every timer, handing back their wakers, earliest first (used when the
+    /// runtime shuts down).
     pub(crate) fn take_all(&self) -> Vec<Waker> {
-        let mut inner = lock(&self.inner);
-        let mut pending: Vec<&Entry> = inner.heap.iter().map(|Reverse(entry)| entry).collect();
-        pending.retain(|entry| inner.is_live(entry));
+        let mut wheel = lock(&self.inner);
+        let mut pending: Vec<(u64, u64, usize)> = (0..wheel.entries.len())
+            .filter(|&index| wheel.entries[index].waker.is_some())
+            .map(|index| (wheel.entries[index].tick, wheel.entries[index].id, index))
+            .collect();
         pending.sort_unstable();
-        let order: Vec<usize> = pending.iter().map(|entry| entry.slot).collect();
-        let wakers = order.into_iter().filter_map(|slot| inner.take(slot)).collect();
-        inner.heap.clear();
-        self.counters.set_timers(inner.live);
+        let wakers = pending.into_iter().filter_map(|(_, _, index)| wheel.release(index)).collect();
+        wheel.heads.fill(NIL);
+        wheel.tails.fill(NIL);
+        wheel.occupied = [0; LEVELS];
+        self.counters.set_timers(wheel.live);
         wakers
     }
 }

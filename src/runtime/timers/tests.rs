@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
-use super::{COMPACT_AFTER, Timers};
+use super::Timers;
 use crate::stats::Counters;
 
 /// A waker that records, in `order`, the tag it was made with each time it is woken.
@@ -42,7 +42,7 @@ fn fire_all(timers: &Timers, now: Instant) -> usize {
 fn due_timers_fire_earliest_first_and_ties_in_insertion_order() {
     let timers = Timers::new(Arc::new(Counters::default()));
     let order = Arc::default();
-    let start = Instant::now();
+    let start = timers.inner.lock().unwrap().origin;
     let at = |ms| start + Duration::from_millis(ms);
     for (tag, ms) in [(0, 30), (1, 10), (2, 20), (3, 10), (4, 50)] {
         timers.insert(at(ms), &tagged(tag, &order));
@@ -58,7 +58,7 @@ fn due_timers_fire_earliest_first_and_ties_in_insertion_order() {
 fn a_cancelled_timer_neither_fires_nor_sets_the_next_deadline() {
     let timers = Timers::new(Arc::new(Counters::default()));
     let order = Arc::default();
-    let start = Instant::now();
+    let start = timers.inner.lock().unwrap().origin;
     let (early, _) = timers.insert(start + Duration::from_millis(1), &tagged(0, &order));
     timers.insert(start + Duration::from_millis(5), &tagged(1, &order));
     timers.remove(early);
@@ -72,7 +72,7 @@ fn a_cancelled_timer_neither_fires_nor_sets_the_next_deadline() {
 fn a_stale_key_touches_nothing_once_its_slot_is_reused() {
     let timers = Timers::new(Arc::new(Counters::default()));
     let order = Arc::default();
-    let start = Instant::now();
+    let start = timers.inner.lock().unwrap().origin;
     let (old, _) = timers.insert(start + Duration::from_millis(1), &tagged(0, &order));
     timers.remove(old);
     let (new, _) = timers.insert(start + Duration::from_millis(2), &tagged(1, &order));
@@ -88,19 +88,19 @@ fn a_stale_key_touches_nothing_once_its_slot_is_reused() {
 fn an_earlier_timer_says_so_and_a_later_one_does_not() {
     let timers = Timers::new(Arc::new(Counters::default()));
     let order = Arc::default();
-    let start = Instant::now();
+    let start = timers.inner.lock().unwrap().origin;
     assert!(timers.insert(start + Duration::from_secs(2), &tagged(0, &order)).1);
     assert!(!timers.insert(start + Duration::from_secs(3), &tagged(1, &order)).1);
     assert!(timers.insert(start + Duration::from_secs(1), &tagged(2, &order)).1);
 }
 
-/// The pattern of a busy HTTP server: every timer cancelled long before it is due. The heap
-/// keeps at most about twice the live timers, and the live ones still fire.
+/// The pattern of a busy HTTP server: every timer cancelled long before it is due. The slab
+/// does not grow, and the live timers still fire, each on its tick.
 #[test]
-fn cancelled_timers_do_not_pile_up() {
+fn cancelled_timers_leave_nothing_behind() {
     let timers = Timers::new(Arc::new(Counters::default()));
     let order = Arc::default();
-    let start = Instant::now();
+    let start = timers.inner.lock().unwrap().origin;
     let live = 10;
     let mut keys: Vec<_> = (0..live)
         .map(|tag| timers.insert(start + Duration::from_secs(30), &tagged(tag, &order)).0)
@@ -110,23 +110,63 @@ fn cancelled_timers_do_not_pile_up() {
         timers.remove(keys[index]);
         let deadline = start + Duration::from_secs(30) + Duration::from_micros(round);
         keys[index] = timers.insert(deadline, &tagged(index, &order)).0;
-        let inner = timers.inner.lock().unwrap();
-        assert!(inner.heap.len() <= 2 * live + COMPACT_AFTER + 1, "{}", inner.heap.len());
-        assert!(inner.slots.len() <= live + 1);
+        assert!(timers.inner.lock().unwrap().entries.len() <= live + 1);
     }
     assert_eq!(timers.counters.snapshot().timers, live);
-    assert_eq!(fire_all(&timers, start + Duration::from_secs(60)), live);
-    assert!(order.lock().unwrap().len() == live);
-    assert!(timers.inner.lock().unwrap().heap.is_empty());
+    assert_eq!(fire_all(&timers, start + Duration::from_millis(30_009)), 0);
+    assert_eq!(fire_all(&timers, start + Duration::from_millis(30_010)), live);
+    assert_eq!(order.lock().unwrap().len(), live);
+    assert_eq!(timers.next_deadline(), None);
+}
+
+/// Timers far apart, each level of the wheel: each fires on its own tick, never before it,
+/// whatever the steps the clock takes in between.
+#[test]
+fn every_level_fires_on_its_tick_and_never_early() {
+    let order = Arc::default();
+    for step_ms in [1, 7, 100, 5_000] {
+        let timers = Timers::new(Arc::new(Counters::default()));
+        let start = timers.inner.lock().unwrap().origin;
+        let dues: Vec<u64> = vec![1, 63, 64, 65, 4_095, 4_097, 300_000, 20_000_000];
+        for (tag, &ms) in dues.iter().enumerate() {
+            timers.insert(start + Duration::from_millis(ms), &tagged(tag, &order));
+        }
+        let mut now = 0;
+        let mut fired = 0;
+        while fired < dues.len() {
+            // The runtime never sleeps past the next deadline.
+            let next = timers.next_deadline().expect("timers are pending");
+            let next_ms = next.duration_since(start).as_millis() as u64;
+            assert!(next_ms > now, "next deadline {next_ms} not ahead of {now}");
+            // Jump to a far deadline, step over near ones.
+            now = if next_ms - now > 10 * step_ms { next_ms } else { (now + step_ms).min(next_ms) };
+            let mut expired = Vec::new();
+            timers.fire(|| start + Duration::from_millis(now), &mut expired);
+            for waker in expired {
+                waker.wake();
+                let tag = *order.lock().unwrap().last().unwrap();
+                assert!(dues[tag] <= now, "timer due at {} fired at {now}", dues[tag]);
+                assert!(
+                    dues[tag] + step_ms >= now,
+                    "timer due at {} fired late at {now}",
+                    dues[tag]
+                );
+                fired += 1;
+            }
+        }
+        assert_eq!(timers.next_deadline(), None);
+    }
 }
 
 #[test]
 fn take_all_hands_back_each_pending_waker_once() {
     let timers = Timers::new(Arc::new(Counters::default()));
     let order = Arc::default();
-    let start = Instant::now();
+    let start = timers.inner.lock().unwrap().origin;
     let keys: Vec<_> = (0..5)
-        .map(|tag| timers.insert(start + Duration::from_secs(5 - tag as u64), &tagged(tag, &order)).0)
+        .map(|tag| {
+            timers.insert(start + Duration::from_secs(5 - tag as u64), &tagged(tag, &order)).0
+        })
         .collect();
     timers.remove(keys[1]);
     let wakers = timers.take_all();
