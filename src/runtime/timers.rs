@@ -26,8 +26,9 @@
 //!   per level, and a timer cancelled before its bucket comes up never moves at all).
 //!
 //! A deadline is rounded up to the next tick: a timer never fires early, and at most a tick
-//! (1 ms) late; `Sleep` checks the clock itself, so even a deadline past the end of the
-//! wheel's time could not end a sleep early. Timers due on the same tick fire in the order
+//! (1 ms) late; `Sleep` checks the clock itself besides. Timers fire in the order of their
+//! exact deadlines (each entry keeps it; the due entries of a tick are sorted as they fire,
+//! which is rare next to adding and cancelling), and those of the same deadline in the order
 //! they were added. The runtime's wait ends at the start of the earliest occupied bucket:
 //! exactly a level-0 timer's tick, or, for a timer further out, the moment its bucket is
 //! split into finer ones.
@@ -88,6 +89,9 @@ struct Wheel {
     /// The id of the last timer added. Never reused, so that a key whose entry was taken
     /// again by another timer touches nothing.
     last_id: u64,
+    /// The due entries of the bucket being fired, to be put in deadline order: kept
+    /// between calls for its allocation.
+    due: Vec<(u64, u64, usize)>,
 }
 
 /// A slab entry: the waker of timer `id` (`None` once it has fired or was cancelled) and,
@@ -96,6 +100,9 @@ struct Wheel {
 struct Entry {
     id: u64,
     waker: Option<Waker>,
+    /// The deadline exactly, in nanoseconds from the origin: timers due on the same tick
+    /// fire in this order.
+    nanos: u64,
     tick: u64,
     bucket: usize,
     prev: usize,
@@ -121,6 +128,7 @@ impl Wheel {
             free: Vec::new(),
             live: 0,
             last_id: 0,
+            due: Vec::new(),
         }
     }
 
@@ -131,6 +139,15 @@ impl Wheel {
         let since = deadline.saturating_duration_since(self.origin);
         let part = since.subsec_nanos().div_ceil(TICK_NANOS);
         since.as_secs().saturating_mul(TICKS_PER_SECOND).saturating_add(u64::from(part))
+    }
+
+    /// `deadline` in nanoseconds from the origin (for 584 years).
+    fn nanos_at(&self, deadline: Instant) -> u64 {
+        let since = deadline.saturating_duration_since(self.origin);
+        since
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(since.subsec_nanos()))
     }
 
     /// The last tick at or before `now`.
@@ -228,10 +245,12 @@ impl Timers {
         // The runtime waits until the start of the earliest bucket at most: a timer due no
         // sooner is served by that wait.
         let earliest = wheel.next_expiration().is_none_or(|next| tick < next.tick);
+        let nanos = wheel.nanos_at(deadline);
         wheel.last_id += 1;
         let entry = Entry {
             id: wheel.last_id,
             waker: Some(waker.clone()),
+            nanos,
             tick,
             bucket: 0,
             prev: NIL,
@@ -308,15 +327,24 @@ impl Timers {
             let mut index = std::mem::replace(&mut wheel.heads[next.bucket], NIL);
             wheel.tails[next.bucket] = NIL;
             wheel.occupied[next.bucket / BUCKETS] &= !(1 << (next.bucket % BUCKETS));
+            let mut due = std::mem::take(&mut wheel.due);
             while index != NIL {
-                let following = wheel.entries[index].next;
-                if wheel.entries[index].tick <= wheel.elapsed {
-                    expired.extend(wheel.release(index));
+                let entry = &wheel.entries[index];
+                let following = entry.next;
+                if entry.tick <= wheel.elapsed {
+                    due.push((entry.nanos, entry.id, index));
                 } else {
                     wheel.link(index);
                 }
                 index = following;
             }
+            // A bucket holds a tick's timers in the order they were set; they fire in the
+            // order of their deadlines.
+            due.sort_unstable();
+            for (_, _, index) in due.drain(..) {
+                expired.extend(wheel.release(index));
+            }
+            wheel.due = due;
         }
         // Nothing is left at or before `target`: every bucket stays ahead of it.
         wheel.elapsed = wheel.elapsed.max(target);
@@ -329,7 +357,7 @@ impl Timers {
         let mut wheel = lock(&self.inner);
         let mut pending: Vec<(u64, u64, usize)> = (0..wheel.entries.len())
             .filter(|&index| wheel.entries[index].waker.is_some())
-            .map(|index| (wheel.entries[index].tick, wheel.entries[index].id, index))
+            .map(|index| (wheel.entries[index].nanos, wheel.entries[index].id, index))
             .collect();
         pending.sort_unstable();
         let wakers = pending.into_iter().filter_map(|(_, _, index)| wheel.release(index)).collect();

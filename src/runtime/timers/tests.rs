@@ -176,3 +176,16 @@ fn take_all_hands_back_each_pending_waker_once() {
     assert_eq!(timers.counters.snapshot().timers, 0);
     assert_eq!(timers.next_deadline(), None);
 }
+
+/// Deadlines within one millisecond tick, set latest first: they still fire earliest first.
+#[test]
+fn timers_of_one_tick_fire_in_deadline_order() {
+    let timers = Timers::new(Arc::new(Counters::default()));
+    let order = Arc::default();
+    let start = timers.inner.lock().unwrap().origin;
+    for (tag, micros) in [(0, 5_900), (1, 5_300), (2, 5_700), (3, 5_100)] {
+        timers.insert(start + Duration::from_micros(micros), &tagged(tag, &order));
+    }
+    assert_eq!(fire_all(&timers, start + Duration::from_millis(6)), 4);
+    assert_eq!(*order.lock().unwrap(), [3, 1, 2, 0]);
+}
