@@ -52,6 +52,7 @@ const LEVELS: usize = 11;
 /// The length of a tick: a millisecond (`instant_of` counts in milliseconds).
 const TICK_NANOS: u32 = 1_000_000;
 const TICKS_PER_SECOND: u64 = 1_000;
+const NANOS_PER_SECOND: u32 = 1_000_000_000;
 /// No entry: the end of a list.
 const NIL: usize = usize::MAX;
 
@@ -132,22 +133,14 @@ impl Wheel {
         }
     }
 
-    /// The first tick at or after `deadline`. (In whole seconds and nanoseconds, not in a
-    /// `u128` of nanoseconds: this runs for every timer added, and a 128-bit division costs
-    /// a call.)
-    fn tick_at_or_after(&self, deadline: Instant) -> u64 {
-        let since = deadline.saturating_duration_since(self.origin);
-        let part = since.subsec_nanos().div_ceil(TICK_NANOS);
-        since.as_secs().saturating_mul(TICKS_PER_SECOND).saturating_add(u64::from(part))
-    }
-
-    /// `deadline` in nanoseconds from the origin (for 584 years).
+    /// `deadline` in nanoseconds from the origin, saturating after 584 years (a timer set
+    /// further out fires then, and its `Sleep`, seeing the clock short of its deadline,
+    /// sets it again). In whole seconds and nanoseconds, not as a `u128`: this runs for
+    /// every timer added.
     fn nanos_at(&self, deadline: Instant) -> u64 {
         let since = deadline.saturating_duration_since(self.origin);
-        since
-            .as_secs()
-            .saturating_mul(1_000_000_000)
-            .saturating_add(u64::from(since.subsec_nanos()))
+        let nanos = since.as_secs().saturating_mul(u64::from(NANOS_PER_SECOND));
+        nanos.saturating_add(u64::from(since.subsec_nanos()))
     }
 
     /// The last tick at or before `now`.
@@ -241,11 +234,11 @@ impl Timers {
     pub(crate) fn insert(&self, deadline: Instant, waker: &Waker) -> (TimerKey, bool) {
         let mut wheel = lock(&self.inner);
         // A deadline on a tick already passed (a racing clock reading) fires on the next.
-        let tick = wheel.tick_at_or_after(deadline).max(wheel.elapsed + 1);
+        let nanos = wheel.nanos_at(deadline);
+        let tick = nanos.div_ceil(u64::from(TICK_NANOS)).max(wheel.elapsed + 1);
         // The runtime waits until the start of the earliest bucket at most: a timer due no
         // sooner is served by that wait.
         let earliest = wheel.next_expiration().is_none_or(|next| tick < next.tick);
-        let nanos = wheel.nanos_at(deadline);
         wheel.last_id += 1;
         let entry = Entry {
             id: wheel.last_id,
