@@ -1,0 +1,195 @@
+//! The timer heap's bookkeeping, without a runtime: which timers fire, in which order, and
+//! that cancelled ones neither fire nor pile up.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Wake, Waker};
+use std::time::{Duration, Instant};
+
+use super::Timers;
+use crate::stats::Counters;
+
+/// A waker that records, in `order`, the tag it was made with each time it is woken.
+struct Tagged {
+    tag: usize,
+    order: Arc<std::sync::Mutex<Vec<usize>>>,
+    wakes: AtomicUsize,
+}
+
+impl Wake for Tagged {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+        self.order.lock().unwrap().push(self.tag);
+    }
+}
+
+fn tagged(tag: usize, order: &Arc<std::sync::Mutex<Vec<usize>>>) -> Waker {
+    Waker::from(Arc::new(Tagged { tag, order: order.clone(), wakes: AtomicUsize::new(0) }))
+}
+
+fn fire_all(timers: &Timers, now: Instant) -> usize {
+    let mut expired = Vec::new();
+    timers.fire(|| now, &mut expired);
+    let fired = expired.len();
+    expired.into_iter().for_each(Waker::wake);
+    fired
+}
+
+#[test]
+fn due_timers_fire_earliest_first_and_ties_in_insertion_order() {
+    let timers = Timers::new(Arc::new(Counters::default()));
+    let order = Arc::default();
+    let start = timers.inner.lock().unwrap().origin;
+    let at = |ms| start + Duration::from_millis(ms);
+    for (tag, ms) in [(0, 30), (1, 10), (2, 20), (3, 10), (4, 50)] {
+        timers.insert(at(ms), &tagged(tag, &order));
+    }
+    assert_eq!(timers.next_deadline(), Some(at(10)));
+    assert_eq!(fire_all(&timers, at(30)), 4);
+    assert_eq!(*order.lock().unwrap(), [1, 3, 2, 0]);
+    assert_eq!(timers.next_deadline(), Some(at(50)));
+    assert_eq!(timers.counters.snapshot().timers, 1);
+}
+
+#[test]
+fn a_cancelled_timer_neither_fires_nor_sets_the_next_deadline() {
+    let timers = Timers::new(Arc::new(Counters::default()));
+    let order = Arc::default();
+    let start = timers.inner.lock().unwrap().origin;
+    let (early, _) = timers.insert(start + Duration::from_millis(1), &tagged(0, &order));
+    timers.insert(start + Duration::from_millis(5), &tagged(1, &order));
+    timers.remove(early);
+    assert_eq!(timers.next_deadline(), Some(start + Duration::from_millis(5)));
+    assert_eq!(fire_all(&timers, start + Duration::from_millis(10)), 1);
+    assert_eq!(*order.lock().unwrap(), [1]);
+    assert_eq!(timers.next_deadline(), None);
+}
+
+#[test]
+fn a_stale_key_touches_nothing_once_its_slot_is_reused() {
+    let timers = Timers::new(Arc::new(Counters::default()));
+    let order = Arc::default();
+    let start = timers.inner.lock().unwrap().origin;
+    let (old, _) = timers.insert(start + Duration::from_millis(1), &tagged(0, &order));
+    timers.remove(old);
+    let (new, _) = timers.insert(start + Duration::from_millis(2), &tagged(1, &order));
+    // The new timer took the freed slot; the old key must not cancel or update it.
+    timers.remove(old);
+    assert!(!timers.update(old, &tagged(2, &order)));
+    assert!(timers.update(new, &tagged(3, &order)));
+    assert_eq!(fire_all(&timers, start + Duration::from_millis(2)), 1);
+    assert_eq!(*order.lock().unwrap(), [3]);
+}
+
+#[test]
+fn an_earlier_timer_says_so_and_a_later_one_does_not() {
+    let timers = Timers::new(Arc::new(Counters::default()));
+    let order = Arc::default();
+    let start = timers.inner.lock().unwrap().origin;
+    assert!(timers.insert(start + Duration::from_secs(2), &tagged(0, &order)).1);
+    assert!(!timers.insert(start + Duration::from_secs(3), &tagged(1, &order)).1);
+    assert!(timers.insert(start + Duration::from_secs(1), &tagged(2, &order)).1);
+}
+
+/// The pattern of a busy HTTP server: every timer cancelled long before it is due. The slab
+/// does not grow, and the live timers still fire, each on its tick.
+#[test]
+fn cancelled_timers_leave_nothing_behind() {
+    let timers = Timers::new(Arc::new(Counters::default()));
+    let order = Arc::default();
+    let start = timers.inner.lock().unwrap().origin;
+    let live = 10;
+    let mut keys: Vec<_> = (0..live)
+        .map(|tag| timers.insert(start + Duration::from_secs(30), &tagged(tag, &order)).0)
+        .collect();
+    // Fewer under Miri, which runs each round thousands of times slower.
+    let rounds = if cfg!(miri) { 300 } else { 10_000u64 };
+    for round in 0..rounds {
+        let index = (round % live as u64) as usize;
+        timers.remove(keys[index]);
+        let deadline = start + Duration::from_secs(30) + Duration::from_micros(round);
+        keys[index] = timers.insert(deadline, &tagged(index, &order)).0;
+        assert!(timers.inner.lock().unwrap().entries.len() <= live + 1);
+    }
+    assert_eq!(timers.counters.snapshot().timers, live);
+    // The live timers are the last rounds' deadlines, all on the tick of the last one.
+    let due_ms = (30_000_000 + rounds - 1).div_ceil(1_000);
+    assert_eq!(fire_all(&timers, start + Duration::from_millis(due_ms - 1)), 0);
+    assert_eq!(fire_all(&timers, start + Duration::from_millis(due_ms)), live);
+    assert_eq!(order.lock().unwrap().len(), live);
+    assert_eq!(timers.next_deadline(), None);
+}
+
+/// Timers far apart, each level of the wheel: each fires on its own tick, never before it,
+/// whatever the steps the clock takes in between.
+#[test]
+fn every_level_fires_on_its_tick_and_never_early() {
+    let order = Arc::default();
+    for step_ms in [1, 7, 100, 5_000] {
+        let timers = Timers::new(Arc::new(Counters::default()));
+        let start = timers.inner.lock().unwrap().origin;
+        let dues: Vec<u64> = vec![1, 63, 64, 65, 4_095, 4_097, 300_000, 20_000_000];
+        for (tag, &ms) in dues.iter().enumerate() {
+            timers.insert(start + Duration::from_millis(ms), &tagged(tag, &order));
+        }
+        let mut now = 0;
+        let mut fired = 0;
+        while fired < dues.len() {
+            // The runtime never sleeps past the next deadline.
+            let next = timers.next_deadline().expect("timers are pending");
+            let next_ms = next.duration_since(start).as_millis() as u64;
+            assert!(next_ms > now, "next deadline {next_ms} not ahead of {now}");
+            // Jump to a far deadline, step over near ones.
+            now = if next_ms - now > 10 * step_ms { next_ms } else { (now + step_ms).min(next_ms) };
+            let mut expired = Vec::new();
+            timers.fire(|| start + Duration::from_millis(now), &mut expired);
+            for waker in expired {
+                waker.wake();
+                let tag = *order.lock().unwrap().last().unwrap();
+                assert!(dues[tag] <= now, "timer due at {} fired at {now}", dues[tag]);
+                assert!(
+                    dues[tag] + step_ms >= now,
+                    "timer due at {} fired late at {now}",
+                    dues[tag]
+                );
+                fired += 1;
+            }
+        }
+        assert_eq!(timers.next_deadline(), None);
+    }
+}
+
+#[test]
+fn take_all_hands_back_each_pending_waker_once() {
+    let timers = Timers::new(Arc::new(Counters::default()));
+    let order = Arc::default();
+    let start = timers.inner.lock().unwrap().origin;
+    let keys: Vec<_> = (0..5)
+        .map(|tag| {
+            timers.insert(start + Duration::from_secs(5 - tag as u64), &tagged(tag, &order)).0
+        })
+        .collect();
+    timers.remove(keys[1]);
+    let wakers = timers.take_all();
+    assert_eq!(wakers.len(), 4);
+    wakers.into_iter().for_each(Waker::wake);
+    assert_eq!(*order.lock().unwrap(), [4, 3, 2, 0]);
+    assert_eq!(timers.counters.snapshot().timers, 0);
+    assert_eq!(timers.next_deadline(), None);
+}
+
+/// Deadlines within one millisecond tick, set latest first: they still fire earliest first.
+#[test]
+fn timers_of_one_tick_fire_in_deadline_order() {
+    let timers = Timers::new(Arc::new(Counters::default()));
+    let order = Arc::default();
+    let start = timers.inner.lock().unwrap().origin;
+    for (tag, micros) in [(0, 5_900), (1, 5_300), (2, 5_700), (3, 5_100)] {
+        timers.insert(start + Duration::from_micros(micros), &tagged(tag, &order));
+    }
+    assert_eq!(fire_all(&timers, start + Duration::from_millis(6)), 4);
+    assert_eq!(*order.lock().unwrap(), [3, 1, 2, 0]);
+}
