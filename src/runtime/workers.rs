@@ -59,6 +59,7 @@ use std::thread::JoinHandle as ThreadHandle;
 
 use plexio_backends::registry::Driver;
 
+use super::accept_spread::AcceptSpread;
 use super::context::{self, Current};
 use super::shared::Shared;
 use super::task::{JoinHandle, cancelled, spawn_send_on};
@@ -75,6 +76,8 @@ pub(crate) struct Pool {
     workers: Vec<Arc<Shared>>,
     /// The workers' reactors, in the same order.
     reactors: Arc<[Arc<Reactor>]>,
+    /// How listeners spread accepted connections over the workers.
+    accept_spread: AcceptSpread,
     /// Where the next search for the least busy worker starts.
     next: AtomicUsize,
     /// Set when the runtime starts dropping: a task spawned from then on (by a destructor
@@ -125,6 +128,11 @@ impl Pool {
         self.reactors.clone()
     }
 
+    /// How listeners bound on this runtime spread accepted connections.
+    pub(crate) fn accept_spread(&self) -> AcceptSpread {
+        self.accept_spread
+    }
+
     /// The reactor that sockets made on the thread of `block_on` register with.
     pub(crate) fn reactor_for_registration(&self) -> Arc<Reactor> {
         self.workers[0].reactor.clone()
@@ -141,7 +149,11 @@ pub(crate) struct Workers {
 impl Workers {
     /// Starts one worker thread per driver; each builds its executor on its own thread, so
     /// that the executor's owner is the thread that runs it.
-    pub(crate) fn start(drivers: Vec<Driver>, group: usize) -> std::io::Result<Workers> {
+    pub(crate) fn start(
+        drivers: Vec<Driver>,
+        group: usize,
+        accept_spread: AcceptSpread,
+    ) -> std::io::Result<Workers> {
         let (ready_sender, ready) = mpsc::channel();
         let (pool_sender, pool_receivers): (Vec<_>, Vec<_>) =
             drivers.iter().map(|_| mpsc::channel::<Option<Arc<Pool>>>()).unzip();
@@ -182,6 +194,7 @@ impl Workers {
                 Some(Arc::new(Pool {
                     workers,
                     reactors,
+                    accept_spread,
                     next: AtomicUsize::new(0),
                     closing: AtomicBool::new(false),
                 }))
