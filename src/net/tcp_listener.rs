@@ -127,8 +127,8 @@ impl TcpListener {
     /// A listener of one socket per worker hands back its first socket and closes the
     /// others: connections queued on those are reset, and new ones all go to the socket
     /// handed back. Bind with [`TcpSocket`] for a listener meant to be handed over.
-    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
-        let mut sockets = self.sockets.into_vec();
+    pub fn into_std(mut self) -> io::Result<std::net::TcpListener> {
+        let mut sockets = std::mem::take(&mut self.sockets).into_vec();
         sockets.truncate(1);
         let first = sockets.pop().expect("a listener has a socket");
         first.io.into_unshared()
@@ -219,6 +219,19 @@ impl Listening {
         let stream = current::register_with(reactor.clone(), || TcpStream::from_std(stream))?;
         reactor.count_accepted();
         Ok(stream)
+    }
+}
+
+impl Drop for TcpListener {
+    fn drop(&mut self) {
+        // The sockets of a group are registered with the drivers of several workers, whose
+        // threads may be inside a `poll(2)` or `select(2)` that holds a reference to a
+        // socket until it returns: closing the descriptor alone could leave the port
+        // listening a moment after the drop. Shutting a listening socket down stops it
+        // listening at once (Linux); where the system refuses, the close does it.
+        for socket in self.sockets.iter().filter(|socket| socket.worker.is_some()) {
+            let _ = socket2::SockRef::from(socket.io.get_ref()).shutdown(std::net::Shutdown::Both);
+        }
     }
 }
 
