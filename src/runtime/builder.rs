@@ -144,10 +144,14 @@ impl Builder {
     ///   the kernel at once. Readiness is never lost (it stays with the one registration),
     ///   and buffers stay with the ring until their completions are reaped. The cost: the
     ///   events of such a socket reach its task by a cross-thread wake.
-    /// - **Accepting.** One listener, one accept loop, on every platform: each accepted
-    ///   connection is registered with the driver of the worker that has the fewest sockets,
-    ///   and the task spawned for it goes to the worker with the fewest tasks queued. (No
-    ///   `SO_REUSEPORT` listener per worker yet.)
+    /// - **Accepting.** One listener, one accept loop. Where the kernel balances them (Linux,
+    ///   Android, FreeBSD, DragonFly BSD) the listener is one `SO_REUSEPORT` socket per
+    ///   worker, each registered with its worker's driver, and each connection is registered
+    ///   with the driver of the worker whose socket the kernel chose; elsewhere (macOS,
+    ///   Windows, OpenBSD, NetBSD), or with [`accept_spread`](Builder::accept_spread)`(`
+    ///   [`AcceptSpread::LiveLoad`]`)`, one socket, each connection going to the driver of the
+    ///   worker with the fewest sockets. The task spawned for a connection goes to the worker
+    ///   with the fewest tasks queued.
     /// - **Idle.** A worker with nothing to run sleeps in its driver's wait; work from another
     ///   thread notifies that driver.
     /// - **Drop.** Dropping the runtime stops every worker; each cancels its tasks and closes
