@@ -129,7 +129,9 @@ impl TcpListener {
     /// handed back. Bind with [`TcpSocket`] for a listener meant to be handed over.
     pub fn into_std(mut self) -> io::Result<std::net::TcpListener> {
         let mut sockets = std::mem::take(&mut self.sockets).into_vec();
-        sockets.truncate(1);
+        for other in sockets.drain(1..) {
+            other.stop_listening();
+        }
         let first = sockets.pop().expect("a listener has a socket");
         first.io.into_unshared()
     }
@@ -209,6 +211,19 @@ impl Listening {
         })
     }
 
+    /// Stops a socket of a group listening, before it is closed. The sockets of a group are
+    /// registered with the drivers of several workers, whose threads may be inside a
+    /// `poll(2)` or `select(2)` that holds a reference to a socket until it returns: closing
+    /// the descriptor alone could leave the port listening a moment after the drop.
+    /// Shutting a listening socket down stops it at once (Linux); where the system refuses,
+    /// the close does it. A listener of one socket is left as it was (the socket may be
+    /// shared through a duplicated descriptor).
+    fn stop_listening(&self) {
+        if self.worker.is_some() {
+            let _ = socket2::SockRef::from(self.io.get_ref()).shutdown(std::net::Shutdown::Both);
+        }
+    }
+
     /// Registers an accepted connection: with this socket's worker in a group, else with
     /// the least loaded worker of a multi-worker runtime, else with the current driver.
     fn register(&self, stream: std::net::TcpStream) -> io::Result<TcpStream> {
@@ -224,13 +239,8 @@ impl Listening {
 
 impl Drop for TcpListener {
     fn drop(&mut self) {
-        // The sockets of a group are registered with the drivers of several workers, whose
-        // threads may be inside a `poll(2)` or `select(2)` that holds a reference to a
-        // socket until it returns: closing the descriptor alone could leave the port
-        // listening a moment after the drop. Shutting a listening socket down stops it
-        // listening at once (Linux); where the system refuses, the close does it.
-        for socket in self.sockets.iter().filter(|socket| socket.worker.is_some()) {
-            let _ = socket2::SockRef::from(socket.io.get_ref()).shutdown(std::net::Shutdown::Both);
+        for socket in self.sockets.iter() {
+            socket.stop_listening();
         }
     }
 }
