@@ -31,8 +31,8 @@ pub(super) const KERNEL_BALANCES: bool = cfg!(any(
 
 /// Binds `addr` with one listening socket per reactor of `workers`, each registered with its
 /// reactor. `Ok(None)` where the kernel does not balance, or when a socket after the first
-/// cannot bind the port: the caller then binds one socket, as on a runtime of one thread,
-/// and nothing of the group is left open. An error only where one socket could not bind
+/// cannot bind the port, or the kernel lacks the option: the caller then binds one socket,
+/// as on a runtime of one thread, and nothing of the group is left open. An error only where one socket could not bind
 /// either (the address is taken, or not this machine's).
 pub(super) fn bind(
     addr: SocketAddr,
@@ -47,11 +47,15 @@ pub(super) fn bind(
         // shared silently: it must be refused, as a socket without the option is refused.
         drop(plain(addr)?);
     }
-    let first = balanced(addr)?;
+    let Ok(first) = balancing_socket(addr) else {
+        // A kernel without the option (FreeBSD before 12): one socket, then.
+        return Ok(None);
+    };
+    first.bind(&addr.into())?;
     let addr = first.local_addr()?.as_socket().unwrap_or(addr);
     let mut sockets = vec![first];
     for _ in 1..workers.len() {
-        match balanced(addr) {
+        match balancing_socket(addr).and_then(|socket| socket.bind(&addr.into()).map(|()| socket)) {
             Ok(socket) => sockets.push(socket),
             // Dropping `sockets` closes them: bound only, nothing queued on them yet.
             Err(_) => return Ok(None),
@@ -90,12 +94,11 @@ fn plain(addr: SocketAddr) -> io::Result<Socket> {
     Ok(socket)
 }
 
-/// A socket bound to `addr` with the option that makes the kernel balance connections
-/// among the sockets of the port.
-fn balanced(addr: SocketAddr) -> io::Result<Socket> {
+/// A socket for `addr` with the option that makes the kernel balance connections among the
+/// sockets of the port, not bound yet.
+fn balancing_socket(addr: SocketAddr) -> io::Result<Socket> {
     let socket = socket(addr)?;
     balance(&socket)?;
-    socket.bind(&addr.into())?;
     Ok(socket)
 }
 
