@@ -88,7 +88,8 @@ mod util;
 
 pub use plexio_backends::Error;
 pub use runtime::{
-    BACKEND_ENV, Builder, Runtime, Spawner, backends, block_on, current_backend, current_worker,
+    AcceptSpread, BACKEND_ENV, Builder, Runtime, Spawner, backends, block_on, current_backend,
+    current_worker,
 };
 pub use stats::{RuntimeStats, StatsHandle};
 pub use task::{JoinError, JoinHandle, spawn, spawn_local};

@@ -24,12 +24,20 @@ pub struct RuntimeStats {
     /// `registrations` while an I/O object is being dropped: its registration is removed
     /// first, then its socket closes.
     pub sockets: usize,
+    /// Connections that a [`TcpListener`](crate::net::TcpListener) accepted and registered
+    /// with this driver, since the runtime started: a running total, which never goes back
+    /// (and which [`is_empty`](RuntimeStats::is_empty) leaves out). Read per worker with
+    /// [`Runtime::worker_stats`](crate::Runtime::worker_stats), it shows how a multi-worker
+    /// runtime spread its accepted connections (see
+    /// [`AcceptSpread`](crate::AcceptSpread)).
+    pub accepted: usize,
 }
 
 impl RuntimeStats {
-    /// Whether the runtime holds nothing at all.
+    /// Whether the runtime holds nothing at all: no task, registration, timer or socket
+    /// (the running total [`accepted`](RuntimeStats::accepted) aside).
     pub fn is_empty(&self) -> bool {
-        *self == RuntimeStats::default()
+        RuntimeStats { accepted: 0, ..*self } == RuntimeStats::default()
     }
 }
 
@@ -59,6 +67,7 @@ impl StatsHandle {
             sum.registrations += one.registrations;
             sum.timers += one.timers;
             sum.sockets += one.sockets;
+            sum.accepted += one.accepted;
         }
         sum
     }
@@ -71,6 +80,7 @@ pub(crate) struct Counters {
     registrations: AtomicUsize,
     timers: AtomicUsize,
     sockets: AtomicUsize,
+    accepted: AtomicUsize,
 }
 
 impl Counters {
@@ -80,6 +90,7 @@ impl Counters {
             registrations: self.registrations.load(Ordering::Relaxed),
             timers: self.timers.load(Ordering::Relaxed),
             sockets: self.sockets.load(Ordering::Relaxed),
+            accepted: self.accepted.load(Ordering::Relaxed),
         }
     }
 
@@ -115,5 +126,10 @@ impl Counters {
     /// Uncounts a socket once it is closed (or handed back).
     pub(crate) fn socket_closed(&self) {
         self.sockets.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Counts a connection a listener accepted and registered here.
+    pub(crate) fn connection_accepted(&self) {
+        self.accepted.fetch_add(1, Ordering::Relaxed);
     }
 }

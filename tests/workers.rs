@@ -186,12 +186,16 @@ fn streams_accepted_on_one_worker_are_served_on_others(backend: &str) {
     });
 }
 
-/// One accept loop (inside `block_on`, whose sockets otherwise register with worker 0):
-/// the connections it accepts are registered with every worker's driver, the least loaded
-/// first.
+/// One accept loop (inside `block_on`, whose sockets otherwise register with worker 0) on
+/// a listener that hands connections off by live load: the connections it accepts are
+/// registered with every worker's driver, the least loaded first. (The default spread,
+/// by `SO_REUSEPORT` sockets, is tested in `accept_spread.rs`.)
 fn one_accept_loop_spreads_connections_over_the_workers_drivers(backend: &str) {
     const CONNECTIONS: usize = 4 * WORKERS;
-    let runtime = workers(backend);
+    let runtime = util::builder(&format!("{backend}{}", util::WORKERS4))
+        .accept_spread(plexio::AcceptSpread::LiveLoad)
+        .build()
+        .unwrap();
     let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
     let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
     let addr = listener.local_addr().unwrap();

@@ -83,7 +83,7 @@ pub(crate) fn reactor() -> io::Result<Arc<Reactor>> {
 /// of its own, only while inside `block_on`, so its sockets register with a worker's reactor,
 /// which is polled for as long as the runtime lives.
 ///
-/// `group` lists the workers' reactors of a multi-worker runtime (see [`spread`]).
+/// `group` lists the workers' reactors of a multi-worker runtime (see [`least_loaded`]).
 pub(crate) fn enter(
     reactor: Arc<Reactor>,
     polled: &Reactor,
@@ -96,16 +96,21 @@ pub(crate) fn enter(
     ReactorGuard { previous, previous_polled, previous_group, previous_reactors }
 }
 
-/// Runs `register`, which registers a new socket (an accepted connection), with the reactor
-/// of the worker that has the fewest sockets registered as the current one, so that the
-/// connections one accept loop takes are spread over the workers' drivers; on a runtime of
-/// one thread, simply runs it.
-pub(crate) fn spread<R>(register: impl FnOnce() -> R) -> R {
-    let least_loaded = GROUP_REACTORS.with(|group| {
+/// The reactor of the worker that has the fewest sockets registered, on a multi-worker
+/// runtime: where an accept loop that hands connections off by live load registers the
+/// next one, so that the connections it takes are spread over the workers' drivers. `None`
+/// on a runtime of one thread.
+pub(crate) fn least_loaded() -> Option<Arc<Reactor>> {
+    GROUP_REACTORS.with(|group| {
         let group = group.borrow();
         group.as_ref()?.iter().min_by_key(|reactor| reactor.registrations()).cloned()
-    });
-    let Some(reactor) = least_loaded else { return register() };
+    })
+}
+
+/// Runs `register`, which registers a new socket, with `reactor` as the current one: how a
+/// socket is placed on a chosen worker's driver (an accepted connection, one listening
+/// socket of a group).
+pub(crate) fn register_with<R>(reactor: Arc<Reactor>, register: impl FnOnce() -> R) -> R {
     let previous = CURRENT.with(|current| current.replace(Some(reactor)));
     // Put back also if `register` unwinds.
     struct Restore(Option<Arc<Reactor>>);

@@ -8,6 +8,7 @@ use plexio_backends::registry::{self, Driver};
 use plexio_backends::{Backend, Error};
 
 use super::Runtime;
+use super::accept_spread::AcceptSpread;
 use super::workers::{Pool, Workers};
 
 /// The environment variable that names the backend when the builder does not.
@@ -34,6 +35,7 @@ pub struct Builder {
     choice: Choice,
     /// `None`: a runtime of one thread.
     worker_threads: Option<usize>,
+    accept_spread: AcceptSpread,
 }
 
 #[derive(Default)]
@@ -142,10 +144,14 @@ impl Builder {
     ///   the kernel at once. Readiness is never lost (it stays with the one registration),
     ///   and buffers stay with the ring until their completions are reaped. The cost: the
     ///   events of such a socket reach its task by a cross-thread wake.
-    /// - **Accepting.** One listener, one accept loop, on every platform: each accepted
-    ///   connection is registered with the driver of the worker that has the fewest sockets,
-    ///   and the task spawned for it goes to the worker with the fewest tasks queued. (No
-    ///   `SO_REUSEPORT` listener per worker yet.)
+    /// - **Accepting.** One listener, one accept loop. Where the kernel balances them (Linux,
+    ///   Android, FreeBSD, DragonFly BSD) the listener is one `SO_REUSEPORT` socket per
+    ///   worker, each registered with its worker's driver, and each connection is registered
+    ///   with the driver of the worker whose socket the kernel chose; elsewhere (macOS,
+    ///   Windows, OpenBSD, NetBSD), or with [`accept_spread`](Builder::accept_spread)`(`
+    ///   [`AcceptSpread::LiveLoad`]`)`, one socket, each connection going to the driver of the
+    ///   worker with the fewest sockets. The task spawned for a connection goes to the worker
+    ///   with the fewest tasks queued.
     /// - **Idle.** A worker with nothing to run sleeps in its driver's wait; work from another
     ///   thread notifies that driver.
     /// - **Drop.** Dropping the runtime stops every worker; each cancels its tasks and closes
@@ -181,6 +187,32 @@ impl Builder {
         self.worker_threads(count)
     }
 
+    /// How a multi-worker runtime spreads the connections its
+    /// [`TcpListener`](crate::net::TcpListener)s accept over the workers: one
+    /// `SO_REUSEPORT` socket per worker where the kernel balances them (the default,
+    /// [`AcceptSpread::ReusePort`]), or one socket whose connections go to the least
+    /// loaded worker ([`AcceptSpread::LiveLoad`]). See [`AcceptSpread`] for which runs
+    /// where. No effect on a runtime of one thread.
+    ///
+    /// ```
+    /// use plexio::AcceptSpread;
+    ///
+    /// let runtime = plexio::Runtime::builder()
+    ///     .worker_threads(2)
+    ///     .accept_spread(AcceptSpread::LiveLoad)
+    ///     .build()?;
+    /// let sockets = runtime.block_on(async {
+    ///     let _listener = plexio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     runtime.stats().registrations
+    /// });
+    /// assert_eq!(sockets, 1);
+    /// # Ok::<(), plexio::Error>(())
+    /// ```
+    pub fn accept_spread(mut self, spread: AcceptSpread) -> Builder {
+        self.accept_spread = spread;
+        self
+    }
+
     /// Builds the runtime.
     ///
     /// Fails if the backend cannot be opened (see [`backend`](Builder::backend)), and with
@@ -210,7 +242,7 @@ impl Builder {
         // The thread that builds the runtime keeps the first driver, for `block_on`.
         let name = first.name();
         let drivers = (0..count).map(|_| open()).collect::<Result<Vec<_>, _>>()?;
-        let workers = Workers::start(drivers, group)
+        let workers = Workers::start(drivers, group, self.accept_spread)
             .map_err(|source| Error::BackendCreation { name, source })?;
         Ok(Runtime::with_executor(super::executor(first, group), Some(workers)))
     }
@@ -298,6 +330,7 @@ impl fmt::Debug for Builder {
         f.debug_struct("Builder")
             .field("backend", &choice)
             .field("worker_threads", &self.worker_threads)
+            .field("accept_spread", &self.accept_spread)
             .finish()
     }
 }

@@ -18,6 +18,7 @@
 //! drivers (`driver`) and the leaves (`util`, `stats`) only; `time`, `task`, `net`, `io`
 //! and `signal` are built on top of it.
 
+mod accept_spread;
 mod builder;
 pub(crate) mod context;
 mod shared;
@@ -42,6 +43,8 @@ use plexio_backends::Backend;
 use plexio_backends::completion::ReadinessOverCompletion;
 use plexio_backends::registry::Driver;
 
+pub use accept_spread::AcceptSpread;
+pub(crate) use accept_spread::listener_group;
 pub use builder::{BACKEND_ENV, Builder};
 pub(crate) use shared::Shared;
 use shared::{MainWaker, Queued};

@@ -201,6 +201,14 @@ pub fn is_completion(backend: &str) -> bool {
 /// driver runs as itself, or under chaos through the readiness face of its poll operations.
 /// A `+workers4` name gets four worker threads, each on a backend opened the same way.
 pub fn runtime(backend: &str) -> Runtime {
+    let runtime = builder(backend).build().unwrap();
+    assert_eq!(runtime.backend_name(), base_backend(backend));
+    assert_eq!(runtime.worker_threads(), worker_threads(backend).unwrap_or(0));
+    runtime
+}
+
+/// The builder of [`runtime`], for a test that sets more on it.
+pub fn builder(backend: &str) -> plexio::Builder {
     let builder = Runtime::builder();
     let builder = match (is_completion(backend), backend.contains(CHAOS)) {
         (true, false) => builder.backend(base_backend(backend)),
@@ -212,14 +220,10 @@ pub fn runtime(backend: &str) -> Runtime {
                 .driver_factory(move || Ok(plexio::backend::Driver::Readiness(open_backend(&name))))
         }
     };
-    let builder = match worker_threads(backend) {
+    match worker_threads(backend) {
         Some(count) => builder.worker_threads(count),
         None => builder,
-    };
-    let runtime = builder.build().unwrap();
-    assert_eq!(runtime.backend_name(), base_backend(backend));
-    assert_eq!(runtime.worker_threads(), worker_threads(backend).unwrap_or(0));
-    runtime
+    }
 }
 
 /// Runs `test` on a runtime of `backend`, under the watchdog, and fails on its error.

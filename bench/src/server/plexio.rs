@@ -39,7 +39,10 @@ pub(super) struct Serve {
 impl Serve {
     /// Serves on `listener`; calls `announce` once listening. Fails if the runtime does not
     /// run on the backend asked for. With workers, the accept loop runs on the thread of
-    /// `block_on` and each connection's task goes to a worker.
+    /// `block_on` and each connection's task goes to a worker; the listener is bound again
+    /// by `TcpListener::bind` on the same address, so that the runtime spreads accepted
+    /// connections its own way (one `SO_REUSEPORT` socket per worker on Linux, or by live
+    /// load with `PLEXIO_BENCH_ACCEPT=live-load`; see `plexio::AcceptSpread`).
     pub(super) fn run(
         self,
         listener: std::net::TcpListener,
@@ -50,16 +53,35 @@ impl Serve {
             Some(count) => builder.worker_threads(count),
             None => builder,
         };
+        let builder = match std::env::var("PLEXIO_BENCH_ACCEPT").as_deref() {
+            Ok("live-load") => builder.accept_spread(plexio::AcceptSpread::LiveLoad),
+            _ => builder,
+        };
         let runtime = builder.build().map_err(io::Error::other)?;
+        let listener = match self.workers {
+            Some(_) => {
+                let addr = listener.local_addr()?;
+                drop(listener);
+                Listening::Address(addr)
+            }
+            None => Listening::Socket(listener),
+        };
         serve(&runtime, self.backend, self.api, listener, self.buffers, announce)
     }
+}
+
+/// What a server listens on: the socket the driver made, or (with workers) its address,
+/// given back to be bound by `TcpListener::bind`.
+enum Listening {
+    Socket(std::net::TcpListener),
+    Address(std::net::SocketAddr),
 }
 
 fn serve(
     runtime: &plexio::Runtime,
     backend: &str,
     api: Api,
-    listener: std::net::TcpListener,
+    listener: Listening,
     buffers: Buffers,
     announce: impl FnOnce() -> io::Result<()>,
 ) -> io::Result<()> {
@@ -71,7 +93,11 @@ fn serve(
                 "asked for plexio's {backend:?} backend, running on {running:?}"
             )));
         }
-        let listener = TcpListener::from_std(listener)?;
+        let listener = match listener {
+            Listening::Socket(listener) => TcpListener::from_std(listener)?,
+            // The driver's socket is closed by now: nothing connects before `announce`.
+            Listening::Address(addr) => TcpListener::bind(addr).await?,
+        };
         announce()?;
         loop {
             match listener.accept().await {

@@ -119,6 +119,11 @@ impl Reactor {
         self.counters.registrations()
     }
 
+    /// Counts a connection a listener accepted and registered here (`RuntimeStats::accepted`).
+    pub(crate) fn count_accepted(&self) {
+        self.counters.connection_accepted();
+    }
+
     /// The multi-worker runtime this reactor belongs to; 0 for a runtime of one thread.
     pub(crate) fn group(&self) -> usize {
         self.group
