@@ -24,12 +24,19 @@ pub struct RuntimeStats {
     /// `registrations` while an I/O object is being dropped: its registration is removed
     /// first, then its socket closes.
     pub sockets: usize,
+    /// Registrations this driver took over from another worker's since the runtime
+    /// started: a socket moved, inside a `Send` task, to the worker that polls it (see
+    /// `runtime::workers`, "Sockets"). Counted by the worker that received it; always 0 on
+    /// a runtime of one thread. A running total, not something the runtime holds: it does
+    /// not go back, and [`is_empty`](RuntimeStats::is_empty) leaves it out.
+    pub moved_registrations: usize,
 }
 
 impl RuntimeStats {
-    /// Whether the runtime holds nothing at all.
+    /// Whether the runtime holds nothing at all (the running total
+    /// `moved_registrations` aside).
     pub fn is_empty(&self) -> bool {
-        *self == RuntimeStats::default()
+        RuntimeStats { moved_registrations: 0, ..*self } == RuntimeStats::default()
     }
 }
 
@@ -59,6 +66,7 @@ impl StatsHandle {
             sum.registrations += one.registrations;
             sum.timers += one.timers;
             sum.sockets += one.sockets;
+            sum.moved_registrations += one.moved_registrations;
         }
         sum
     }
@@ -71,6 +79,7 @@ pub(crate) struct Counters {
     registrations: AtomicUsize,
     timers: AtomicUsize,
     sockets: AtomicUsize,
+    moved_registrations: AtomicUsize,
 }
 
 impl Counters {
@@ -80,6 +89,7 @@ impl Counters {
             registrations: self.registrations.load(Ordering::Relaxed),
             timers: self.timers.load(Ordering::Relaxed),
             sockets: self.sockets.load(Ordering::Relaxed),
+            moved_registrations: self.moved_registrations.load(Ordering::Relaxed),
         }
     }
 
@@ -115,5 +125,10 @@ impl Counters {
     /// Uncounts a socket once it is closed (or handed back).
     pub(crate) fn socket_closed(&self) {
         self.sockets.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Counts a registration taken over from another worker's driver.
+    pub(crate) fn registration_moved_in(&self) {
+        self.moved_registrations.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -198,15 +198,22 @@ pub(crate) fn poll_close<S: StreamSocket>(
 /// Implements futures' `AsyncRead` and `AsyncWrite`, and with the `tokio` feature tokio's,
 /// with the operations of this module on the registration `$stream` reaches from `self` (a
 /// `TcpStream`'s, a `UnixStream`'s, or one shared by split halves).
+///
+/// `owned: |owner| registration` names the registration of a type that owns its stream:
+/// before each read and write it may move to the driver of the worker polling it
+/// (`Registration::follow_poller`). A type that shares its stream (`&TcpStream`, the split
+/// halves) leaves it out, and its stream stays where it is registered.
 macro_rules! forward_async_io {
-    (read: $type:ty, |$this:ident| $stream:expr) => {
+    (read: $type:ty, |$this:ident| $stream:expr $(, owned: |$owner:ident| $owned:expr)?) => {
         impl ::futures::io::AsyncRead for $type {
             fn poll_read(
                 self: ::std::pin::Pin<&mut Self>,
                 cx: &mut ::std::task::Context<'_>,
                 buffer: &mut [u8],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
-                let $this = &*self;
+                let owner = ::std::pin::Pin::get_mut(self);
+                $( let $owner = &mut *owner; $owned.follow_poller(cx); )?
+                let $this = &*owner;
                 $crate::net::byte_stream::poll_read($stream, cx, buffer)
             }
 
@@ -215,7 +222,9 @@ macro_rules! forward_async_io {
                 cx: &mut ::std::task::Context<'_>,
                 buffers: &mut [::std::io::IoSliceMut<'_>],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
-                let $this = &*self;
+                let owner = ::std::pin::Pin::get_mut(self);
+                $( let $owner = &mut *owner; $owned.follow_poller(cx); )?
+                let $this = &*owner;
                 $crate::net::byte_stream::poll_read_vectored($stream, cx, buffers)
             }
         }
@@ -229,7 +238,9 @@ macro_rules! forward_async_io {
                 cx: &mut ::std::task::Context<'_>,
                 buffer: &mut ::tokio::io::ReadBuf<'_>,
             ) -> ::std::task::Poll<::std::io::Result<()>> {
-                let $this = &*self;
+                let owner = ::std::pin::Pin::get_mut(self);
+                $( let $owner = &mut *owner; $owned.follow_poller(cx); )?
+                let $this = &*owner;
                 // Initialised once per buffer (tokio tracks it), then read into safely.
                 let read = ::std::task::ready!($crate::net::byte_stream::poll_read(
                     $stream,
@@ -241,14 +252,16 @@ macro_rules! forward_async_io {
             }
         }
     };
-    (write: $type:ty, |$this:ident| $stream:expr) => {
+    (write: $type:ty, |$this:ident| $stream:expr $(, owned: |$owner:ident| $owned:expr)?) => {
         impl ::futures::io::AsyncWrite for $type {
             fn poll_write(
                 self: ::std::pin::Pin<&mut Self>,
                 cx: &mut ::std::task::Context<'_>,
                 buffer: &[u8],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
-                let $this = &*self;
+                let owner = ::std::pin::Pin::get_mut(self);
+                $( let $owner = &mut *owner; $owned.follow_poller(cx); )?
+                let $this = &*owner;
                 $crate::net::byte_stream::poll_write($stream, cx, buffer)
             }
 
@@ -257,7 +270,9 @@ macro_rules! forward_async_io {
                 cx: &mut ::std::task::Context<'_>,
                 buffers: &[::std::io::IoSlice<'_>],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
-                let $this = &*self;
+                let owner = ::std::pin::Pin::get_mut(self);
+                $( let $owner = &mut *owner; $owned.follow_poller(cx); )?
+                let $this = &*owner;
                 $crate::net::byte_stream::poll_write_vectored($stream, cx, buffers)
             }
 
@@ -291,7 +306,9 @@ macro_rules! forward_async_io {
                 cx: &mut ::std::task::Context<'_>,
                 buffer: &[u8],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
-                let $this = &*self;
+                let owner = ::std::pin::Pin::get_mut(self);
+                $( let $owner = &mut *owner; $owned.follow_poller(cx); )?
+                let $this = &*owner;
                 $crate::net::byte_stream::poll_write($stream, cx, buffer)
             }
 
@@ -300,7 +317,9 @@ macro_rules! forward_async_io {
                 cx: &mut ::std::task::Context<'_>,
                 buffers: &[::std::io::IoSlice<'_>],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
-                let $this = &*self;
+                let owner = ::std::pin::Pin::get_mut(self);
+                $( let $owner = &mut *owner; $owned.follow_poller(cx); )?
+                let $this = &*owner;
                 $crate::net::byte_stream::poll_write_vectored($stream, cx, buffers)
             }
 

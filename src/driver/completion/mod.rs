@@ -533,6 +533,14 @@ impl Inner {
         self.sockets.entry(token).or_default()
     }
 
+    /// Whether the socket of `token` may move to another ring: nothing in flight here and
+    /// nothing kept for it (see `SocketOps::nothing_to_leave_behind`). Never on Windows,
+    /// where a socket is attached to one completion port for good, and its completions
+    /// would keep going there.
+    pub(crate) fn socket_may_move(&self, token: Token) -> bool {
+        !cfg!(windows) && self.sockets.get(&token).is_none_or(SocketOps::nothing_to_leave_behind)
+    }
+
     /// Lets go of everything the socket of `token` has in flight: its registration is being
     /// dropped. Returns what to drop outside the lock.
     pub(crate) fn forget_socket(&mut self, proactor: &Proactor, token: Token) -> Vec<Operation> {

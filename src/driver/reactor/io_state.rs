@@ -82,7 +82,15 @@ struct Waiters {
     /// Set once the registration is being dropped or the reactor shut down: from then on
     /// the backend must not be touched for this source.
     closed: bool,
+    /// Polls by the socket's owner from another worker of the runtime since the last poll
+    /// that waited here from the socket's own worker (see `registration::moving`); kept
+    /// here, where it fills padding.
+    foreign_polls: u8,
 }
+
+/// How many polls from another worker, in a row, move a registration there (see
+/// `registration::moving`, "Hysteresis").
+const MOVE_AFTER_FOREIGN_POLLS: u8 = 4;
 
 impl IoState {
     pub(crate) fn new(token: Token, source: RawSource, armed: Interest) -> IoState {
@@ -96,6 +104,7 @@ impl IoState {
                 source,
                 armed,
                 closed: false,
+                foreign_polls: 0,
             }),
         }
     }
@@ -115,13 +124,16 @@ impl IoState {
     }
 
     /// Resolves when `direction` (one of READABLE, WRITABLE) is ready; until then leaves the
-    /// task's waker and arms the direction in the backend if the mode needs it.
+    /// task's waker and arms the direction in the backend if the mode needs it. `home` says
+    /// that the caller runs on the thread that polls this registration's reactor: its wait
+    /// ends a run of polls from another worker (see [`count_foreign_poll`](Self::count_foreign_poll)).
     pub(crate) fn poll_ready<B: Rearm + ?Sized>(
         &self,
         cx: &mut Context<'_>,
         direction: Interest,
         backend: &B,
         triggering: Triggering,
+        home: bool,
     ) -> Poll<io::Result<ReadyEvent>> {
         let seen = self.ready_now(direction);
         if !seen.ready.is_empty() {
@@ -132,6 +144,9 @@ impl IoState {
             return Poll::Ready(Err(plexio_backends::Error::RuntimeShutdown.into()));
         }
         waiters.register(direction, cx.waker());
+        if home {
+            waiters.foreign_polls = 0;
+        }
         // The reactor sets readiness before it takes the wakers under this lock, so looking
         // again here closes the window between the first look and the registration.
         let seen = self.ready_now(direction);
@@ -221,6 +236,44 @@ impl IoState {
         }
         drop(waiters);
         woken.wake_all();
+    }
+
+    /// Counts a poll by the socket's owner, the task of `waker`, from another worker, and
+    /// says whether the registration may move there now: after
+    /// `MOVE_AFTER_FOREIGN_POLLS` such polls in a row, with no other task waiting on
+    /// either direction (one that does may be polling from a third worker, as the other
+    /// half of a `futures::io::split` stream does; finding one starts the count again), and,
+    /// on a completion driver (`poll_in_flight` asks), no poll operation of the readiness
+    /// face in flight.
+    pub(crate) fn count_foreign_poll(&self, waker: &Waker, poll_in_flight: bool) -> bool {
+        let mut waiters = lock(&self.waiters);
+        let own = |waiting: &Option<Waker>| waiting.as_ref().is_none_or(|w| w.will_wake(waker));
+        let alone = own(&waiters.reader)
+            && own(&waiters.writer)
+            && waiters.others.as_ref().is_none_or(|others| {
+                others.iter().all(|(_, other)| other.will_wake(waker))
+            });
+        if !alone {
+            waiters.foreign_polls = 0;
+            return false;
+        }
+        waiters.foreign_polls = waiters.foreign_polls.saturating_add(1);
+        !waiters.closed
+            && waiters.foreign_polls >= MOVE_AFTER_FOREIGN_POLLS
+            && !(poll_in_flight && !waiters.armed.is_empty())
+    }
+
+    /// Takes over what `old` knew, for a registration that replaces it on another reactor:
+    /// its readiness and reset, and both directions as possibly ready, since an event may
+    /// have gone to `old` (or nowhere) while the socket moved. The next operation in each
+    /// direction tries the socket, and its `WouldBlock` clears what was not so.
+    pub(crate) fn inherit(&self, old: &IoState) {
+        let known = old.readiness.load(Ordering::Acquire) & (READY_MASK | RESET);
+        let assumed = (Ready::READABLE | Ready::WRITABLE).bits() as usize;
+        let _ = self.readiness.fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
+            let tick = (state >> TICK_SHIFT).wrapping_add(1);
+            Some((tick << TICK_SHIFT) | (state & (READY_MASK | RESET)) | known | assumed)
+        });
     }
 
     /// Whether the registration was closed: its runtime shut down, or it is being dropped.

@@ -12,6 +12,7 @@ use std::task::{Context, Poll, ready};
 
 use plexio_backends::{AsSource, Interest, Ready};
 
+mod moving;
 mod operations;
 
 pub(crate) use operations::Shared;
@@ -74,8 +75,11 @@ impl<S: AsSource> Registration<S> {
         direction: Interest,
     ) -> Poll<io::Result<ReadyEvent>> {
         let reactor = self.reactor();
-        if let Err(error) = current::check_current(reactor) {
-            return Poll::Ready(Err(self.polled_elsewhere(error)));
+        let home = current::polled_here(reactor);
+        if !home {
+            if let Err(error) = current::check_current(reactor) {
+                return Poll::Ready(Err(self.polled_elsewhere(error)));
+            }
         }
         if let (Some(proactor), true) = (&reactor.completion, direction.is_readable()) {
             // A receive of the completion driver takes the bytes a readiness event
@@ -86,7 +90,7 @@ impl<S: AsSource> Registration<S> {
                 ReadReadiness::Idle => {}
             }
         }
-        self.state.poll_ready(cx, direction, &**reactor.backend(), reactor.triggering)
+        self.state.poll_ready(cx, direction, &**reactor.backend(), reactor.triggering, home)
     }
 
     /// The error of an operation polled off its runtime's thread: `error`, unless the

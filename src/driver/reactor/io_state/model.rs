@@ -176,6 +176,7 @@ impl System {
                 Interest::READABLE,
                 &self.kernel,
                 self.kernel.triggering,
+                true,
             ) {
                 Poll::Pending => {
                     self.runnable = false;
@@ -278,6 +279,7 @@ fn every_waiter_of_a_direction_is_woken_and_only_those() {
             direction,
             &kernel,
             Triggering::Edge,
+            true,
         );
         assert!(pending.is_pending());
     }
