@@ -23,6 +23,7 @@ crate::per_backend!(
     a_stream_made_on_one_worker_moves_to_the_worker_that_polls_it,
     bytes_that_arrived_before_the_move_are_read_without_more,
     split_halves_on_two_workers_keep_every_byte,
+    halves_that_take_turns_do_not_move_the_stream_at_every_turn,
 );
 
 /// Echo rounds of test (a), and the bytes of each.
@@ -290,4 +291,55 @@ where
     writing.await??;
     assert_ne!(reader_worker, writer_worker);
     Ok(())
+}
+
+/// The halves of `futures::io::split` in two tasks on two workers, taking turns: each
+/// round the writer sends a message and waits for the reader to have read its echo. Each
+/// owns the stream in turn, from its own worker; the stream must not move at every turn
+/// (two backend calls each): and in
+/// practice a handful of times, since the half that waits keeps the other from moving it.
+/// The bound is loose on purpose (a tenth of the turns): a stream moved at every
+/// turn far exceeds it.
+fn halves_that_take_turns_do_not_move_the_stream_at_every_turn(backend: &str) {
+    const TURNS: u64 = 200;
+    let (runtime, _guards) = workers(backend);
+    let (addr, peer) = peer(echo);
+    runtime
+        .block_on(async {
+            let (stream, _) = connect_on_a_worker(addr).await?;
+            let (mut reader, mut writer) = stream.split();
+            let (read_sender, mut read) = futures::channel::mpsc::channel::<()>(1);
+            let (placed, writer_worker) = futures::channel::oneshot::channel();
+            let writing = plexio::spawn(async move {
+                use futures::StreamExt;
+                let _ = placed.send(plexio::current_worker().expect("on a worker"));
+                for round in 0..TURNS {
+                    let mut message = [0u8; 100];
+                    util::fill_pattern(11, 0, round * 100, &mut message);
+                    writer.write_all(&message).await?;
+                    read.next().await.ok_or_else(|| io::Error::other("the reader left"))?;
+                }
+                writer.close().await
+            });
+            let writer_worker = writer_worker.await.map_err(io::Error::other)?;
+            on_another_worker(writer_worker, read_sender, move |mut read_sender| async move {
+                use futures::SinkExt;
+                let mut echo = [0u8; 100];
+                for round in 0..TURNS {
+                    let read = timeout(PATIENCE, reader.read_exact(&mut echo)).await;
+                    assert!(read.is_ok(), "round {round}: the reader hung");
+                    read.unwrap()?;
+                    util::check_pattern(11, 0, round * 100, &echo)?;
+                    read_sender.send(()).await.map_err(io::Error::other)?;
+                }
+                Ok(())
+            })
+            .await?;
+            writing.await??;
+            let moved = runtime.stats().moved_registrations;
+            assert!(moved as u64 <= TURNS / 10, "moved {moved} times in {TURNS} turns");
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    peer.join().unwrap();
 }

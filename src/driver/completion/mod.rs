@@ -38,6 +38,20 @@ pub(crate) use socket_ops::SocketOps;
 
 use crate::util::lock;
 
+/// What [`Inner::move_check`] found about a socket whose registration might move to
+/// another ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MoveCheck {
+    /// Nothing in flight, nothing kept: it may move.
+    Idle,
+    /// Something of its own is in flight or kept here: not now.
+    Busy,
+    /// Another task waits for one of its operations (the other half of a stream shared by
+    /// turns, on another worker): not now, and the count of polls from the new worker
+    /// starts again.
+    OtherTaskWaits,
+}
+
 /// What [`Inner::read_readiness`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReadReadiness {
@@ -533,12 +547,30 @@ impl Inner {
         self.sockets.entry(token).or_default()
     }
 
-    /// Whether the socket of `token` may move to another ring: nothing in flight here and
-    /// nothing kept for it (see `SocketOps::nothing_to_leave_behind`). Never on Windows,
-    /// where a socket is attached to one completion port for good, and its completions
-    /// would keep going there.
-    pub(crate) fn socket_may_move(&self, token: Token) -> bool {
-        !cfg!(windows) && self.sockets.get(&token).is_none_or(SocketOps::nothing_to_leave_behind)
+    /// Whether the socket of `token` may move to another ring now, for the task of `waker`
+    /// (see `registration::moving`).
+    pub(crate) fn move_check(&self, token: Token, waker: &Waker) -> MoveCheck {
+        if cfg!(windows) {
+            // A socket is attached to one completion port for good (by its first
+            // operation, a connect perhaps), and its completions would keep going there.
+            return MoveCheck::Busy;
+        }
+        let Some(ops) = self.sockets.get(&token) else { return MoveCheck::Idle };
+        let other = |waiting: Option<&Waker>| waiting.is_some_and(|w| !w.will_wake(waker));
+        let waits = |id: Option<OpId>| {
+            id.is_some_and(|id| {
+                matches!(&self.slots[id.index()], Slot::Pending(w) if other(w.as_ref()))
+                    || self.watchers.iter().any(|(at, w)| *at == id.index() && other(Some(w)))
+            })
+        };
+        let (write, flush) = ops.write_in_flight();
+        if waits(ops.read_in_flight()) || waits(write) || other(flush) {
+            MoveCheck::OtherTaskWaits
+        } else if !ops.nothing_to_leave_behind() {
+            MoveCheck::Busy
+        } else {
+            MoveCheck::Idle
+        }
     }
 
     /// Lets go of everything the socket of `token` has in flight: its registration is being

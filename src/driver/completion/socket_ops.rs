@@ -121,6 +121,11 @@ impl SocketOps {
             && self.rare.as_ref().is_none_or(|rare| rare.write_error.is_none())
     }
 
+    /// The send in flight and the waker of a flush waiting for it, if any.
+    pub(super) fn write_in_flight(&self) -> (Option<OpId>, Option<&Waker>) {
+        (self.write, self.write_waker.as_ref())
+    }
+
     /// Replaces the receive in flight (one submitted again).
     pub(super) fn set_read_in_flight(&mut self, read: Option<OpId>) {
         self.read = read;

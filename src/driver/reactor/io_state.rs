@@ -20,7 +20,7 @@ use crate::util::lock;
 /// | bits | what |
 /// |---|---|
 /// | 0–5 | [`Ready`] flags seen and not yet found false |
-/// | 6 | unused |
+/// | 6 | [`FOREIGN`]: polled from another worker since the last poll from its own |
 /// | 7 | [`RESET`]: the connection was reset, once and for all |
 /// | 8– | the event tick, counting dispatched events |
 const READY_MASK: usize = 0xff;
@@ -29,6 +29,12 @@ const TICK_SHIFT: u32 = 8;
 /// cleared: `dispatch` only adds bits, and `clear_readiness` only removes `Ready` flags.
 /// Kept in the state word so that remembering a reset costs a connection nothing.
 const RESET: usize = 1 << 7;
+/// Set by a poll of the socket's owner from another worker of the runtime, cleared by a
+/// poll from the worker whose driver the socket is registered with: a poll from there
+/// between two from elsewhere starts their count again (see `registration::moving`). Set
+/// and cleared only by polls, never by events; on a runtime of one thread never set, so
+/// that a poll there pays a test of a word it loads anyway.
+const FOREIGN: usize = 1 << 6;
 
 /// What the readiness state needs of a backend: re-arming a source. A trait of its own so
 /// that the state machine can be checked against a model of each triggering mode.
@@ -82,9 +88,9 @@ struct Waiters {
     /// Set once the registration is being dropped or the reactor shut down: from then on
     /// the backend must not be touched for this source.
     closed: bool,
-    /// Polls by the socket's owner from another worker of the runtime since the last poll
-    /// that waited here from the socket's own worker (see `registration::moving`); kept
-    /// here, where it fills padding.
+    /// Polls by the socket's owner from another worker of the runtime in a row, with no
+    /// poll from the socket's own worker in between (see [`FOREIGN`] and
+    /// `registration::moving`); kept here, where it fills padding.
     foreign_polls: u8,
 }
 
@@ -123,17 +129,24 @@ impl IoState {
         }
     }
 
+    /// Notes a poll from the worker whose driver the socket is registered with: it ends a
+    /// run of polls from another worker (see [`count_foreign_poll`](Self::count_foreign_poll)).
+    /// A load and a test unless such a run is under way.
+    #[inline]
+    pub(crate) fn home_poll(&self) {
+        if self.readiness.load(Ordering::Relaxed) & FOREIGN != 0 {
+            self.readiness.fetch_and(!FOREIGN, Ordering::Relaxed);
+        }
+    }
+
     /// Resolves when `direction` (one of READABLE, WRITABLE) is ready; until then leaves the
-    /// task's waker and arms the direction in the backend if the mode needs it. `home` says
-    /// that the caller runs on the thread that polls this registration's reactor: its wait
-    /// ends a run of polls from another worker (see [`count_foreign_poll`](Self::count_foreign_poll)).
+    /// task's waker and arms the direction in the backend if the mode needs it.
     pub(crate) fn poll_ready<B: Rearm + ?Sized>(
         &self,
         cx: &mut Context<'_>,
         direction: Interest,
         backend: &B,
         triggering: Triggering,
-        home: bool,
     ) -> Poll<io::Result<ReadyEvent>> {
         let seen = self.ready_now(direction);
         if !seen.ready.is_empty() {
@@ -144,9 +157,6 @@ impl IoState {
             return Poll::Ready(Err(plexio_backends::Error::RuntimeShutdown.into()));
         }
         waiters.register(direction, cx.waker());
-        if home {
-            waiters.foreign_polls = 0;
-        }
         // The reactor sets readiness before it takes the wakers under this lock, so looking
         // again here closes the window between the first look and the registration.
         let seen = self.ready_now(direction);
@@ -245,10 +255,23 @@ impl IoState {
     /// half of a `futures::io::split` stream does; finding one starts the count again), and,
     /// on a completion driver (`poll_in_flight` asks), no poll operation of the readiness
     /// face in flight.
-    pub(crate) fn count_foreign_poll(&self, waker: &Waker, poll_in_flight: bool) -> bool {
+    ///
+    /// `other_waits` says that another task waits on the socket elsewhere (for an operation
+    /// of a completion driver), which starts the count again too.
+    pub(crate) fn count_foreign_poll(
+        &self,
+        waker: &Waker,
+        poll_in_flight: bool,
+        other_waits: bool,
+    ) -> bool {
         let mut waiters = lock(&self.waiters);
+        if self.readiness.fetch_or(FOREIGN, Ordering::Relaxed) & FOREIGN == 0 {
+            // The first of a run: the socket's own worker polled it since the last one.
+            waiters.foreign_polls = 0;
+        }
         let own = |waiting: &Option<Waker>| waiting.as_ref().is_none_or(|w| w.will_wake(waker));
-        let alone = own(&waiters.reader)
+        let alone = !other_waits
+            && own(&waiters.reader)
             && own(&waiters.writer)
             && waiters.others.as_ref().is_none_or(|others| {
                 others.iter().all(|(_, other)| other.will_wake(waker))
@@ -268,11 +291,12 @@ impl IoState {
     /// have gone to `old` (or nowhere) while the socket moved. The next operation in each
     /// direction tries the socket, and its `WouldBlock` clears what was not so.
     pub(crate) fn inherit(&self, old: &IoState) {
-        let known = old.readiness.load(Ordering::Acquire) & (READY_MASK | RESET);
+        let taken = Ready::ALL.bits() as usize | RESET;
+        let known = old.readiness.load(Ordering::Acquire) & taken;
         let assumed = (Ready::READABLE | Ready::WRITABLE).bits() as usize;
         let _ = self.readiness.fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
             let tick = (state >> TICK_SHIFT).wrapping_add(1);
-            Some((tick << TICK_SHIFT) | (state & (READY_MASK | RESET)) | known | assumed)
+            Some((tick << TICK_SHIFT) | (state & READY_MASK) | known | assumed)
         });
     }
 

@@ -75,11 +75,10 @@ impl<S: AsSource> Registration<S> {
         direction: Interest,
     ) -> Poll<io::Result<ReadyEvent>> {
         let reactor = self.reactor();
-        let home = current::polled_here(reactor);
-        if !home {
-            if let Err(error) = current::check_current(reactor) {
-                return Poll::Ready(Err(self.polled_elsewhere(error)));
-            }
+        if current::polled_here(reactor) {
+            self.state.home_poll();
+        } else if let Err(error) = current::check_current(reactor) {
+            return Poll::Ready(Err(self.polled_elsewhere(error)));
         }
         if let (Some(proactor), true) = (&reactor.completion, direction.is_readable()) {
             // A receive of the completion driver takes the bytes a readiness event
@@ -90,7 +89,7 @@ impl<S: AsSource> Registration<S> {
                 ReadReadiness::Idle => {}
             }
         }
-        self.state.poll_ready(cx, direction, &**reactor.backend(), reactor.triggering, home)
+        self.state.poll_ready(cx, direction, &**reactor.backend(), reactor.triggering)
     }
 
     /// The error of an operation polled off its runtime's thread: `error`, unless the

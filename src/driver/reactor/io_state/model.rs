@@ -176,7 +176,6 @@ impl System {
                 Interest::READABLE,
                 &self.kernel,
                 self.kernel.triggering,
-                true,
             ) {
                 Poll::Pending => {
                     self.runnable = false;
@@ -279,7 +278,6 @@ fn every_waiter_of_a_direction_is_woken_and_only_those() {
             direction,
             &kernel,
             Triggering::Edge,
-            true,
         );
         assert!(pending.is_pending());
     }

@@ -13,12 +13,13 @@
 //!
 //! - its owner polls it through `&mut` (a stream it owns): the halves of `into_split` and
 //!   a `&TcpStream` share it by reference and never move it;
-//! - the owner has polled it from that worker `io_state::MOVE_AFTER_FOREIGN_POLLS` (4) times in a row
-//!   (see "Hysteresis");
-//! - no other task's waker waits on either direction: a task that does may be polling
-//!   from a third worker, and its wake-up would go to the registration left behind (one
-//!   left by a future dropped elsewhere stays until an event takes it; until then the
-//!   socket stays);
+//! - the owner has polled it from that worker `MOVE_AFTER_FOREIGN_POLLS` (4, in
+//!   `io_state`) times in a row (see "Hysteresis");
+//! - no other task waits on it: not on either direction of the registration, nor, on a
+//!   completion driver, for one of its operations. A task that does may be polling from a
+//!   third worker, and its wake-up would come from the registration left behind (one left
+//!   by a future dropped elsewhere stays until an event takes it; until then the socket
+//!   stays);
 //! - on a completion driver, nothing is in flight for it in the old ring (receive, send,
 //!   accept, poll), no bytes received there wait to be read, no operation holds the socket,
 //!   and the platform lets a socket's operations go to another ring (not Windows, where a
@@ -32,14 +33,17 @@
 //!
 //! Two tasks on two workers may take turns owning one socket: the halves of
 //! `futures::io::split` (which lend the stream to each half in turn through `&mut`), or a
-//! stream behind a mutex. Moving at the first foreign poll would move it back and forth at
-//! every turn, two backend calls each. So a socket moves after
-//! `io_state::MOVE_AFTER_FOREIGN_POLLS` (4) polls in a row from the new worker: a wait from its own
-//! worker starts the count again, and so does finding another task waiting on it. A stream
-//! handed to a task on another worker moves within its first few operations; one shared by
-//! turns stays where it is while one of the two waits on it, which is most of the time.
-//! Only owned streams count, in the lock their cold path takes anyway: a socket polled on
-//! its own worker pays nothing for it, and a runtime of one thread neither.
+//! stream behind a mutex. Moving at the first poll from elsewhere would move it back and
+//! forth at every turn, two backend calls each (the test of turns counts 100 to 300 moves
+//! in 200 turns that way). So a socket moves only after 4 polls in a row from the new
+//! worker: any poll from the worker it is registered with starts the count again (it
+//! clears a bit of the readiness word that the next poll from elsewhere sets, see
+//! `IoState::home_poll`), and so does finding another task waiting on it. A stream handed
+//! to a task on another worker is no longer polled where it was, and moves within its
+//! first few operations; one used by turns from two workers stays put. Only the first
+//! poll of a run from elsewhere writes the bit; a socket polled where it is registered pays
+//! a load and a test of a word in the state it reads anyway, and a runtime of one thread
+//! nothing more.
 
 //! # How it moves
 //!
@@ -58,6 +62,7 @@ use plexio_backends::completion::SocketSource;
 use plexio_backends::{AsSource, Interest};
 
 use super::{Registration, Shared};
+use crate::driver::completion::MoveCheck;
 use crate::driver::current;
 use crate::util::trace;
 
@@ -105,21 +110,23 @@ where
         trace::event!(trace, token = self.state.token().0, "registration moved to this worker");
     }
 
-    /// Whether nothing would go to the registration left behind (see the module docs).
+    /// Whether nothing would go to the registration left behind (see the module docs),
+    /// counting this poll from another worker.
     fn may_move(&self, cx: &Context<'_>) -> bool {
         let reactor = self.reactor();
         let completion = reactor.completion.as_deref();
-        if !self.state.count_foreign_poll(cx.waker(), completion.is_some()) {
+        let check = completion.map(|proactor| {
+            proactor.lock().move_check(self.state.token(), cx.waker())
+        });
+        let other_waits = check == Some(MoveCheck::OtherTaskWaits);
+        if !self.state.count_foreign_poll(cx.waker(), completion.is_some(), other_waits) {
             return false;
         }
-        match completion {
+        match check {
             None => true,
-            Some(proactor) => {
-                // An operation still holding the socket (a dropped one, cancelled but not
-                // yet reaped) is in the old ring.
-                Arc::strong_count(self.get_ref()) == 1
-                    && proactor.lock().socket_may_move(self.state.token())
-            }
+            // An operation still holding the socket (a dropped one, cancelled but not yet
+            // reaped) is in the old ring.
+            Some(check) => check == MoveCheck::Idle && Arc::strong_count(self.get_ref()) == 1,
         }
     }
 }
