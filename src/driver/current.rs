@@ -10,6 +10,9 @@
 //! reactor for as long as the runtime lives, and the backend contract lets another thread
 //! register, re-arm and deregister while the owner waits. So the check below accepts a
 //! reactor of the current group, and refuses one of another runtime (`OtherRuntime`).
+//! An owned stream polled on a worker whose reactor is not its own may then move its
+//! registration here ([`worker_reactor_to_move_to`]; see `registration::moving` for when
+//! it does not); until it does, it is woken across threads.
 
 use std::cell::{Cell, RefCell};
 use std::io;

@@ -273,9 +273,10 @@ impl IoState {
         let alone = !other_waits
             && own(&waiters.reader)
             && own(&waiters.writer)
-            && waiters.others.as_ref().is_none_or(|others| {
-                others.iter().all(|(_, other)| other.will_wake(waker))
-            });
+            && waiters
+                .others
+                .as_ref()
+                .is_none_or(|others| others.iter().all(|(_, other)| other.will_wake(waker)));
         if !alone {
             waiters.foreign_polls = 0;
             return false;
@@ -283,7 +284,7 @@ impl IoState {
         waiters.foreign_polls = waiters.foreign_polls.saturating_add(1);
         !waiters.closed
             && waiters.foreign_polls >= MOVE_AFTER_FOREIGN_POLLS
-            && !(poll_in_flight && !waiters.armed.is_empty())
+            && (!poll_in_flight || waiters.armed.is_empty())
     }
 
     /// Takes over what `old` knew, for a registration that replaces it on another reactor:

@@ -40,10 +40,10 @@
 //! clears a bit of the readiness word that the next poll from elsewhere sets, see
 //! `IoState::home_poll`), and so does finding another task waiting on it. A stream handed
 //! to a task on another worker is no longer polled where it was, and moves within its
-//! first few operations; one used by turns from two workers stays put. Only the first
-//! poll of a run from elsewhere writes the bit; a socket polled where it is registered pays
-//! a load and a test of a word in the state it reads anyway, and a runtime of one thread
-//! nothing more.
+//! first few operations; one used by turns from two workers stays put. The polls from
+//! elsewhere set the bit on their cold path; a poll where the socket is registered pays a
+//! load and a test of a word of the state it reads anyway (and a write only after a poll
+//! from elsewhere), which on a runtime of one thread never finds the bit set.
 
 //! # How it moves
 //!
@@ -115,9 +115,8 @@ where
     fn may_move(&self, cx: &Context<'_>) -> bool {
         let reactor = self.reactor();
         let completion = reactor.completion.as_deref();
-        let check = completion.map(|proactor| {
-            proactor.lock().move_check(self.state.token(), cx.waker())
-        });
+        let check =
+            completion.map(|proactor| proactor.lock().move_check(self.state.token(), cx.waker()));
         let other_waits = check == Some(MoveCheck::OtherTaskWaits);
         if !self.state.count_foreign_poll(cx.waker(), completion.is_some(), other_waits) {
             return false;
