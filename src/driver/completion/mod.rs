@@ -20,6 +20,7 @@
 //! its bytes; a dropped accept leaves its accept in flight, and the next accept takes the
 //! connection. So no completed receive loses a byte, and no completed accept a connection.
 
+mod move_check;
 mod socket_ops;
 
 use std::fmt;
@@ -34,23 +35,10 @@ use plexio_backends::completion::{
     Completion, CompletionDriver, Operation, ReadinessOverCompletion, Refused, TokenMap,
 };
 
+pub(crate) use move_check::MoveCheck;
 pub(crate) use socket_ops::SocketOps;
 
 use crate::util::lock;
-
-/// What [`Inner::move_check`] found about a socket whose registration might move to
-/// another ring.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum MoveCheck {
-    /// Nothing in flight, nothing kept: it may move.
-    Idle,
-    /// Something of its own is in flight or kept here: not now.
-    Busy,
-    /// Another task waits for one of its operations (the other half of a stream shared by
-    /// turns, on another worker): not now, and the count of polls from the new worker
-    /// starts again.
-    OtherTaskWaits,
-}
 
 /// What [`Inner::read_readiness`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -545,32 +533,6 @@ impl Inner {
     /// The in-flight record of the socket of `token`, made on first use.
     pub(crate) fn socket(&mut self, token: Token) -> &mut SocketOps {
         self.sockets.entry(token).or_default()
-    }
-
-    /// Whether the socket of `token` may move to another ring now, for the task of `waker`
-    /// (see `registration::moving`).
-    pub(crate) fn move_check(&self, token: Token, waker: &Waker) -> MoveCheck {
-        if cfg!(windows) {
-            // A socket is attached to one completion port for good (by its first
-            // operation, a connect perhaps), and its completions would keep going there.
-            return MoveCheck::Busy;
-        }
-        let Some(ops) = self.sockets.get(&token) else { return MoveCheck::Idle };
-        let other = |waiting: Option<&Waker>| waiting.is_some_and(|w| !w.will_wake(waker));
-        let waits = |id: Option<OpId>| {
-            id.is_some_and(|id| {
-                matches!(&self.slots[id.index()], Slot::Pending(w) if other(w.as_ref()))
-                    || self.watchers.iter().any(|(at, w)| *at == id.index() && other(Some(w)))
-            })
-        };
-        let (write, flush) = ops.write_in_flight();
-        if waits(ops.read_in_flight()) || waits(write) || other(flush) {
-            MoveCheck::OtherTaskWaits
-        } else if !ops.nothing_to_leave_behind() {
-            MoveCheck::Busy
-        } else {
-            MoveCheck::Idle
-        }
     }
 
     /// Lets go of everything the socket of `token` has in flight: its registration is being
