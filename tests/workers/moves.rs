@@ -343,3 +343,55 @@ fn halves_that_take_turns_do_not_move_the_stream_at_every_turn(backend: &str) {
         .unwrap();
     peer.join().unwrap();
 }
+
+/// The same for a Unix stream, made inside a task pinned to worker A with `spawn_local`
+/// together with its peer, which stays there and echoes.
+#[cfg(unix)]
+mod unix {
+    use super::*;
+    use plexio::net::UnixStream;
+
+    crate::per_backend!(a_unix_stream_made_on_one_worker_moves_to_the_worker_that_polls_it);
+
+    fn a_unix_stream_made_on_one_worker_moves_to_the_worker_that_polls_it(backend: &str) {
+        let (runtime, _guards) = workers(backend);
+        runtime
+            .block_on(async {
+                let (stream, made_on) = plexio::spawn(async {
+                    let (mine, mut theirs) = UnixStream::pair()?;
+                    // The peer echoes from a local task, which never leaves this worker.
+                    drop(plexio::spawn_local(async move {
+                        let mut buffer = [0u8; 4096];
+                        while let Ok(read @ 1..) = theirs.read(&mut buffer).await {
+                            if theirs.write_all(&buffer[..read]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }));
+                    Ok::<_, io::Error>((mine, plexio::current_worker().expect("on a worker")))
+                })
+                .await??;
+                let (stream, on) = on_another_worker(made_on, stream, |mut stream| async move {
+                    let mut echo = [0u8; MESSAGE];
+                    for round in 0..ROUNDS {
+                        let mut message = [0u8; MESSAGE];
+                        util::fill_pattern(13, 0, round * MESSAGE as u64, &mut message);
+                        stream.write_all(&message).await?;
+                        stream.read_exact(&mut echo).await?;
+                        util::check_pattern(13, 0, round * MESSAGE as u64, &echo)?;
+                    }
+                    Ok(stream)
+                })
+                .await?;
+                let each = runtime.worker_stats();
+                let registrations: Vec<usize> = each.iter().map(|one| one.registrations).collect();
+                assert_eq!(registrations[made_on], 1, "the peer stays: {registrations:?}");
+                assert_eq!(registrations[on], 1, "the stream moved: {registrations:?}");
+                assert_eq!(each[on].moved_registrations, 1);
+                assert_eq!(runtime.stats().moved_registrations, 1);
+                drop(stream);
+                Ok::<_, io::Error>(())
+            })
+            .unwrap();
+    }
+}
