@@ -36,6 +36,7 @@ where
 
     /// The proactor, on a completion runtime, once the caller may use it here: on the
     /// runtime's thread, within its budget. `None` on a readiness runtime.
+    #[inline]
     fn completion(&self, cx: &mut Context<'_>) -> Option<Poll<io::Result<&Proactor>>> {
         let reactor = self.reactor();
         let proactor = reactor.completion.as_deref()?;
