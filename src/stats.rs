@@ -31,13 +31,20 @@ pub struct RuntimeStats {
     /// runtime spread its accepted connections (see
     /// [`AcceptSpread`](crate::AcceptSpread)).
     pub accepted: usize,
+    /// Registrations this driver took over from another worker's since the runtime
+    /// started: a socket moved, inside a `Send` task, to the worker that polls it (see
+    /// `runtime::workers`, "Sockets"). Counted by the worker that received it; always 0 on
+    /// a runtime of one thread. A running total, not something the runtime holds: it does
+    /// not go back, and [`is_empty`](RuntimeStats::is_empty) leaves it out.
+    pub moved_registrations: usize,
 }
 
 impl RuntimeStats {
     /// Whether the runtime holds nothing at all: no task, registration, timer or socket
-    /// (the running total [`accepted`](RuntimeStats::accepted) aside).
+    /// (the running totals [`accepted`](RuntimeStats::accepted) and
+    /// [`moved_registrations`](RuntimeStats::moved_registrations) aside).
     pub fn is_empty(&self) -> bool {
-        RuntimeStats { accepted: 0, ..*self } == RuntimeStats::default()
+        RuntimeStats { accepted: 0, moved_registrations: 0, ..*self } == RuntimeStats::default()
     }
 }
 
@@ -68,6 +75,7 @@ impl StatsHandle {
             sum.timers += one.timers;
             sum.sockets += one.sockets;
             sum.accepted += one.accepted;
+            sum.moved_registrations += one.moved_registrations;
         }
         sum
     }
@@ -81,6 +89,7 @@ pub(crate) struct Counters {
     timers: AtomicUsize,
     sockets: AtomicUsize,
     accepted: AtomicUsize,
+    moved_registrations: AtomicUsize,
 }
 
 impl Counters {
@@ -91,6 +100,7 @@ impl Counters {
             timers: self.timers.load(Ordering::Relaxed),
             sockets: self.sockets.load(Ordering::Relaxed),
             accepted: self.accepted.load(Ordering::Relaxed),
+            moved_registrations: self.moved_registrations.load(Ordering::Relaxed),
         }
     }
 
@@ -131,5 +141,10 @@ impl Counters {
     /// Counts a connection a listener accepted and registered here.
     pub(crate) fn connection_accepted(&self) {
         self.accepted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a registration taken over from another worker's driver.
+    pub(crate) fn registration_moved_in(&self) {
+        self.moved_registrations.fetch_add(1, Ordering::Relaxed);
     }
 }

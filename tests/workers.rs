@@ -3,6 +3,10 @@
 
 mod util;
 
+/// Sockets that move to the driver of the worker that polls them.
+#[path = "workers/moves.rs"]
+mod moves;
+
 use std::collections::BTreeSet;
 use std::io;
 use std::rc::Rc;

@@ -10,6 +10,9 @@
 //! reactor for as long as the runtime lives, and the backend contract lets another thread
 //! register, re-arm and deregister while the owner waits. So the check below accepts a
 //! reactor of the current group, and refuses one of another runtime (`OtherRuntime`).
+//! An owned stream polled on a worker whose reactor is not its own may then move its
+//! registration here ([`worker_reactor_to_move_to`]; see `registration::moving` for when
+//! it does not); until it does, it is woken across threads.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -48,6 +51,33 @@ fn address(reactor: &Reactor) -> usize {
 pub(crate) fn check_current(reactor: &Reactor) -> io::Result<()> {
     let current = CURRENT_REACTOR.with(Cell::get);
     if current == address(reactor) { Ok(()) } else { same_group_or_error(reactor, current) }
+}
+
+/// Whether this thread polls `reactor`: the same single load and comparison as
+/// [`check_current`], for the owner of a socket to ask before it considers moving it.
+#[inline]
+pub(crate) fn polled_here(reactor: &Reactor) -> bool {
+    CURRENT_REACTOR.with(Cell::get) == address(reactor)
+}
+
+/// The reactor that a socket registered with `reactor` may move to: that of the worker
+/// running on this thread, when it is another worker of the same multi-worker runtime.
+/// `None` on a runtime of one thread, on another runtime's thread, and on the thread of
+/// `block_on` (whose own driver is polled only inside `block_on`, so that the sockets made
+/// there register with a worker's; moving there would gain nothing).
+#[cold]
+pub(crate) fn worker_reactor_to_move_to(reactor: &Reactor) -> Option<Arc<Reactor>> {
+    let group = reactor.group();
+    if group == 0 || CURRENT_GROUP.with(Cell::get) != group {
+        return None;
+    }
+    let polled = CURRENT_REACTOR.with(Cell::get);
+    CURRENT.with(|current| {
+        let current = current.borrow();
+        let here = current.as_ref()?;
+        // On a worker the reactor it polls is the one its sockets register with.
+        (address(here) == polled && polled != address(reactor)).then(|| here.clone())
+    })
 }
 
 #[cold]

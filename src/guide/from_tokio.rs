@@ -332,10 +332,12 @@
 //!
 //! [`Runtime::builder().worker_threads(n)`](crate::Builder::worker_threads) gives a runtime
 //! of `n` worker threads, each with a driver of its own: [`spawn`](crate::spawn) places a
-//! `Send` task on the least busy worker, a socket works on any worker of its runtime, and a
-//! listener spreads accepted connections over the workers' drivers: on Linux and FreeBSD
-//! (and Android, DragonFly) as one `SO_REUSEPORT` socket per worker, which tokio does not
-//! do, elsewhere by live load (see [`AcceptSpread`](crate::AcceptSpread)). The other way, the one
+//! `Send` task on the least busy worker, a socket works on any worker of its runtime (a
+//! stream a task owns and keeps using on another worker moves its registration to that
+//! worker's driver once idle), and a listener spreads accepted connections over the
+//! workers' drivers: on Linux and FreeBSD (and Android, DragonFly) as one `SO_REUSEPORT`
+//! socket per worker, which tokio does not do, elsewhere by live load (see
+//! [`AcceptSpread`](crate::AcceptSpread)). The other way, the one
 //! below, is one single-thread runtime per thread: work reaches another runtime through its
 //! [`Spawner`](crate::Spawner) (for `Send` futures), and a socket is handed over as a std
 //! socket (`into_std`, then `from_std` on the thread that will use it), since it belongs to

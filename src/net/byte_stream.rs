@@ -12,6 +12,14 @@ use plexio_backends::{AsSource, Interest, MAX_IO_SLICES, SEND_FLAGS};
 use socket2::SockRef;
 
 use crate::driver::reactor::{Registration, Shared};
+
+pub(crate) mod owned;
+
+/// The operations of a stream shared by reference (see [`forward_async_io`]).
+pub(crate) mod shared {
+    pub(crate) use super::{poll_read, poll_read_vectored, poll_write, poll_write_vectored};
+}
+
 #[cfg(not(any(unix, windows)))]
 compile_error!("plexio runs on Unix and Windows");
 
@@ -98,6 +106,16 @@ pub(crate) fn poll_read<S: StreamSocket>(
     cx: &mut Context<'_>,
     buffer: &mut [u8],
 ) -> Poll<io::Result<usize>> {
+    read(io, cx, buffer)
+}
+
+/// The body of [`poll_read`], also inlined into `owned::poll_read`.
+#[inline(always)]
+fn read<S: StreamSocket>(
+    io: &Registration<Shared<S>>,
+    cx: &mut Context<'_>,
+    buffer: &mut [u8],
+) -> Poll<io::Result<usize>> {
     check_reset(io)?;
     if let Some(read) = io.poll_read_completion(cx, buffer) {
         return read.map(|read| note_reset(io, read));
@@ -109,6 +127,16 @@ pub(crate) fn poll_read<S: StreamSocket>(
 
 /// Reads into `buffers`: the first [`MAX_IO_SLICES`] of them, all the system takes.
 pub(crate) fn poll_read_vectored<S: StreamSocket>(
+    io: &Registration<Shared<S>>,
+    cx: &mut Context<'_>,
+    buffers: &mut [IoSliceMut<'_>],
+) -> Poll<io::Result<usize>> {
+    read_vectored(io, cx, buffers)
+}
+
+/// The body of [`poll_read_vectored`], also inlined into `owned::poll_read_vectored`.
+#[inline(always)]
+fn read_vectored<S: StreamSocket>(
     io: &Registration<Shared<S>>,
     cx: &mut Context<'_>,
     buffers: &mut [IoSliceMut<'_>],
@@ -135,6 +163,16 @@ pub(crate) fn poll_write<S: StreamSocket>(
     cx: &mut Context<'_>,
     buffer: &[u8],
 ) -> Poll<io::Result<usize>> {
+    write(io, cx, buffer)
+}
+
+/// The body of [`poll_write`], also inlined into `owned::poll_write`.
+#[inline(always)]
+fn write<S: StreamSocket>(
+    io: &Registration<Shared<S>>,
+    cx: &mut Context<'_>,
+    buffer: &[u8],
+) -> Poll<io::Result<usize>> {
     let buffer = &buffer[..buffer.len().min(MAX_WRITE)];
     if let Some(written) = io.poll_write_completion(cx, buffer) {
         return written.map(|written| note_reset(io, written));
@@ -147,6 +185,16 @@ pub(crate) fn poll_write<S: StreamSocket>(
 
 /// Writes from `buffers`: the first [`MAX_IO_SLICES`] of them, within [`MAX_WRITE`] bytes.
 pub(crate) fn poll_write_vectored<S: StreamSocket>(
+    io: &Registration<Shared<S>>,
+    cx: &mut Context<'_>,
+    buffers: &[IoSlice<'_>],
+) -> Poll<io::Result<usize>> {
+    write_vectored(io, cx, buffers)
+}
+
+/// The body of [`poll_write_vectored`], also inlined into `owned::poll_write_vectored`.
+#[inline(always)]
+fn write_vectored<S: StreamSocket>(
     io: &Registration<Shared<S>>,
     cx: &mut Context<'_>,
     buffers: &[IoSlice<'_>],
@@ -198,16 +246,27 @@ pub(crate) fn poll_close<S: StreamSocket>(
 /// Implements futures' `AsyncRead` and `AsyncWrite`, and with the `tokio` feature tokio's,
 /// with the operations of this module on the registration `$stream` reaches from `self` (a
 /// `TcpStream`'s, a `UnixStream`'s, or one shared by split halves).
+///
+/// A type that owns its stream names the `owned` operations and its registration as
+/// `&mut`: before each read and write the registration may move to the driver of the
+/// worker polling it (see [`owned`]). The others (`&TcpStream`, the split halves) share it,
+/// take the `shared` ones, and their stream stays where it is registered.
 macro_rules! forward_async_io {
     (read: $type:ty, |$this:ident| $stream:expr) => {
+        $crate::net::byte_stream::forward_async_io!(read: $type, shared, |$this| $stream);
+    };
+    (write: $type:ty, |$this:ident| $stream:expr) => {
+        $crate::net::byte_stream::forward_async_io!(write: $type, shared, |$this| $stream);
+    };
+    (read: $type:ty, $kind:ident, |$this:ident| $stream:expr) => {
         impl ::futures::io::AsyncRead for $type {
             fn poll_read(
                 self: ::std::pin::Pin<&mut Self>,
                 cx: &mut ::std::task::Context<'_>,
                 buffer: &mut [u8],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
-                let $this = &*self;
-                $crate::net::byte_stream::poll_read($stream, cx, buffer)
+                let $this = ::std::pin::Pin::get_mut(self);
+                $crate::net::byte_stream::$kind::poll_read($stream, cx, buffer)
             }
 
             fn poll_read_vectored(
@@ -215,8 +274,8 @@ macro_rules! forward_async_io {
                 cx: &mut ::std::task::Context<'_>,
                 buffers: &mut [::std::io::IoSliceMut<'_>],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
-                let $this = &*self;
-                $crate::net::byte_stream::poll_read_vectored($stream, cx, buffers)
+                let $this = ::std::pin::Pin::get_mut(self);
+                $crate::net::byte_stream::$kind::poll_read_vectored($stream, cx, buffers)
             }
         }
 
@@ -229,9 +288,9 @@ macro_rules! forward_async_io {
                 cx: &mut ::std::task::Context<'_>,
                 buffer: &mut ::tokio::io::ReadBuf<'_>,
             ) -> ::std::task::Poll<::std::io::Result<()>> {
-                let $this = &*self;
+                let $this = ::std::pin::Pin::get_mut(self);
                 // Initialised once per buffer (tokio tracks it), then read into safely.
-                let read = ::std::task::ready!($crate::net::byte_stream::poll_read(
+                let read = ::std::task::ready!($crate::net::byte_stream::$kind::poll_read(
                     $stream,
                     cx,
                     buffer.initialize_unfilled()
@@ -241,15 +300,15 @@ macro_rules! forward_async_io {
             }
         }
     };
-    (write: $type:ty, |$this:ident| $stream:expr) => {
+    (write: $type:ty, $kind:ident, |$this:ident| $stream:expr) => {
         impl ::futures::io::AsyncWrite for $type {
             fn poll_write(
                 self: ::std::pin::Pin<&mut Self>,
                 cx: &mut ::std::task::Context<'_>,
                 buffer: &[u8],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
-                let $this = &*self;
-                $crate::net::byte_stream::poll_write($stream, cx, buffer)
+                let $this = ::std::pin::Pin::get_mut(self);
+                $crate::net::byte_stream::$kind::poll_write($stream, cx, buffer)
             }
 
             fn poll_write_vectored(
@@ -257,8 +316,8 @@ macro_rules! forward_async_io {
                 cx: &mut ::std::task::Context<'_>,
                 buffers: &[::std::io::IoSlice<'_>],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
-                let $this = &*self;
-                $crate::net::byte_stream::poll_write_vectored($stream, cx, buffers)
+                let $this = ::std::pin::Pin::get_mut(self);
+                $crate::net::byte_stream::$kind::poll_write_vectored($stream, cx, buffers)
             }
 
             /// Waits until what earlier writes took has been sent (on a completion
@@ -267,7 +326,7 @@ macro_rules! forward_async_io {
                 self: ::std::pin::Pin<&mut Self>,
                 cx: &mut ::std::task::Context<'_>,
             ) -> ::std::task::Poll<::std::io::Result<()>> {
-                let $this = &*self;
+                let $this = ::std::pin::Pin::get_mut(self);
                 $crate::net::byte_stream::poll_flush($stream, cx)
             }
 
@@ -277,7 +336,7 @@ macro_rules! forward_async_io {
                 self: ::std::pin::Pin<&mut Self>,
                 cx: &mut ::std::task::Context<'_>,
             ) -> ::std::task::Poll<::std::io::Result<()>> {
-                let $this = &*self;
+                let $this = ::std::pin::Pin::get_mut(self);
                 $crate::net::byte_stream::poll_close($stream, cx)
             }
         }
@@ -291,8 +350,8 @@ macro_rules! forward_async_io {
                 cx: &mut ::std::task::Context<'_>,
                 buffer: &[u8],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
-                let $this = &*self;
-                $crate::net::byte_stream::poll_write($stream, cx, buffer)
+                let $this = ::std::pin::Pin::get_mut(self);
+                $crate::net::byte_stream::$kind::poll_write($stream, cx, buffer)
             }
 
             fn poll_write_vectored(
@@ -300,8 +359,8 @@ macro_rules! forward_async_io {
                 cx: &mut ::std::task::Context<'_>,
                 buffers: &[::std::io::IoSlice<'_>],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
-                let $this = &*self;
-                $crate::net::byte_stream::poll_write_vectored($stream, cx, buffers)
+                let $this = ::std::pin::Pin::get_mut(self);
+                $crate::net::byte_stream::$kind::poll_write_vectored($stream, cx, buffers)
             }
 
             fn is_write_vectored(&self) -> bool {
@@ -314,7 +373,7 @@ macro_rules! forward_async_io {
                 self: ::std::pin::Pin<&mut Self>,
                 cx: &mut ::std::task::Context<'_>,
             ) -> ::std::task::Poll<::std::io::Result<()>> {
-                let $this = &*self;
+                let $this = ::std::pin::Pin::get_mut(self);
                 $crate::net::byte_stream::poll_flush($stream, cx)
             }
 
@@ -324,7 +383,7 @@ macro_rules! forward_async_io {
                 self: ::std::pin::Pin<&mut Self>,
                 cx: &mut ::std::task::Context<'_>,
             ) -> ::std::task::Poll<::std::io::Result<()>> {
-                let $this = &*self;
+                let $this = ::std::pin::Pin::get_mut(self);
                 $crate::net::byte_stream::poll_close($stream, cx)
             }
         }

@@ -313,9 +313,9 @@ impl fmt::Debug for TcpStream {
     }
 }
 
-forward_async_io!(read: TcpStream, |this| this.registration());
+forward_async_io!(read: TcpStream, owned, |this| &mut this.io);
 forward_async_io!(read: &TcpStream, |this| this.registration());
-forward_async_io!(write: TcpStream, |this| this.registration());
+forward_async_io!(write: TcpStream, owned, |this| &mut this.io);
 forward_async_io!(write: &TcpStream, |this| this.registration());
 
 #[cfg(unix)]

@@ -137,13 +137,18 @@ impl Builder {
     ///   connection to the least busy worker.
     /// - **Sockets.** A socket registers with the driver of the worker that creates it (on
     ///   the thread of `block_on`, with worker 0's: that thread's own driver runs only inside
-    ///   `block_on`). Moved inside a task to another worker it keeps that registration and
-    ///   works there: every worker polls its driver for as long as the runtime lives, a
-    ///   backend accepts re-arming and deregistration from any thread, and an io_uring
-    ///   operation submitted from another worker notifies the ring's thread, which hands it to
-    ///   the kernel at once. Readiness is never lost (it stays with the one registration),
-    ///   and buffers stay with the ring until their completions are reaped. The cost: the
-    ///   events of such a socket reach its task by a cross-thread wake.
+    ///   `block_on`). Moved inside a task to another worker it works there at once: every
+    ///   worker polls its driver for as long as the runtime lives, a backend accepts
+    ///   re-arming and deregistration from any thread, and an io_uring operation submitted
+    ///   from another worker notifies the ring's thread, which hands it to the kernel at once;
+    ///   its events reach its task by a cross-thread wake. An owned stream that keeps being
+    ///   polled from the new worker (4 polls in a row) is then re-registered with that
+    ///   worker's driver, once it is idle: no other task waiting on it (the halves of
+    ///   `into_split` share it and never move it), and on io_uring nothing in flight in the
+    ///   old ring. Readiness is never lost (the new registration takes both directions as
+    ///   possibly ready), and buffers stay with the ring until their completions are reaped.
+    ///   [`RuntimeStats::moved_registrations`](crate::RuntimeStats::moved_registrations)
+    ///   counts the moves.
     /// - **Accepting.** One listener, one accept loop. Where the kernel balances them (Linux,
     ///   Android, FreeBSD, DragonFly BSD) the listener is one `SO_REUSEPORT` socket per
     ///   worker, each registered with its worker's driver, and each connection is registered

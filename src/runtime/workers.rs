@@ -19,22 +19,31 @@
 //!
 //! **Sockets.** A socket registers with the driver of the thread that creates it (a worker's
 //! own; on the thread of `block_on`, worker 0's, since that thread's driver is polled only
-//! inside `block_on`). A socket moved inside a `Send` task to another worker keeps that
-//! registration: every worker polls its driver for as long as the runtime lives, and a
-//! backend lets any thread re-arm and deregister while its owner waits, so the task waits
-//! on the socket from its own worker and is woken across threads. Nothing is lost in the
-//! move: readiness stays with the one registration. On a completion driver, an operation
-//! submitted from another worker's thread notifies the ring's owner, which hands it to
-//! the kernel at once; the buffers stay in the ring's hands until their completion is
-//! reaped, as on one thread.
+//! inside `block_on`). A socket moved inside a `Send` task to another worker works there at
+//! once: every worker polls its driver for as long as the runtime lives, and a backend lets
+//! any thread re-arm and deregister while its owner waits, so the task waits on the socket
+//! from its own worker and is woken across threads. On a completion driver, an operation
+//! submitted from another worker's thread notifies the ring's owner, which hands it to the
+//! kernel at once; the buffers stay in the ring's hands until their completion is reaped.
 //!
-//! Why a socket is not re-registered with the driver of the worker that polls it: a
-//! registration would have to move while another worker may be polling the same socket (the
-//! two halves of a split stream), while its old driver may be dispatching an event for it,
-//! and, on io_uring, while the old ring still holds a receive into the stream's buffer or a
-//! write-behind send; staying put is what makes none of that possible. The price is a
-//! cross-thread wake per event for a socket whose task runs elsewhere. Moving the
-//! registration when the socket is idle is the next step.
+//! **Moving a registration.** A cross-thread wake per event is the price of that, so a
+//! stream (`TcpStream`, `UnixStream`) that its owner keeps polling from another worker is
+//! re-registered with that worker's driver: after 4 polls in a row from there with no poll
+//! from the worker it is registered with in between, once it is idle. Idle means that the
+//! owner polls it through `&mut` (so split halves sharing it by reference never move it),
+//! that no other task waits on it (its wake-up would come from the registration left
+//! behind), and, on a completion driver, that nothing is in flight for it in the old ring:
+//! no receive, write-behind send, poll or accept, no received bytes not yet read (and never
+//! on Windows, where a socket belongs to one completion port for good). The new
+//! registration is made before the old one is released, and takes both directions as
+//! possibly ready, so that readiness that arrived meanwhile is not lost; the old
+//! registration's slot gets a new generation, so that an event its driver still collects
+//! reaches nobody. A socket that is not idle stays and is woken across threads, and the next
+//! poll asks again. Listeners, datagram sockets and `Async` sources stay where they were
+//! made. The count of polls is the hysteresis that keeps two tasks taking turns with one
+//! stream from two workers from moving it at every turn; the details, and why, are in
+//! `driver::reactor::registration::moving`. `RuntimeStats::moved_registrations` counts the
+//! moves per worker (`Runtime::worker_stats`).
 //!
 //! **Accepting.** Two models, chosen by `AcceptSpread` on the builder (`accept_spread.rs`);
 //! either way one accept loop takes every connection, and the task spawned for each goes to

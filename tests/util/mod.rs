@@ -212,7 +212,12 @@ pub fn builder(backend: &str) -> plexio::Builder {
     let builder = Runtime::builder();
     let builder = match (is_completion(backend), backend.contains(CHAOS)) {
         (true, false) => builder.backend(base_backend(backend)),
-        // The completion driver itself misbehaves: its operations and its poll operations.
+        // The completion driver itself misbehaves: its operations and its poll operations;
+        // one such driver per worker on a multi-worker runtime.
+        (true, true) if worker_threads(backend).is_some() => {
+            let base = base_backend(backend).to_owned();
+            builder.driver_factory(move || Ok(completion_chaos(&base)))
+        }
         (true, true) => builder.driver(completion_chaos(base_backend(backend))),
         _ => {
             let name = backend.to_owned();

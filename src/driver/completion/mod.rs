@@ -20,6 +20,7 @@
 //! its bytes; a dropped accept leaves its accept in flight, and the next accept takes the
 //! connection. So no completed receive loses a byte, and no completed accept a connection.
 
+mod move_check;
 mod socket_ops;
 
 use std::fmt;
@@ -34,6 +35,7 @@ use plexio_backends::completion::{
     Completion, CompletionDriver, Operation, ReadinessOverCompletion, Refused, TokenMap,
 };
 
+pub(crate) use move_check::MoveCheck;
 pub(crate) use socket_ops::SocketOps;
 
 use crate::util::{lock, thread};

@@ -111,6 +111,21 @@ impl SocketOps {
         }
     }
 
+    /// Whether the socket has nothing here that its registration moving to another ring
+    /// would leave behind: no receive, accept or send in flight (in this ring, with this
+    /// ring's buffers), no bytes received and not yet read, no write error to report.
+    pub(super) fn nothing_to_leave_behind(&self) -> bool {
+        self.read.is_none()
+            && self.write.is_none()
+            && !self.has_received()
+            && self.rare.as_ref().is_none_or(|rare| rare.write_error.is_none())
+    }
+
+    /// The send in flight and the waker of a flush waiting for it, if any.
+    pub(super) fn write_in_flight(&self) -> (Option<OpId>, Option<&Waker>) {
+        (self.write, self.write_waker.as_ref())
+    }
+
     /// Replaces the receive in flight (one submitted again).
     pub(super) fn set_read_in_flight(&mut self, read: Option<OpId>) {
         self.read = read;

@@ -20,7 +20,7 @@ use crate::util::lock;
 /// | bits | what |
 /// |---|---|
 /// | 0–5 | [`Ready`] flags seen and not yet found false |
-/// | 6 | unused |
+/// | 6 | [`FOREIGN`]: polled from another worker since the last poll from its own |
 /// | 7 | [`RESET`]: the connection was reset, once and for all |
 /// | 8– | the event tick, counting dispatched events |
 const READY_MASK: usize = 0xff;
@@ -29,6 +29,12 @@ const TICK_SHIFT: u32 = 8;
 /// cleared: `dispatch` only adds bits, and `clear_readiness` only removes `Ready` flags.
 /// Kept in the state word so that remembering a reset costs a connection nothing.
 const RESET: usize = 1 << 7;
+/// Set by a poll of the socket's owner from another worker of the runtime, cleared by a
+/// poll from the worker whose driver the socket is registered with: a poll from there
+/// between two from elsewhere starts their count again (see `registration::moving`). Set
+/// and cleared only by polls, never by events; on a runtime of one thread never set, so
+/// that a poll there pays a test of a word it loads anyway.
+const FOREIGN: usize = 1 << 6;
 
 /// What the readiness state needs of a backend: re-arming a source. A trait of its own so
 /// that the state machine can be checked against a model of each triggering mode.
@@ -82,6 +88,10 @@ struct Waiters {
     /// Set once the registration is being dropped or the reactor shut down: from then on
     /// the backend must not be touched for this source.
     closed: bool,
+    /// Polls by the socket's owner from another worker of the runtime in a row, with no
+    /// poll from the socket's own worker in between (see [`FOREIGN`] and
+    /// `registration::moving`); kept here, where it fills padding.
+    foreign_polls: u8,
 }
 
 impl IoState {
@@ -96,6 +106,7 @@ impl IoState {
                 source,
                 armed,
                 closed: false,
+                foreign_polls: 0,
             }),
         }
     }
@@ -322,6 +333,8 @@ impl Woken {
         }
     }
 }
+
+mod moves;
 
 #[cfg(test)]
 mod model;

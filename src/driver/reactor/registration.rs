@@ -12,6 +12,7 @@ use std::task::{Context, Poll, ready};
 
 use plexio_backends::{AsSource, Interest, Ready};
 
+mod moving;
 mod operations;
 
 pub(crate) use operations::Shared;
@@ -74,7 +75,9 @@ impl<S: AsSource> Registration<S> {
         direction: Interest,
     ) -> Poll<io::Result<ReadyEvent>> {
         let reactor = self.reactor();
-        if let Err(error) = current::check_current(reactor) {
+        if current::polled_here(reactor) {
+            self.state.home_poll();
+        } else if let Err(error) = current::check_current(reactor) {
             return Poll::Ready(Err(self.polled_elsewhere(error)));
         }
         if let (Some(proactor), true) = (&reactor.completion, direction.is_readable()) {

@@ -156,9 +156,9 @@ impl UnixStream {
     }
 }
 
-forward_async_io!(read: UnixStream, |this| this.registration());
+forward_async_io!(read: UnixStream, owned, |this| &mut this.io);
 forward_async_io!(read: &UnixStream, |this| this.registration());
-forward_async_io!(write: UnixStream, |this| this.registration());
+forward_async_io!(write: UnixStream, owned, |this| &mut this.io);
 forward_async_io!(write: &UnixStream, |this| this.registration());
 
 impl fmt::Debug for UnixStream {

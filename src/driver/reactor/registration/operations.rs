@@ -36,10 +36,13 @@ where
 
     /// The proactor, on a completion runtime, once the caller may use it here: on the
     /// runtime's thread, within its budget. `None` on a readiness runtime.
+    #[inline]
     fn completion(&self, cx: &mut Context<'_>) -> Option<Poll<io::Result<&Proactor>>> {
         let reactor = self.reactor();
         let proactor = reactor.completion.as_deref()?;
-        if let Err(error) = current::check_current(reactor) {
+        if current::polled_here(reactor) {
+            self.state.home_poll();
+        } else if let Err(error) = current::check_current(reactor) {
             return Some(Poll::Ready(Err(self.polled_elsewhere(error))));
         }
         Some(coop::poll_proceed(cx).map(|()| Ok(proactor)))
