@@ -59,6 +59,7 @@ use std::time::{Duration, Instant};
 
 use futures::io::{AsyncRead, AsyncWrite};
 use hyper::rt::ReadBufCursor;
+use plexio_backends::Interest;
 
 use crate::net::TcpStream;
 #[cfg(unix)]
@@ -128,7 +129,16 @@ macro_rules! hyper_io {
                 cx: &mut Context<'_>,
                 cursor: ReadBufCursor<'_>,
             ) -> Poll<io::Result<()>> {
-                poll_read_into(self.get_mut(), cx, cursor)
+                let this = self.get_mut();
+                // hyper reads until a read is pending: twice a request finds the socket
+                // drained. On a readiness runtime the registration's readiness says so on
+                // its own; asking it first spares those reads the scratch buffer. (On a
+                // completion runtime a readiness wait would let go of the socket's receive
+                // buffer, so the read itself asks there.)
+                if !this.registration().is_completion() {
+                    ready!(this.registration().poll_ready(cx, Interest::READABLE))?;
+                }
+                poll_read_into(this, cx, cursor)
             }
         }
 
