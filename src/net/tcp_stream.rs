@@ -233,6 +233,11 @@ impl TcpStream {
     /// Writes from `buffer` (all of it, from the start), returning how many bytes were
     /// written and the buffer. On a completion driver the kernel sends from `buffer`
     /// itself, after what earlier writes took.
+    ///
+    /// Dropped before it completes, it cancels its send on a completion driver (the buffer
+    /// stays with the driver until the kernel hands it back): how much was sent is then
+    /// unknown, and on Windows (`iocp`) a send cancelled in progress aborts the connection.
+    /// A write that must not be lost is awaited to the end.
     pub async fn write_owned(&self, buffer: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
         let (written, buffer) = self.io.write_owned(buffer, 0).await;
         (byte_stream::note_reset(&self.io, written), buffer)

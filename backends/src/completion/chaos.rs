@@ -22,9 +22,10 @@
 //! cancellation by the caller is never undone by a resubmission of its own; nothing is ever
 //! handed over with an error; a wait never blocks while it holds a completion back, and
 //! never returns empty-handed before its time unless it says `Interrupted`. Datagrams are
-//! never split (a shorter buffer would truncate them), connects never cancelled (a cancelled
-//! connect leaves its socket half-way), and poll operations are never refused nor completed
-//! unrun: [`ReadinessOverCompletion`](super::ReadinessOverCompletion) takes a refused poll
+//! never split (a shorter buffer would truncate them), connects and stream sends never
+//! cancelled (a cancelled connect leaves its socket half-way, and on IOCP a cancelled send
+//! aborts the connection: see the contract's cancellation rule), and poll operations are
+//! never refused nor completed unrun: [`ReadinessOverCompletion`](super::ReadinessOverCompletion) takes a refused poll
 //! for a failed registration, which reaches the task as an error. A run that fails can be
 //! replayed with the same seed (see [`ChaosCompletion::seed`]).
 //!
@@ -292,7 +293,9 @@ impl<D: CompletionDriver> CompletionDriver for ChaosCompletion<D> {
             state.in_flight.insert(token.0);
             return Ok(());
         }
-        let connect = matches!(operation, Operation::Connect { .. });
+        // Never raced with a cancellation: a connect (its socket would be left half-way) and
+        // a stream send (on IOCP a cancelled send aborts the connection).
+        let uncancellable = matches!(operation, Operation::Connect { .. } | Operation::Send { .. });
         let operation = if state.random.chance(self.faults.short) {
             state.split(token.0, operation)
         } else {
@@ -303,7 +306,7 @@ impl<D: CompletionDriver> CompletionDriver for ChaosCompletion<D> {
             return Err(Refused { error, operation });
         }
         state.in_flight.insert(token.0);
-        if !connect && state.random.chance(self.faults.cancel_race) {
+        if !uncancellable && state.random.chance(self.faults.cancel_race) {
             self.inner.cancel(token);
             state.raced.insert(token.0);
         }

@@ -66,7 +66,12 @@ pub const MAX_TOKEN: usize = usize::MAX >> 1;
 ///   transferred) or the result it reached first: a receive that completed carries its
 ///   bytes, an accept its connection, a send says what it sent. The caller must not lose
 ///   them. Cancelling a token that is not in flight (completed already, never submitted)
-///   does nothing.
+///   does nothing. Cancelling a stream send may cost the connection: on Windows a send
+///   cancelled while in progress aborts it (the socket's state is then undefined, and the
+///   peer sees a reset), so a caller that wants the connection kept lets its sends finish.
+///   (plexio's runtime cancels a send only when its owner gave it up: a dropped owned-buffer
+///   write, or a socket dropped with one in flight; never a write-behind send, whose bytes a
+///   write reported as written.)
 /// * **Results.** `Ok(n)` is what the operation did (see each [`Operation`] variant); an
 ///   error is the operating system's, as the same non-blocking call would report it
 ///   (`ConnectionReset`, `ConnectionRefused`, ...). A driver never reports `WouldBlock` for
