@@ -212,9 +212,7 @@ impl Ring {
     /// Hands `operation` to the submission queue.
     fn start(&mut self, token: Token, operation: Operation) -> Result<(), Refused> {
         let key = token.0 as u64;
-        if token.0 > MAX_TOKEN
-            || self.in_flight.contains(token)
-            || (!self.polls.is_empty() && self.polls.contains_key(&token))
+        if token.0 > MAX_TOKEN || self.in_flight.contains(token) || self.polls.contains_key(&token)
         {
             let error = io::Error::new(
                 io::ErrorKind::InvalidInput,
