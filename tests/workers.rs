@@ -28,6 +28,7 @@ per_backend!(plain:
     a_spawner_reaches_the_workers,
     stats_sum_the_workers_and_drop_releases_everything,
     sockets_of_another_runtime_still_fail,
+    an_abort_racing_the_tasks_run_is_never_lost,
 );
 
 const WORKERS: usize = 4;
@@ -333,4 +334,30 @@ fn sockets_of_another_runtime_still_fail(backend: &str) {
         matches!(plexio::Error::from_io(&error), Some(plexio::Error::OtherRuntime)),
         "{error:?}"
     );
+}
+
+/// `abort` from the thread of `block_on` lands at every point of a worker's run of the task:
+/// before it starts, as it starts, while the future is polled and after. Wherever it lands,
+/// the handle resolves cancelled. (An abort whose wake came while the task was queued, after
+/// its run had looked for an abort but before the run began, once went unseen: the task
+/// then waited for ever on a future nothing would wake.)
+fn an_abort_racing_the_tasks_run_is_never_lost(backend: &str) {
+    const ROUNDS: usize = 2_000;
+    run_on_workers(backend, || async {
+        for round in 0..ROUNDS {
+            let task = plexio::spawn(std::future::pending::<()>());
+            // A spin of a varying length moves the abort across the worker's first run.
+            for _ in 0..round % 64 {
+                std::hint::spin_loop();
+            }
+            task.abort();
+            let outcome = plexio::time::timeout(Duration::from_secs(10), task).await;
+            match outcome {
+                Ok(Err(error)) if error.is_cancelled() => {}
+                Ok(other) => panic!("round {round}: the aborted task gave {other:?}"),
+                Err(_) => panic!("round {round}: the aborted task never ended"),
+            }
+        }
+        Ok(())
+    });
 }

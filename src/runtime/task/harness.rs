@@ -5,13 +5,21 @@
 //! async-task drops a future that is still there when its task ends under a guard that
 //! aborts the process if the destructor panics, and it resolves a handle of a cancelled task
 //! as soon as the task is marked closed. So plexio never lets async-task cancel a task:
-//! cancelling runs the task one last time, and that run drops the future itself, catching a
-//! panic, before the task completes with its `JoinError`.
+//! cancelling marks the task aborted and runs it one last time, and that run drops the
+//! future itself, catching a panic, before the task completes with its `JoinError`.
+//!
+//! The mark is read inside the task's poll, never before the run: async-task's run first
+//! takes the task from scheduled to running, and only a read after that step is sure to see
+//! an abort made on another thread. An abort's wake that finds the task scheduled only
+//! publishes the mark to that step; one that finds it running makes async-task run it again.
+//! A read before the run could miss a mark set between it and the step, while the wake,
+//! finding the task still scheduled, queued nothing: the task was then polled as usual and
+//! left waiting for ever.
 
-use std::cell::Cell;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
@@ -27,30 +35,28 @@ pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
 /// What a task carries next to async-task's own state; its handle reaches it too.
 #[derive(Debug, Default)]
 pub(crate) struct TaskMeta {
-    /// Set by `JoinHandle::abort`: the next run drops the future instead of polling it.
-    aborted: AtomicBool,
+    /// Set to cancel the task (`JoinHandle::abort`, or the runtime through [`cancel`]): its
+    /// next poll drops the future instead of polling it. Shared with the task's future,
+    /// which cannot reach the task's metadata, and reads it where no abort is missed (see
+    /// the module's docs).
+    aborted: Arc<AtomicBool>,
 }
 
 impl TaskMeta {
+    /// Marks the task aborted; the caller then wakes it, so that a run sees the mark.
     pub(crate) fn abort(&self) {
         self.aborted.store(true, Ordering::Release);
     }
-}
 
-thread_local! {
-    /// Set for the duration of a run that must drop the task's future rather than poll it;
-    /// a thread-local because the future cannot see its task's `TaskMeta`. False outside
-    /// `with_cancelling`, which restores it.
-    static CANCELLING: Cell<bool> = const { Cell::new(false) };
+    /// The mark, for the task's future.
+    pub(crate) fn aborted(&self) -> Arc<AtomicBool> {
+        self.aborted.clone()
+    }
 }
 
 /// Runs a task's next poll, on the runtime's thread; a task whose handle aborted it has its
 /// future dropped instead.
 pub(crate) fn run(runnable: Runnable) {
-    if runnable.metadata().aborted.load(Ordering::Acquire) {
-        return cancel(runnable);
-    }
-    // `CANCELLING` is false outside `with_cancelling`, so the common run leaves it alone.
     coop::budgeted(|| runnable.run());
 }
 
@@ -58,18 +64,9 @@ pub(crate) fn run(runnable: Runnable) {
 /// or reports the panic of the future's destructor. Every `Runnable` the runtime does not
 /// run ends here, never in async-task's own cancellation (see the module's docs).
 pub(crate) fn cancel(runnable: Runnable) {
-    with_cancelling(true, || runnable.run());
-}
-
-fn with_cancelling(cancelling: bool, run: impl FnOnce() -> bool) {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            CANCELLING.with(|cell| cell.set(self.0));
-        }
-    }
-    let _restore = Restore(CANCELLING.with(|cell| cell.replace(cancelling)));
-    run();
+    // Set on this thread before the run: its poll sees it.
+    runnable.metadata().abort();
+    runnable.run();
 }
 
 /// Runs `f`, giving the payload of its panic if it panics.
@@ -87,6 +84,8 @@ pin_project! {
         future: Option<F>,
         // Declared after `future`, so that it drops after it.
         live: Option<LiveTask>,
+        // The task's `TaskMeta::aborted`.
+        aborted: Arc<AtomicBool>,
     }
 
     impl<F> PinnedDrop for TaskFuture<F> {
@@ -100,9 +99,9 @@ pin_project! {
 
 impl<F> TaskFuture<F> {
     /// `live` lists the task on its runtime until the future is dropped; `None` for a task
-    /// that is cancelled at once.
-    pub(crate) fn new(future: F, live: Option<LiveTask>) -> TaskFuture<F> {
-        TaskFuture { future: Some(future), live }
+    /// that is cancelled at once. `meta` is the task's own.
+    pub(crate) fn new(future: F, live: Option<LiveTask>, meta: &TaskMeta) -> TaskFuture<F> {
+        TaskFuture { future: Some(future), live, aborted: meta.aborted() }
     }
 }
 
@@ -110,11 +109,9 @@ impl<F: Future> Future for TaskFuture<F> {
     type Output = Result<F::Output, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut future = self.project().future;
-        // Read on every poll, written only when set: what the future's destructor runs is
-        // not being cancelled.
-        if CANCELLING.with(Cell::get) {
-            CANCELLING.with(|cell| cell.set(false));
+        let this = self.project();
+        let mut future = this.future;
+        if this.aborted.load(Ordering::Acquire) {
             let error = match caught(|| future.set(None)) {
                 Some(payload) => JoinError::panic(payload),
                 None => JoinError::cancelled(),

@@ -52,8 +52,12 @@ impl<T> JoinHandle<T> {
     /// [`is_cancelled`](JoinError::is_cancelled) is true (or [`is_panic`](JoinError::is_panic),
     /// if the future's destructor panicked). The handle resolves only once the future has
     /// been dropped, so after `handle.abort(); handle.await` whatever the task held is
-    /// released: a listener it owned is closed, its port free to bind again. A task that has
-    /// already finished is left alone: the handle still gives its output.
+    /// released: a listener it owned is closed, its port free to bind again. One exception:
+    /// on `iocp`, a listener with an accept in flight closes only when its driver has taken
+    /// back the cancelled accept (Windows stops a socket listening only by closing it, and
+    /// the kernel holds it until then), which on a multi-worker runtime may be a moment after
+    /// the handle resolves. A task that has already finished is left alone: the handle still
+    /// gives its output.
     pub fn abort(&self) {
         let task = self.task();
         if !task.is_finished() {

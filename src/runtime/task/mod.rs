@@ -26,7 +26,7 @@ where
     let index = live.as_ref().map(LiveTask::index);
     let (runnable, task) = async_task::Builder::new()
         .metadata(TaskMeta::default())
-        .spawn_local(move |_| TaskFuture::new(future, live), scheduler(&shared));
+        .spawn_local(move |meta| TaskFuture::new(future, live, meta), scheduler(&shared));
     start(&shared, index, runnable, task)
 }
 
@@ -40,7 +40,7 @@ where
     let index = live.as_ref().map(LiveTask::index);
     let (runnable, task) = async_task::Builder::new()
         .metadata(TaskMeta::default())
-        .spawn(move |_| TaskFuture::new(future, live), scheduler(&shared));
+        .spawn(move |meta| TaskFuture::new(future, live, meta), scheduler(&shared));
     start(&shared, index, runnable, task)
 }
 
@@ -59,7 +59,7 @@ where
 {
     let (runnable, task) = async_task::Builder::new()
         .metadata(TaskMeta::default())
-        .spawn(move |_| TaskFuture::new(future, None), cancel);
+        .spawn(move |meta| TaskFuture::new(future, None, meta), cancel);
     let handle = JoinHandle::new(task, runnable.waker());
     cancel(runnable);
     handle
