@@ -78,3 +78,104 @@ impl IoState {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The two rules of a move that a test from outside cannot see: the old registration's
+    //! waiters are woken when it goes, and the kernel reports the socket again, so a move
+    //! made while another task waits, or one that forgot the readiness that went to the old
+    //! registration, still looks right there, only slower or by luck.
+
+    use std::io;
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use std::task::{Context, Wake, Waker};
+
+    use plexio_backends::{Interest, RawSource, Ready, Token, Triggering};
+
+    use super::{IoState, MOVE_AFTER_FOREIGN_POLLS};
+    use crate::driver::reactor::io_state::Rearm;
+
+    struct Task;
+
+    impl Wake for Task {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    fn task() -> Waker {
+        Waker::from(Arc::new(Task))
+    }
+
+    /// A backend whose re-arming always succeeds and is not looked at.
+    struct Backend;
+
+    impl Rearm for Backend {
+        fn rearm(&self, _: RawSource, _: Token, _: Interest) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn socket() -> IoState {
+        IoState::new(Token(1), RawSource::default(), Interest::BOTH)
+    }
+
+    /// `waker`'s task waits on `direction` of `state`.
+    fn wait(state: &IoState, waker: &Waker, direction: Interest) {
+        let mut cx = Context::from_waker(waker);
+        let polled = state.poll_ready(&mut cx, direction, &Backend, Triggering::Level);
+        assert!(polled.is_pending(), "nothing was ready");
+    }
+
+    /// Polls by the owner from another worker, until the registration may move; `None` if
+    /// it may not within `most` polls.
+    fn polls_until_it_may_move(state: &IoState, owner: &Waker, most: usize) -> Option<usize> {
+        (1..=most).find(|_| state.count_foreign_poll(owner, false, false))
+    }
+
+    #[test]
+    fn the_owner_alone_moves_it_after_a_run_of_polls_from_another_worker() {
+        let state = socket();
+        let owner = task();
+        wait(&state, &owner, Interest::READABLE);
+        assert_eq!(polls_until_it_may_move(&state, &owner, 10), Some(4));
+        // A poll from the socket's own worker starts the run again.
+        let state = socket();
+        for _ in 1..MOVE_AFTER_FOREIGN_POLLS {
+            assert!(!state.count_foreign_poll(&owner, false, false));
+        }
+        state.home_poll();
+        assert_eq!(polls_until_it_may_move(&state, &owner, 10), Some(4));
+    }
+
+    #[test]
+    fn a_socket_another_task_waits_on_never_moves() {
+        for direction in [Interest::READABLE, Interest::WRITABLE] {
+            let state = socket();
+            let (owner, other) = (task(), task());
+            wait(&state, &other, direction);
+            assert_eq!(polls_until_it_may_move(&state, &owner, 20), None, "{direction:?}");
+        }
+        // Nor one whose operation another task waits for on a completion driver; and
+        // finding it starts the run again.
+        let state = socket();
+        let owner = task();
+        for _ in 1..MOVE_AFTER_FOREIGN_POLLS {
+            assert!(!state.count_foreign_poll(&owner, false, false));
+        }
+        assert!(!state.count_foreign_poll(&owner, false, true));
+        assert_eq!(polls_until_it_may_move(&state, &owner, 10), Some(4));
+    }
+
+    #[test]
+    fn a_moved_registration_takes_both_directions_as_ready_and_keeps_what_was_known() {
+        let old = socket();
+        old.readiness.fetch_or(Ready::PRIORITY.bits() as usize, Ordering::Relaxed);
+        let new = socket();
+        new.inherit(&old);
+        for direction in [Interest::READABLE, Interest::WRITABLE] {
+            assert!(!new.ready_now(direction).ready.is_empty(), "{direction:?} not assumed");
+        }
+        let known = new.readiness.load(Ordering::Relaxed) & Ready::PRIORITY.bits() as usize;
+        assert_ne!(known, 0, "the old registration's urgent data was forgotten");
+    }
+}
