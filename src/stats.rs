@@ -37,14 +37,22 @@ pub struct RuntimeStats {
     /// a runtime of one thread. A running total, not something the runtime holds: it does
     /// not go back, and [`is_empty`](RuntimeStats::is_empty) leaves it out.
     pub moved_registrations: usize,
+    /// Tasks this worker took from another worker's run queue, having nothing of its own to
+    /// run, since the runtime started (see [`Builder::worker_threads`](crate::Builder::worker_threads),
+    /// "How the work is shared"). A stolen task runs on the worker that took it from then
+    /// on. Always 0 on a runtime of one thread; a running total, which
+    /// [`is_empty`](RuntimeStats::is_empty) leaves out.
+    pub stolen_tasks: usize,
 }
 
 impl RuntimeStats {
     /// Whether the runtime holds nothing at all: no task, registration, timer or socket
-    /// (the running totals [`accepted`](RuntimeStats::accepted) and
-    /// [`moved_registrations`](RuntimeStats::moved_registrations) aside).
+    /// (the running totals [`accepted`](RuntimeStats::accepted),
+    /// [`moved_registrations`](RuntimeStats::moved_registrations) and
+    /// [`stolen_tasks`](RuntimeStats::stolen_tasks) aside).
     pub fn is_empty(&self) -> bool {
-        RuntimeStats { accepted: 0, moved_registrations: 0, ..*self } == RuntimeStats::default()
+        RuntimeStats { accepted: 0, moved_registrations: 0, stolen_tasks: 0, ..*self }
+            == RuntimeStats::default()
     }
 }
 
@@ -76,6 +84,7 @@ impl StatsHandle {
             sum.sockets += one.sockets;
             sum.accepted += one.accepted;
             sum.moved_registrations += one.moved_registrations;
+            sum.stolen_tasks += one.stolen_tasks;
         }
         sum
     }
@@ -90,6 +99,7 @@ pub(crate) struct Counters {
     sockets: AtomicUsize,
     accepted: AtomicUsize,
     moved_registrations: AtomicUsize,
+    stolen_tasks: AtomicUsize,
 }
 
 impl Counters {
@@ -101,6 +111,7 @@ impl Counters {
             sockets: self.sockets.load(Ordering::Relaxed),
             accepted: self.accepted.load(Ordering::Relaxed),
             moved_registrations: self.moved_registrations.load(Ordering::Relaxed),
+            stolen_tasks: self.stolen_tasks.load(Ordering::Relaxed),
         }
     }
 
@@ -146,5 +157,10 @@ impl Counters {
     /// Counts a registration taken over from another worker's driver.
     pub(crate) fn registration_moved_in(&self) {
         self.moved_registrations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts tasks this worker stole from another's queue.
+    pub(crate) fn tasks_stolen(&self, count: usize) {
+        self.stolen_tasks.fetch_add(count, Ordering::Relaxed);
     }
 }

@@ -536,3 +536,60 @@ fn the_block_on_future_runs_in_wake_order_with_the_tasks() {
     });
     assert_eq!(order, ["task", "main"]);
 }
+
+/// Two workers, each on a parking backend of its own.
+fn two_workers() -> Runtime {
+    Runtime::builder()
+        .driver_factory(|| {
+            Ok(plexio::backend::Driver::Readiness(Arc::new(ParkingBackend::default())))
+        })
+        .worker_threads(2)
+        .build()
+        .unwrap()
+}
+
+/// Work stealing loses no task and no wake: a task holds one worker's thread until every
+/// other task has finished, so those placed behind it finish only if the other worker
+/// steals them; they yield as they go, and each wake must reach the worker that stole it.
+/// Under Miri, this checks the steal and the schedule paths for data races.
+#[test]
+fn tasks_stolen_from_a_held_worker_all_finish() {
+    let runtime = two_workers();
+    let tasks = scaled(64, 6);
+    let finished = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (held_on, on_other) = runtime.block_on(async {
+        let hog = {
+            let finished = finished.clone();
+            plexio::spawn(async move {
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while finished.load(Ordering::SeqCst) < tasks {
+                    assert!(Instant::now() < deadline, "tasks behind a held worker never ran");
+                    std::thread::yield_now();
+                }
+                plexio::current_worker().unwrap()
+            })
+        };
+        let handles: Vec<_> = (0..tasks)
+            .map(|_| {
+                let finished = finished.clone();
+                plexio::spawn(async move {
+                    for _ in 0..3 {
+                        yield_now().await;
+                    }
+                    finished.fetch_add(1, Ordering::SeqCst);
+                    plexio::current_worker().unwrap()
+                })
+            })
+            .collect();
+        let held_on = hog.await.unwrap();
+        let mut on_other = 0;
+        for handle in handles {
+            on_other += usize::from(handle.await.unwrap() != held_on);
+        }
+        (held_on, on_other)
+    });
+    assert_eq!(on_other, tasks, "a task ran on worker {held_on} while it was held");
+    let stats = runtime.stats_handle();
+    drop(runtime);
+    assert!(stats.get().is_empty(), "{:?}", stats.get());
+}

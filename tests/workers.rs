@@ -29,6 +29,9 @@ per_backend!(plain:
     stats_sum_the_workers_and_drop_releases_everything,
     sockets_of_another_runtime_still_fail,
     an_abort_racing_the_tasks_run_is_never_lost,
+    tasks_queued_behind_a_blocked_worker_are_stolen,
+    a_stolen_task_stays_with_the_worker_that_stole_it,
+    a_worker_with_a_backlog_wakes_a_sleeping_one_to_share_it,
 );
 
 const WORKERS: usize = 4;
@@ -49,25 +52,28 @@ where
     util::run(&format!("{backend}{}", util::WORKERS4), test);
 }
 
-/// As many tasks as workers, spawned at once, run on as many distinct workers: a task goes
-/// to a worker with nothing queued.
+/// As many tasks as workers, spawned at once, run on as many distinct workers at the same
+/// time: each holds its worker's thread until all of them have started, which they can
+/// only do on distinct workers. A task goes to an idle worker with nothing queued, and one
+/// that lands behind another is stolen by a worker left without one.
 fn send_tasks_run_on_every_worker(backend: &str) {
     run_on_workers(backend, || async {
         assert_eq!(plexio::current_worker(), None, "block_on runs on no worker");
-        let gate = Arc::new(AtomicBool::new(false));
-        let tasks: Vec<_> = (0..WORKERS * 4)
+        let started = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..WORKERS)
             .map(|_| {
-                let gate = gate.clone();
+                let started = started.clone();
                 plexio::spawn(async move {
-                    // Each holds its worker until all are placed.
-                    while !gate.load(Ordering::Acquire) {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    let deadline = Instant::now() + STEAL_LIMIT;
+                    while started.load(Ordering::SeqCst) < WORKERS {
+                        assert!(Instant::now() < deadline, "the tasks never all ran at once");
                         std::thread::sleep(Duration::from_micros(100));
                     }
                     plexio::current_worker().expect("a Send task runs on a worker")
                 })
             })
             .collect();
-        gate.store(true, Ordering::Release);
         let mut seen = BTreeSet::new();
         for task in tasks {
             seen.insert(task.await?);
@@ -360,4 +366,191 @@ fn an_abort_racing_the_tasks_run_is_never_lost(backend: &str) {
         }
         Ok(())
     });
+}
+
+/// How long a test lets a worker's thread wait for tasks that only stealing can run.
+const STEAL_LIMIT: Duration = Duration::from_secs(20);
+
+/// A task that holds its worker's thread does not hold the tasks queued behind it: the
+/// other workers, out of work, steal them. The task spawns tasks and holds its thread until
+/// they have all run; those placed on its own worker run only if stolen (without stealing,
+/// the test times out).
+fn tasks_queued_behind_a_blocked_worker_are_stolen(backend: &str) {
+    const TASKS: usize = WORKERS * 4;
+    let runtime = workers(backend);
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let stats = runtime.stats_handle();
+    let blocker = runtime.spawn(async {
+        let me = plexio::current_worker().expect("on a worker");
+        let (done, ran) = std::sync::mpsc::channel();
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let done = done.clone();
+                plexio::spawn(async move {
+                    // Long enough that the other workers are busy when the next tasks are
+                    // placed, so that some go to the blocked one.
+                    std::thread::sleep(Duration::from_millis(5));
+                    done.send(plexio::current_worker()).unwrap();
+                })
+            })
+            .collect();
+        let mut ran_on = Vec::new();
+        for _ in 0..TASKS {
+            match ran.recv_timeout(STEAL_LIMIT) {
+                Ok(worker) => ran_on.push(worker.expect("on a worker")),
+                Err(_) => panic!("tasks queued behind a blocked worker never ran: {ran_on:?}"),
+            }
+        }
+        (me, ran_on, tasks)
+    });
+    let (me, ran_on, tasks) = runtime.block_on(blocker).unwrap();
+    for task in tasks {
+        runtime.block_on(task).unwrap();
+    }
+    assert!(!ran_on.contains(&me), "a task ran on the blocked worker {me}: {ran_on:?}");
+    assert!(stats.get().stolen_tasks > 0, "{:?}", runtime.worker_stats());
+}
+
+/// A stolen task's wakes go to the worker that stole it: it is stolen once, not at each of
+/// its turns. On two workers: one is held by a task while tasks that yield many times are
+/// placed on both; the other runs its own, then steals the held worker's, and each of
+/// those is stolen exactly once (were its wakes sent back to the held worker, each would be
+/// stolen again at every turn).
+fn a_stolen_task_stays_with_the_worker_that_stole_it(backend: &str) {
+    const TASKS: usize = 8;
+    const TURNS: usize = 20;
+    let runtime = util::builder(backend).worker_threads(2).build().unwrap();
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let blocker = runtime.spawn(async {
+        let me = plexio::current_worker().expect("on a worker");
+        let release = Arc::new(AtomicBool::new(false));
+        let started = Arc::new(AtomicBool::new(false));
+        // Holds the other worker while the tasks are placed, so that both look busy and
+        // the tasks go to both in turn.
+        let occupier = {
+            let (release, started) = (release.clone(), started.clone());
+            plexio::spawn(async move {
+                started.store(true, Ordering::SeqCst);
+                while !release.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            })
+        };
+        let deadline = Instant::now() + STEAL_LIMIT;
+        while !started.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "the other worker never ran its task");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let (done, finished) = std::sync::mpsc::channel();
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let done = done.clone();
+                plexio::spawn(async move {
+                    let mut workers = BTreeSet::new();
+                    for _ in 0..TURNS {
+                        workers.insert(plexio::current_worker().expect("on a worker"));
+                        plexio::task::yield_now().await;
+                    }
+                    done.send(workers).unwrap();
+                })
+            })
+            .collect();
+        release.store(true, Ordering::SeqCst);
+        let mut ran_on = BTreeSet::new();
+        for _ in 0..TASKS {
+            match finished.recv_timeout(STEAL_LIMIT) {
+                Ok(workers) => ran_on.extend(workers),
+                Err(_) => panic!("the tasks queued on the held worker never ran"),
+            }
+        }
+        (me, ran_on, occupier, tasks)
+    });
+    let (me, ran_on, occupier, tasks) = runtime.block_on(blocker).unwrap();
+    runtime.block_on(occupier).unwrap();
+    for task in tasks {
+        runtime.block_on(task).unwrap();
+    }
+    assert!(!ran_on.contains(&me), "a task ran on the held worker {me}");
+    let stolen = runtime.stats().stolen_tasks;
+    assert!(
+        (1..=TASKS).contains(&stolen),
+        "{stolen} steals for {TASKS} tasks of {TURNS} turns each (none placed on the held \
+         worker, or stolen again at their turns): {:?}",
+        runtime.worker_stats()
+    );
+}
+
+/// A worker that has more tasks queued than one part of its turn takes wakes a worker that
+/// sleeps with nothing to do, which steals half of them. On two workers: tasks wait on one
+/// worker while the other runs out of work and goes to sleep; then they are all woken at
+/// once, each holding the thread a moment when it runs. Some must run on the sleeper (left
+/// asleep, it would never run one: it has no timer and no socket).
+fn a_worker_with_a_backlog_wakes_a_sleeping_one_to_share_it(backend: &str) {
+    const TASKS: usize = 80;
+    let runtime = util::builder(backend).worker_threads(2).build().unwrap();
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let blocker = runtime.spawn(async {
+        let me = plexio::current_worker().expect("on a worker");
+        let release = Arc::new(AtomicBool::new(false));
+        let started = Arc::new(AtomicBool::new(false));
+        let occupier = {
+            let (release, started) = (release.clone(), started.clone());
+            plexio::spawn(async move {
+                started.store(true, Ordering::SeqCst);
+                while !release.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            })
+        };
+        let deadline = Instant::now() + STEAL_LIMIT;
+        while !started.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "the other worker never ran its task");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Placed on both workers in turn while both are busy. Those on this worker wait for
+        // a signal; those on the other end at once.
+        let (elsewhere, waiting) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (ran, ran_on) = std::sync::mpsc::channel();
+        let mut signals = Vec::new();
+        let mut tasks = Vec::new();
+        for _ in 0..TASKS {
+            let (signal, wait) = futures::channel::oneshot::channel::<()>();
+            signals.push(signal);
+            let (elsewhere, waiting, ran) = (elsewhere.clone(), waiting.clone(), ran.clone());
+            tasks.push(plexio::spawn(async move {
+                if plexio::current_worker() != Some(me) {
+                    elsewhere.fetch_add(1, Ordering::SeqCst);
+                    return;
+                }
+                waiting.fetch_add(1, Ordering::SeqCst);
+                let _ = wait.await;
+                std::thread::sleep(Duration::from_millis(2));
+                ran.send(plexio::current_worker().expect("on a worker")).unwrap();
+            }));
+        }
+        // This worker's queue runs its tasks before this one again: they all start waiting.
+        // Only then is the other worker let go, to end its own tasks and go to sleep.
+        plexio::task::yield_now().await;
+        let waiting = waiting.load(Ordering::SeqCst);
+        release.store(true, Ordering::SeqCst);
+        while elsewhere.load(Ordering::SeqCst) + waiting < TASKS {
+            assert!(Instant::now() < deadline, "the other worker never ran its tasks");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        for signal in signals {
+            let _ = signal.send(());
+        }
+        (me, waiting, ran_on, occupier, tasks)
+    });
+    let (me, waiting, ran_on, occupier, tasks) = runtime.block_on(blocker).unwrap();
+    runtime.block_on(occupier).unwrap();
+    for task in tasks {
+        runtime.block_on(task).unwrap();
+    }
+    let workers: Vec<usize> = ran_on.try_iter().collect();
+    assert_eq!(workers.len(), waiting);
+    assert!(waiting > 16, "too few tasks were placed on worker {me}: {waiting}");
+    let shared = workers.iter().filter(|&&worker| worker != me).count();
+    assert!(shared > 0, "worker {me} ran all {waiting} of its tasks alone");
 }

@@ -27,7 +27,7 @@
 //! | `TcpSocket` | [`net::TcpSocket`](crate::net::TcpSocket): address and port reuse, buffer sizes, keepalive, linger, no-delay, bind before connect, the listen backlog | |
 //! | `UdpSocket::join_multicast_v4` and other options | the same methods on [`UdpSocket`](crate::net::UdpSocket) (multicast for IPv4 and IPv6, loop, TTL, broadcast); socket2's `SockRef` for the rest | [socket options](#udp-multicast-and-other-socket-options) |
 //! | `tracing` events from the runtime | feature `tracing` (target `plexio`): the backend chosen (`info`), I/O errors (`debug`), registrations and turns (`trace`); counts from [`Runtime::stats`](crate::Runtime::stats) | [logging](#logging) |
-//! | the multi-thread runtime | [`Builder::worker_threads`](crate::Builder::worker_threads): workers with a driver each, tasks placed on the least busy one (no stealing); [`Spawner`](crate::Spawner) reaches them | [several threads](#several-threads) |
+//! | the multi-thread runtime | [`Builder::worker_threads`](crate::Builder::worker_threads): workers with a driver each, tasks placed on the least busy one, and stolen by a worker out of work; [`Spawner`](crate::Spawner) reaches them | [several threads](#several-threads) |
 //! | tokio's IOCP-backed I/O on Windows | `mio` (readiness through AFD polls, the default) or `iocp` (overlapped I/O on a completion port) | [the Windows models](super::io_models#the-windows-models) |
 //!
 //! # Cancel safety
@@ -332,7 +332,8 @@
 //!
 //! [`Runtime::builder().worker_threads(n)`](crate::Builder::worker_threads) gives a runtime
 //! of `n` worker threads, each with a driver of its own: [`spawn`](crate::spawn) places a
-//! `Send` task on the least busy worker, a socket works on any worker of its runtime (a
+//! `Send` task on the least busy worker (a worker out of work steals from a busy one, as
+//! tokio's workers do, and the task then stays with it), a socket works on any worker of its runtime (a
 //! stream a task owns and keeps using on another worker moves its registration to that
 //! worker's driver once idle), and a listener spreads accepted connections over the
 //! workers' drivers: on Linux and FreeBSD (and Android, DragonFly) as one `SO_REUSEPORT`

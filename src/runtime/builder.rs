@@ -129,12 +129,16 @@ impl Builder {
     /// # How the work is shared, and why
     ///
     /// - **Tasks.** A `Send` task is placed when spawned on the worker with the fewest tasks
-    ///   queued (ties go round-robin) and stays there: there is no stealing. Its wake-ups
-    ///   (its sockets' events, its timers) then mostly come from its own worker, with no
-    ///   hand-off between threads, and each run queue is popped by one thread only, as simple
-    ///   as the single-threaded executor. The cost: a worker that drew the long tasks cannot
-    ///   hand them to an idle one; a server that spawns a task per connection sends each new
-    ///   connection to the least busy worker.
+    ///   queued (an idle one first; ties go round-robin), and its wake-ups go to the worker
+    ///   it runs on: its sockets' events and its timers then mostly come from that worker,
+    ///   with no hand-off between threads. A worker that runs out of tasks (and of events of
+    ///   its own) steals half of the tasks queued on the busiest worker before it sleeps,
+    ///   and a worker with tasks waiting behind the ones it runs wakes a sleeping one to
+    ///   steal them; a stolen task stays with its thief. So one busy worker does not leave
+    ///   the others idle, while workers that all keep up never touch each other's queues.
+    ///   `spawn_local` tasks are never stolen, and a lone task queued between two turns of
+    ///   its worker is left to it.
+    ///   [`RuntimeStats::stolen_tasks`](crate::RuntimeStats::stolen_tasks) counts the steals.
     /// - **Sockets.** A socket registers with the driver of the worker that creates it (on
     ///   the thread of `block_on`, with worker 0's: that thread's own driver runs only inside
     ///   `block_on`). Moved inside a task to another worker it works there at once: every

@@ -10,8 +10,9 @@
 //! each with its own driver, executor and timers, beside the one of the thread that calls
 //! `block_on`.
 //!
-//! Its parts: `context` (which runtime runs on this thread), `shared` (what other threads
-//! reach: the run queue, the parked flag), `task` (how the executor makes, runs and cancels
+//! Its parts: `context` (which runtime runs on this thread), `run_queue` (the tasks woken
+//! and waiting for their turn), `shared` (what other threads reach: the run queue, the
+//! parked flag), `task` (how the executor makes, runs and cancels
 //! tasks, and their `JoinHandle`), `task_list` (the live tasks, to cancel them all),
 //! `timers` (the pending deadlines), `workers` (the worker threads and where a `Send` task
 //! goes), `builder` and `spawner`. The runtime imports the
@@ -21,6 +22,7 @@
 mod accept_spread;
 mod builder;
 pub(crate) mod context;
+mod run_queue;
 mod shared;
 mod spawner;
 mod task;
@@ -46,8 +48,9 @@ use plexio_backends::registry::Driver;
 pub use accept_spread::AcceptSpread;
 pub(crate) use accept_spread::listener_group;
 pub use builder::{BACKEND_ENV, Builder};
+use run_queue::Queued;
+use shared::MainWaker;
 pub(crate) use shared::Shared;
-use shared::{MainWaker, Queued};
 pub use spawner::Spawner;
 pub use task::{JoinError, JoinHandle};
 pub(crate) use task::{spawn_on, spawn_send_on};
@@ -96,36 +99,74 @@ pub(crate) struct Core {
     /// `block_on` runs the rest first) or by a panic. `Drop` empties it before it cancels the
     /// rest, since a task held here would never finish being cancelled.
     batch: VecDeque<Queued>,
+    /// How many entries a turn takes from the run queue at a time: all of the turn's at once
+    /// on a runtime of one thread; a few at a time on a worker, so that what waits stays in
+    /// the queue, where an idle worker can steal it.
+    part: usize,
 }
 
 impl Core {
+    /// The core of a runtime of one thread, or of the thread of `block_on`.
     pub(crate) fn new() -> Core {
+        Core::taking(TASKS_PER_TURN)
+    }
+
+    /// The core of a worker, taking `part` entries from its queue at a time.
+    pub(crate) fn taking(part: usize) -> Core {
         Core {
             events: EventBuffer::new(),
             expired: Vec::new(),
             batch: VecDeque::with_capacity(TASKS_PER_TURN),
+            part: part.clamp(1, TASKS_PER_TURN),
         }
     }
 
     /// Runs the entries queued when the turn began, at most `TASKS_PER_TURN`: one woken
     /// meanwhile waits for the next turn, after the reactor and timers had theirs. `main`
     /// polls the future of `block_on` when its entry comes; true from it ends the turn.
-    fn run_batch(&mut self, shared: &Shared, mut main: impl FnMut() -> bool) -> bool {
+    /// `backlog` is called when a part of the turn was taken and entries still wait behind
+    /// it.
+    fn run_batch(
+        &mut self,
+        shared: &Shared,
+        mut main: impl FnMut() -> bool,
+        mut backlog: impl FnMut(),
+    ) -> bool {
         let room = TASKS_PER_TURN.saturating_sub(self.batch.len());
-        shared.take_batch(&mut self.batch, room);
-        trace::event!(trace, tasks = self.batch.len(), "turn: running tasks");
-        while let Some(entry) = self.batch.pop_front() {
-            match entry {
-                Queued::Task(runnable) => task::run(runnable),
-                Queued::Main => {
-                    shared.main_dequeued();
-                    if main() {
-                        return true;
+        // A turn of one part takes what is queued; a turn in parts counts the entries
+        // queued now, so that those woken during the turn wait for the next one all the
+        // same (fewer, if a thief took some meanwhile).
+        let mut left = if self.part >= room { room } else { shared.queued().min(room) };
+        loop {
+            let taken = shared.take_batch(&mut self.batch, left.min(self.part));
+            left = if self.part >= room { 0 } else { left - taken };
+            trace::event!(trace, tasks = self.batch.len(), "turn: running tasks");
+            if taken > 0 && shared.queued() > 0 {
+                backlog();
+            }
+            while let Some(entry) = self.batch.pop_front() {
+                match entry {
+                    Queued::Task(runnable) | Queued::Local(runnable) => task::run(runnable),
+                    Queued::Main => {
+                        shared.main_dequeued();
+                        if main() {
+                            return true;
+                        }
                     }
                 }
             }
+            if left == 0 || taken == 0 {
+                return false;
+            }
         }
-        false
+    }
+
+    /// Fires the due timers and collects the driver's events without waiting: what a worker
+    /// with nothing queued looks at before it steals from another.
+    pub(crate) fn poll_now(&mut self, shared: &Shared) {
+        self.fire_timers(shared);
+        shared.reactor.poll(&mut self.events, Some(Duration::ZERO), || {});
+        self.fire_timers(shared);
     }
 
     /// Fires the due timers, waits for events (without blocking if there is work, else
@@ -148,14 +189,6 @@ impl Core {
         shared.timers.fire(Instant::now, &mut self.expired);
         for waker in self.expired.drain(..) {
             waker.wake();
-        }
-    }
-
-    /// Runs tasks until the executor is told to stop: a worker's whole life.
-    pub(crate) fn run_until_stopped(&mut self, shared: &Shared) {
-        while !shared.is_stopping() {
-            self.run_batch(shared, || false);
-            self.wait(shared);
         }
     }
 
@@ -349,13 +382,17 @@ impl Runtime {
         // queued (its future was woken again before it completed) serves this one as well.
         self.shared.wake_main();
         loop {
-            let done = core.run_batch(&self.shared, || {
-                match coop::budgeted(|| future.as_mut().poll(&mut cx)) {
-                    Poll::Ready(ready) => output = Some(ready),
-                    Poll::Pending => {}
-                }
-                output.is_some()
-            });
+            let done = core.run_batch(
+                &self.shared,
+                || {
+                    match coop::budgeted(|| future.as_mut().poll(&mut cx)) {
+                        Poll::Ready(ready) => output = Some(ready),
+                        Poll::Pending => {}
+                    }
+                    output.is_some()
+                },
+                || {},
+            );
             if done {
                 return output.expect("the turn ended because the future is ready");
             }

@@ -3,33 +3,16 @@
 //! live tasks.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::task::Wake;
 
-use super::task::{self, Runnable};
+use super::run_queue::{Queued, RunQueue};
+use super::task::Runnable;
 use super::task_list::TaskList;
 use super::timers::Timers;
 use crate::driver::reactor::Reactor;
 use crate::stats::Counters;
-use crate::util::lock;
-
-/// An entry of the run queue: a task, or the future given to `block_on`, which takes its
-/// turn among the tasks in the order they were all woken.
-#[derive(Debug)]
-pub(crate) enum Queued {
-    Task(Runnable),
-    Main,
-}
-
-impl Queued {
-    /// Drops the entry without running it: a task is cancelled, on this thread.
-    pub(crate) fn cancel(self) {
-        if let Queued::Task(runnable) = self {
-            task::cancel(runnable);
-        }
-    }
-}
 
 /// Shared by the runtime thread, every task's waker, every I/O object and every timer.
 #[derive(Debug)]
@@ -38,7 +21,7 @@ pub(crate) struct Shared {
     pub(crate) timers: Timers,
     pub(crate) counters: Arc<Counters>,
     tasks: TaskList,
-    queue: Mutex<VecDeque<Queued>>,
+    queue: RunQueue,
     /// True while the runtime thread is (about to be) blocked in the backend. Whoever makes
     /// work for it afterwards must notify the backend.
     parked: AtomicBool,
@@ -59,7 +42,7 @@ impl Shared {
             timers: Timers::new(counters.clone()),
             tasks: TaskList::new(counters.clone()),
             counters,
-            queue: Mutex::new(VecDeque::new()),
+            queue: RunQueue::default(),
             parked: AtomicBool::new(false),
             main_woken: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -67,7 +50,7 @@ impl Shared {
         }
     }
 
-    /// Queues a task to run, from any thread.
+    /// Queues a `Send` task to run, from any thread.
     ///
     /// Once the runtime is closed the task is queued all the same, never cancelled inside
     /// the wake: `close` and `cancel_all_tasks` drop what is queued, on the runtime's
@@ -76,8 +59,34 @@ impl Shared {
     /// dropped); dropping the task there would deadlock. A thread-local task must not be
     /// dropped on another thread either.
     pub(crate) fn schedule(&self, runnable: Runnable) {
-        lock(&self.queue).push_back(Queued::Task(runnable));
+        self.queue.push(Queued::Task(runnable));
         self.unpark();
+    }
+
+    /// Queues a task of `spawn_local`, which runs on this executor's thread only; from any
+    /// thread, as [`schedule`](Self::schedule).
+    pub(crate) fn schedule_local(&self, runnable: Runnable) {
+        self.queue.push(Queued::Local(runnable));
+        self.unpark();
+    }
+
+    /// Queues a `Send` task that runs here without being listed here (a task a worker
+    /// stole), unless this executor is closed: then the task is given back, for the
+    /// executor that lists it, which drains its queue until its last task is gone.
+    pub(crate) fn schedule_unless_closed(&self, runnable: Runnable) -> Result<(), Runnable> {
+        self.queue.push_unless_closed(runnable)?;
+        self.unpark();
+        Ok(())
+    }
+
+    /// Queues tasks this worker took from another's queue.
+    pub(crate) fn queue_stolen(&self, stolen: impl Iterator<Item = Runnable>) {
+        self.queue.push_tasks(stolen);
+    }
+
+    /// Takes about half of the `Send` tasks waiting here (see `RunQueue::steal_into`).
+    pub(crate) fn steal_into(&self, stolen: &mut Vec<Runnable>, most: usize) -> usize {
+        self.queue.steal_into(stolen, most)
     }
 
     /// Makes sure the runtime thread looks at its queues: notifies the backend if the thread
@@ -93,32 +102,25 @@ impl Shared {
     }
 
     pub(crate) fn pop(&self) -> Option<Queued> {
-        lock(&self.queue).pop_front()
+        self.queue.pop()
     }
 
-    /// Moves up to `most` queued entries, the oldest first, to the back of `batch`: one lock
-    /// for a whole turn's tasks rather than one per task.
-    pub(crate) fn take_batch(&self, batch: &mut VecDeque<Queued>, most: usize) {
-        let mut queue = lock(&self.queue);
-        if batch.is_empty() && queue.len() <= most {
-            // The usual turn: the whole queue fits. Trading the two buffers moves it without
-            // touching an entry, and leaves the queue the batch's empty allocation.
-            std::mem::swap(&mut *queue, batch);
-            return;
-        }
-        let taken = most.min(queue.len());
-        batch.extend(queue.drain(..taken));
+    /// Moves up to `most` queued entries, the oldest first, to the back of `batch`, and says
+    /// how many.
+    pub(crate) fn take_batch(&self, batch: &mut VecDeque<Queued>, most: usize) -> usize {
+        self.queue.take_batch(batch, most)
     }
 
+    /// How many entries wait in the run queue (read without its lock).
     pub(crate) fn queued(&self) -> usize {
-        lock(&self.queue).len()
+        self.queue.len()
     }
 
     /// Asks the runtime thread to poll the future of `block_on`: queues it behind the tasks
     /// woken before, unless it is queued already.
     pub(crate) fn wake_main(&self) {
         if !self.main_woken.swap(true, Ordering::AcqRel) {
-            lock(&self.queue).push_back(Queued::Main);
+            self.queue.push(Queued::Main);
             self.unpark();
         }
     }
@@ -156,9 +158,11 @@ impl Shared {
         self.parked.store(false, Ordering::SeqCst);
     }
 
-    /// Marks the runtime closed and cancels every queued task.
+    /// Marks the runtime closed and cancels every queued task. A task that only ran here
+    /// (stolen from another worker) is sent back to the executor that lists it from now on.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
+        self.queue.close();
         while let Some(entry) = self.pop() {
             entry.cancel();
         }

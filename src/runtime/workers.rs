@@ -8,14 +8,34 @@
 //! executor and a driver of its own too, for the future of `block_on` and the tasks of
 //! `spawn_local` made there.
 //!
-//! **Placement.** A `Send` task is placed once, when spawned, on the worker with the
-//! fewest tasks queued, ties going round-robin from a rotating start; it stays there.
-//! There is no stealing, for two reasons. A task's wake-ups then come from its own worker
-//! (its sockets' events, its timers) and go into that worker's queue without a cross-thread
-//! hand-off for most wakes; and a queue that only one thread pops keeps the executor as
-//! simple as the single-threaded one, which Miri checks. The cost: a worker that drew long
-//! tasks cannot hand them to an idle one. A server spawns one task per connection, so new
-//! connections go to the least busy worker and the load evens out over time.
+//! **Placement and stealing.** A `Send` task is placed, when spawned, on the worker with the
+//! fewest tasks queued (an idle one before a busy one with as many; further ties go
+//! round-robin from a rotating start). Its wakes go to the queue of the worker it runs on,
+//! so that most of them (its sockets' events, its timers) stay on one thread. Each queue is
+//! a mutex-guarded deque, popped by its worker a part of a turn at a time (`PART` entries),
+//! so that what waits behind the running part stays where other workers can take it:
+//!
+//! - A worker that runs out of tasks first collects its own driver's events and timers
+//!   without sleeping; with still nothing to do it marks itself idle and steals half of the
+//!   `Send` tasks queued on the busy worker with the longest queue. A stolen task runs on
+//!   the thief from then on (its wakes follow it, and a stream it polls moves there too, see
+//!   below). Only with nothing to steal does the worker sleep in its driver's wait.
+//! - A worker that takes a part of its turn and leaves tasks queued behind it, while
+//!   another sleeps, wakes one sleeper, which steals. So does a wake or a spawn from another
+//!   thread that queues a task behind a running one.
+//! - What is never taken: `spawn_local` tasks and the future of `block_on`; the queue of an
+//!   idle worker (it was notified, and runs its tasks as soon as it wakes); and a lone task
+//!   queued on a worker between turns, which its own driver mostly just woke and the worker
+//!   runs next (taking it would move the task, and then its socket, for nothing). A task
+//!   that holds its worker's thread for long still holds the tasks of the part it belongs
+//!   to.
+//!
+//! Why this design rather than one shared queue or tokio's lock-free deques: a task and its
+//! sockets stay on one worker as long as that worker keeps up, so a loaded server whose
+//! workers are all busy takes no lock another thread contends for and makes no cross-thread
+//! wake per event; stealing only starts when a worker has nothing of its own, and then the
+//! cost of a lock per steal is nothing next to an idle core. `RuntimeStats::stolen_tasks`
+//! counts the steals per worker.
 //!
 //! **Sockets.** A socket registers with the driver of the thread that creates it (a worker's
 //! own; on the thread of `block_on`, worker 0's, since that thread's driver is polled only
@@ -78,25 +98,38 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
-use std::thread::JoinHandle as ThreadHandle;
+use std::thread::{JoinHandle as ThreadHandle, ThreadId};
 
 use plexio_backends::registry::Driver;
 
 use super::accept_spread::AcceptSpread;
 use super::context::{self, Current};
 use super::shared::Shared;
-use super::task::{JoinHandle, cancelled, spawn_send_on};
-use super::{Core, executor};
+use super::task::{JoinHandle, Runnable, cancelled, spawn_send_with};
+use super::{Core, TASKS_PER_TURN, executor};
 use crate::driver::reactor::Reactor;
 use crate::stats::{Counters, RuntimeStats};
+use crate::util::thread;
 
 /// Where each runtime's reactors get their group number: unique in the process, never 0.
 static NEXT_GROUP: AtomicUsize = AtomicUsize::new(1);
 
+/// How many entries a worker's turn takes from its run queue at a time. The rest waits in
+/// the queue, where an idle worker can steal it; a part is what a thief cannot take, so it
+/// is kept small, and still takes the queue's lock once for many tasks.
+const PART: usize = 16;
+
+/// The shortest queue a worker steals from, unless its worker is running a task. A lone
+/// task queued on a worker between two turns is mostly one its own driver just woke, which
+/// the worker runs next: taking it would move the task, and soon its socket, for nothing.
+/// A lone task queued behind a running one may wait for as long as that one runs, and is
+/// taken. Of a longer queue, half is taken.
+const STEAL_FROM: usize = 2;
+
 /// The workers' executors, which every thread of the runtime reaches to place a `Send` task.
 #[derive(Debug)]
 pub(crate) struct Pool {
-    workers: Vec<Arc<Shared>>,
+    workers: WorkerSet,
     /// The workers' reactors, in the same order.
     reactors: Arc<[Arc<Reactor>]>,
     /// How listeners spread accepted connections over the workers.
@@ -124,26 +157,33 @@ impl Pool {
         if self.closing.load(Ordering::Acquire) {
             return cancelled(future);
         }
-        spawn_send_on(self.least_busy().clone(), future)
+        let index = self.least_busy();
+        let set = self.workers.clone();
+        let schedule = move |runnable| set.schedule(index, runnable);
+        spawn_send_with(self.workers.0.executors[index].clone(), future, index, schedule)
     }
 
-    fn least_busy(&self) -> &Arc<Shared> {
-        let count = self.workers.len();
+    /// The worker with the fewest tasks queued; between two with as many, an idle one
+    /// before one that is running a task; further ties go round-robin from a rotating start.
+    fn least_busy(&self) -> usize {
+        let set = &self.workers.0;
+        let count = set.executors.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed) % count;
         let mut best = start;
-        let mut best_queued = usize::MAX;
+        let mut best_load = usize::MAX;
         for offset in 0..count {
             let index = (start + offset) % count;
-            let queued = self.workers[index].queued();
-            if queued < best_queued {
+            let busy = !set.idle[index].load(Ordering::Relaxed);
+            let load = set.executors[index].queued() * 2 + usize::from(busy);
+            if load < best_load {
                 best = index;
-                best_queued = queued;
-                if queued == 0 {
+                best_load = load;
+                if load == 0 {
                     break;
                 }
             }
         }
-        &self.workers[best]
+        best
     }
 
     /// The workers' reactors, among which accepted connections are spread.
@@ -158,7 +198,168 @@ impl Pool {
 
     /// The reactor that sockets made on the thread of `block_on` register with.
     pub(crate) fn reactor_for_registration(&self) -> Arc<Reactor> {
-        self.workers[0].reactor.clone()
+        self.workers.0.executors[0].reactor.clone()
+    }
+}
+
+/// The workers' executors as a task's schedule function reaches them: where a `Send` task's
+/// wake goes, who is idle, and stealing. Cloned into every `Send` task of the runtime.
+#[derive(Clone, Debug)]
+pub(crate) struct WorkerSet(Arc<SetInner>);
+
+#[derive(Debug)]
+struct SetInner {
+    executors: Box<[Arc<Shared>]>,
+    /// The workers' threads, in the same order.
+    threads: Box<[ThreadId]>,
+    /// Per worker: set while it has nothing to run, from just before it looks for tasks to
+    /// steal until it wakes again (and while it starts). Whoever clears another worker's
+    /// flag notifies it.
+    idle: Box<[AtomicBool]>,
+    /// Per worker: set while it runs the tasks of a turn, when what is queued behind them
+    /// may wait for a while.
+    running: Box<[AtomicBool]>,
+    /// How many flags of `idle` are set, so that a busy worker learns in one load that
+    /// nobody is idle.
+    idle_count: AtomicUsize,
+}
+
+impl WorkerSet {
+    fn new(executors: Vec<Arc<Shared>>, threads: Box<[ThreadId]>) -> WorkerSet {
+        let count = executors.len();
+        WorkerSet(Arc::new(SetInner {
+            executors: executors.into(),
+            threads,
+            idle: (0..count).map(|_| AtomicBool::new(true)).collect(),
+            running: (0..count).map(|_| AtomicBool::new(false)).collect(),
+            idle_count: AtomicUsize::new(count),
+        }))
+    }
+
+    fn len(&self) -> usize {
+        self.0.executors.len()
+    }
+
+    /// The schedule function of a `Send` task listed by worker `home`: the task is queued
+    /// on the worker it runs on now (`TaskMeta::runs_on`). If that worker is closing (the
+    /// runtime is being dropped, and the task had been stolen), the task goes to its home,
+    /// whose queue is drained until the task is gone: a task is never left in the queue of
+    /// a worker that stopped draining.
+    ///
+    /// Tasks queued from another thread on a worker that is busy (not idle) may wait there
+    /// behind a long task while another worker sleeps: when such a wake leaves the queue
+    /// long enough to steal from, one idle worker, if any, is woken to steal. A worker's
+    /// wakes of its own tasks wake nobody: it runs them next.
+    fn schedule(&self, home: usize, runnable: Runnable) {
+        let set = &self.0;
+        let runs_on = runnable.metadata().runs_on();
+        let queued_on = if runs_on == home {
+            set.executors[home].schedule(runnable);
+            home
+        } else {
+            match set.executors[runs_on].schedule_unless_closed(runnable) {
+                Ok(()) => runs_on,
+                Err(runnable) => {
+                    set.executors[home].schedule(runnable);
+                    home
+                }
+            }
+        };
+        if set.idle_count.load(Ordering::SeqCst) > 0
+            && !set.idle[queued_on].load(Ordering::SeqCst)
+            && self.worth_stealing(queued_on).is_some()
+            && thread::id() != set.threads[queued_on]
+        {
+            self.share_backlog(queued_on);
+        }
+    }
+
+    /// Marks worker `me` idle; the caller then looks for tasks to steal, and only then
+    /// sleeps, so that a busy worker either sees the mark (and notifies it) or queued its
+    /// tasks before the look (which finds them).
+    fn enter_idle(&self, me: usize) {
+        if !self.0.idle[me].swap(true, Ordering::SeqCst) {
+            self.0.idle_count.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Clears worker `me`'s idle mark, unless a busy worker cleared it already.
+    fn leave_idle(&self, me: usize) {
+        if self.0.idle[me].swap(false, Ordering::SeqCst) {
+            self.0.idle_count.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Called by worker `busy` when tasks still wait in its queue behind the part of its
+    /// turn it is running: wakes one idle worker, if there is one, to steal them.
+    fn share_backlog(&self, busy: usize) {
+        let set = &self.0;
+        if set.idle_count.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let count = set.executors.len();
+        for offset in 1..count {
+            let index = (busy + offset) % count;
+            if set.idle[index].load(Ordering::Relaxed)
+                && set.idle[index].swap(false, Ordering::SeqCst)
+            {
+                set.idle_count.fetch_sub(1, Ordering::SeqCst);
+                // Not `unpark`: the worker may not have reached its wait yet, and a
+                // notification wakes the wait it reaches.
+                set.executors[index].reactor.notify();
+                return;
+            }
+        }
+    }
+
+    /// How many tasks are queued on worker `victim`, if that is worth stealing from (see
+    /// [`STEAL_FROM`]).
+    fn worth_stealing(&self, victim: usize) -> Option<usize> {
+        let queued = self.0.executors[victim].queued();
+        let running = self.0.running[victim].load(Ordering::Relaxed);
+        (queued >= STEAL_FROM || (queued > 0 && running)).then_some(queued)
+    }
+
+    /// Marks worker `me` as running the tasks of a turn, or done with them.
+    fn set_running(&self, me: usize, running: bool) {
+        self.0.running[me].store(running, Ordering::Relaxed);
+    }
+
+    /// Worker `thief`, with nothing of its own to do, takes about half of the `Send` tasks
+    /// queued on the busy worker with the longest queue into its own queue; they run on it
+    /// from then on. Says how many it took.
+    ///
+    /// An idle worker is never robbed: what is queued on it was placed there or woken there
+    /// while it slept, and it was notified; taking it would only race the worker waking up
+    /// for it (and a crowd of idle workers would pass fresh tasks round while each wakes).
+    fn steal(&self, thief: usize, stolen: &mut Vec<Runnable>) -> usize {
+        let set = &self.0;
+        let count = set.executors.len();
+        let mut victim = None;
+        let mut longest = 0;
+        for offset in 1..count {
+            let index = (thief + offset) % count;
+            if set.idle[index].load(Ordering::SeqCst) {
+                continue;
+            }
+            if let Some(queued) = self.worth_stealing(index) {
+                if queued > longest {
+                    victim = Some(index);
+                    longest = queued;
+                }
+            }
+        }
+        let Some(victim) = victim else { return 0 };
+        let taken = set.executors[victim].steal_into(stolen, TASKS_PER_TURN);
+        if taken > 0 {
+            for runnable in stolen.iter() {
+                runnable.metadata().move_to(thief);
+            }
+            let executor = &set.executors[thief];
+            executor.queue_stolen(stolen.drain(..));
+            executor.counters.tasks_stolen(taken);
+        }
+        taken
     }
 }
 
@@ -192,7 +393,10 @@ impl Workers {
                     }
                     // `None`: the runtime was not built after all.
                     if let Ok(Some(pool)) = pool.recv() {
-                        run(Current { shared, backend, pool: Some(pool), worker: Some(index) });
+                        run(
+                            Current { shared, backend, pool: Some(pool), worker: Some(index) },
+                            index,
+                        );
                     }
                 },
             );
@@ -215,7 +419,10 @@ impl Workers {
                     executors.into_iter().map(|shared| shared.expect("each sent")).collect();
                 let reactors = workers.iter().map(|shared| shared.reactor.clone()).collect();
                 Some(Arc::new(Pool {
-                    workers,
+                    workers: WorkerSet::new(
+                        workers,
+                        threads.iter().map(|thread| thread.thread().id()).collect(),
+                    ),
                     reactors,
                     accept_spread,
                     next: AtomicUsize::new(0),
@@ -247,17 +454,17 @@ impl Workers {
     }
 
     pub(crate) fn counters(&self) -> impl Iterator<Item = Arc<Counters>> + '_ {
-        self.pool.workers.iter().map(|shared| shared.counters.clone())
+        self.pool.workers.0.executors.iter().map(|shared| shared.counters.clone())
     }
 
     pub(crate) fn stats(&self) -> Vec<RuntimeStats> {
-        self.pool.workers.iter().map(|shared| shared.counters.snapshot()).collect()
+        self.pool.workers.0.executors.iter().map(|shared| shared.counters.snapshot()).collect()
     }
 
     /// Stops every worker (each cancels its tasks on its own thread) and waits for them.
     pub(crate) fn stop_and_join(self) {
         self.pool.closing.store(true, Ordering::Release);
-        for shared in &self.pool.workers {
+        for shared in &self.pool.workers.0.executors {
             shared.stop();
         }
         for thread in self.threads {
@@ -269,11 +476,42 @@ impl Workers {
 }
 
 /// A worker's life: its loop until the runtime stops it, then the cancellation of its tasks.
-fn run(current: Current) {
-    let mut core = Core::new();
+fn run(current: Current, me: usize) {
+    let set = current.pool.as_ref().expect("a worker has a pool").workers.clone();
+    let mut core = Core::taking(PART);
     {
         let _enter = context::enter(current.clone());
-        core.run_until_stopped(&current.shared);
+        run_until_stopped(&mut core, &current.shared, &set, me);
     }
     core.shut_down(current);
+}
+
+/// A worker's loop: its turns, and when it has nothing to run, the steal that comes before
+/// it sleeps.
+fn run_until_stopped(core: &mut Core, shared: &Shared, set: &WorkerSet, me: usize) {
+    let mut stolen = Vec::new();
+    // Idle from the start until here, so that tasks placed meanwhile were not stolen.
+    set.leave_idle(me);
+    while !shared.is_stopping() {
+        set.set_running(me, true);
+        core.run_batch(shared, || false, || set.share_backlog(me));
+        set.set_running(me, false);
+        if shared.queued() > 0 || set.len() == 1 {
+            core.wait(shared);
+            continue;
+        }
+        // Nothing queued. Its own driver's events and timers come first: taking another
+        // worker's tasks while its own are ready would move tasks back and forth for
+        // nothing. That look costs a wait that does not block, made only when the worker
+        // has run out of tasks.
+        core.poll_now(shared);
+        if shared.queued() > 0 {
+            continue;
+        }
+        set.enter_idle(me);
+        if set.steal(me, &mut stolen) == 0 {
+            core.wait(shared);
+        }
+        set.leave_idle(me);
+    }
 }

@@ -20,7 +20,7 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
@@ -40,9 +40,29 @@ pub(crate) struct TaskMeta {
     /// which cannot reach the task's metadata, and reads it where no abort is missed (see
     /// the module's docs).
     aborted: Arc<AtomicBool>,
+    /// On a multi-worker runtime, the index of the worker whose queue the task's wakes go
+    /// to: where it was placed, then whichever worker stole it last. Written by the worker
+    /// that holds the task's `Runnable`, read by the task's schedule function after the task
+    /// was woken; async-task's own state orders the two.
+    runs_on: AtomicUsize,
 }
 
 impl TaskMeta {
+    /// The metadata of a task placed on worker `runs_on` (0 where there are no workers).
+    pub(crate) fn on_worker(runs_on: usize) -> TaskMeta {
+        TaskMeta { aborted: Arc::default(), runs_on: AtomicUsize::new(runs_on) }
+    }
+
+    /// The worker whose queue the task's wakes go to.
+    pub(crate) fn runs_on(&self) -> usize {
+        self.runs_on.load(Ordering::Relaxed)
+    }
+
+    /// Sends the task's wakes to worker `worker` from now on: a worker that stole it.
+    pub(crate) fn move_to(&self, worker: usize) {
+        self.runs_on.store(worker, Ordering::Relaxed);
+    }
+
     /// Marks the task aborted; the caller then wakes it, so that a run sees the mark.
     pub(crate) fn abort(&self) {
         self.aborted.store(true, Ordering::Release);

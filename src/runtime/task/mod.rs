@@ -24,9 +24,13 @@ where
 {
     let live = shared.task_started();
     let index = live.as_ref().map(LiveTask::index);
+    let schedule = {
+        let shared = shared.clone();
+        move |runnable| shared.schedule_local(runnable)
+    };
     let (runnable, task) = async_task::Builder::new()
         .metadata(TaskMeta::default())
-        .spawn_local(move |meta| TaskFuture::new(future, live, meta), scheduler(&shared));
+        .spawn_local(move |meta| TaskFuture::new(future, live, meta), schedule);
     start(&shared, index, runnable, task)
 }
 
@@ -36,18 +40,33 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let live = shared.task_started();
-    let index = live.as_ref().map(LiveTask::index);
-    let (runnable, task) = async_task::Builder::new()
-        .metadata(TaskMeta::default())
-        .spawn(move |meta| TaskFuture::new(future, live, meta), scheduler(&shared));
-    start(&shared, index, runnable, task)
+    let schedule = {
+        let shared = shared.clone();
+        move |runnable| shared.schedule(runnable)
+    };
+    spawn_send_with(shared, future, 0, schedule)
 }
 
-/// The schedule function of a task of the runtime that `shared` belongs to.
-fn scheduler(shared: &Arc<Shared>) -> impl Fn(Runnable) + Send + Sync + 'static {
-    let shared = shared.clone();
-    move |runnable| shared.schedule(runnable)
+/// Spawns a `Send` future listed by the executor `list` (which cancels it when the runtime
+/// drops), whose wakes go where `schedule` sends them; its metadata says it runs on worker
+/// `runs_on`. From any thread.
+pub(crate) fn spawn_send_with<F, S>(
+    list: Arc<Shared>,
+    future: F,
+    runs_on: usize,
+    schedule: S,
+) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Fn(Runnable) + Send + Sync + 'static,
+{
+    let live = list.task_started();
+    let index = live.as_ref().map(LiveTask::index);
+    let (runnable, task) = async_task::Builder::new()
+        .metadata(TaskMeta::on_worker(runs_on))
+        .spawn(move |meta| TaskFuture::new(future, live, meta), schedule);
+    start(&list, index, runnable, task)
 }
 
 /// A handle for a task that never runs: `future` is dropped at once and the handle reports
