@@ -32,6 +32,7 @@ per_backend!(plain:
     tasks_queued_behind_a_blocked_worker_are_stolen,
     a_stolen_task_stays_with_the_worker_that_stole_it,
     a_worker_with_a_backlog_wakes_a_sleeping_one_to_share_it,
+    dropping_the_runtime_cancels_stolen_tasks,
 );
 
 const WORKERS: usize = 4;
@@ -553,4 +554,68 @@ fn a_worker_with_a_backlog_wakes_a_sleeping_one_to_share_it(backend: &str) {
     assert!(waiting > 16, "too few tasks were placed on worker {me}: {waiting}");
     let shared = workers.iter().filter(|&&worker| worker != me).count();
     assert!(shared > 0, "worker {me} ran all {waiting} of its tasks alone");
+}
+
+/// Dropping the runtime cancels tasks that were stolen and then wait for ever: their home
+/// worker, which lists them, wakes each to cancel it, and that wake must reach a queue the
+/// home drains (sent to the thief, it could be run there as usual, and the home would wait
+/// for ever). On two workers: one is held while tasks are placed on both, the other steals
+/// the held worker's; they all wait, and the runtime is dropped.
+fn dropping_the_runtime_cancels_stolen_tasks(backend: &str) {
+    const TASKS: usize = 8;
+    for _ in 0..10 {
+        let runtime = util::builder(backend).worker_threads(2).build().unwrap();
+        let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+        let stats = runtime.stats_handle();
+        let dropped = Arc::new(AtomicUsize::new(0));
+        struct CountsDrop(Arc<AtomicUsize>);
+        impl Drop for CountsDrop {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let blocker = {
+            let (dropped, waiting) = (dropped.clone(), waiting.clone());
+            runtime.spawn(async move {
+                let release = Arc::new(AtomicBool::new(false));
+                let started = Arc::new(AtomicBool::new(false));
+                let occupier = {
+                    let (release, started) = (release.clone(), started.clone());
+                    plexio::spawn(async move {
+                        started.store(true, Ordering::SeqCst);
+                        while !release.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                    })
+                };
+                let deadline = Instant::now() + STEAL_LIMIT;
+                while !started.load(Ordering::SeqCst) {
+                    assert!(Instant::now() < deadline, "the other worker never ran its task");
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                for _ in 0..TASKS {
+                    let (guard, waiting) = (CountsDrop(dropped.clone()), waiting.clone());
+                    drop(plexio::spawn(async move {
+                        let _guard = guard;
+                        waiting.fetch_add(1, Ordering::SeqCst);
+                        std::future::pending::<()>().await;
+                    }));
+                }
+                release.store(true, Ordering::SeqCst);
+                // Held until every task waits: those placed here were stolen.
+                while waiting.load(Ordering::SeqCst) < TASKS {
+                    assert!(Instant::now() < deadline, "the tasks never all started");
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                drop(occupier);
+            })
+        };
+        runtime.block_on(blocker).unwrap();
+        let stolen = runtime.stats().stolen_tasks;
+        drop(runtime);
+        assert_eq!(dropped.load(Ordering::SeqCst), TASKS, "a task was not cancelled");
+        assert!(stats.get().is_empty(), "{:?}", stats.get());
+        assert!(stolen > 0, "no task was stolen");
+    }
 }

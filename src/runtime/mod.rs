@@ -99,50 +99,63 @@ pub(crate) struct Core {
     /// `block_on` runs the rest first) or by a panic. `Drop` empties it before it cancels the
     /// rest, since a task held here would never finish being cancelled.
     batch: VecDeque<Queued>,
-    /// How many entries a turn takes from the run queue at a time: all of the turn's at once
-    /// on a runtime of one thread; a few at a time on a worker, so that what waits stays in
-    /// the queue, where an idle worker can steal it.
-    part: usize,
+}
+
+/// How a turn takes its entries from the run queue: all at once on a runtime of one thread;
+/// a part at a time on a worker, so that what waits stays in the queue, where an idle
+/// worker can steal it.
+pub(crate) trait Parts {
+    /// How many entries the next part takes; a turn whose first part is as large as the
+    /// turn is taken whole.
+    fn size(&mut self) -> usize;
+
+    /// Called when a part was taken and entries still wait behind it.
+    fn backlog(&mut self);
+}
+
+/// A turn taken whole.
+struct WholeTurn;
+
+impl Parts for WholeTurn {
+    fn size(&mut self) -> usize {
+        TASKS_PER_TURN
+    }
+
+    fn backlog(&mut self) {}
 }
 
 impl Core {
-    /// The core of a runtime of one thread, or of the thread of `block_on`.
     pub(crate) fn new() -> Core {
-        Core::taking(TASKS_PER_TURN)
-    }
-
-    /// The core of a worker, taking `part` entries from its queue at a time.
-    pub(crate) fn taking(part: usize) -> Core {
         Core {
             events: EventBuffer::new(),
             expired: Vec::new(),
             batch: VecDeque::with_capacity(TASKS_PER_TURN),
-            part: part.clamp(1, TASKS_PER_TURN),
         }
     }
 
     /// Runs the entries queued when the turn began, at most `TASKS_PER_TURN`: one woken
     /// meanwhile waits for the next turn, after the reactor and timers had theirs. `main`
     /// polls the future of `block_on` when its entry comes; true from it ends the turn.
-    /// `backlog` is called when a part of the turn was taken and entries still wait behind
-    /// it.
+    /// `parts` says how the turn takes its entries.
     fn run_batch(
         &mut self,
         shared: &Shared,
         mut main: impl FnMut() -> bool,
-        mut backlog: impl FnMut(),
+        parts: &mut impl Parts,
     ) -> bool {
         let room = TASKS_PER_TURN.saturating_sub(self.batch.len());
+        let mut part = parts.size().max(1);
         // A turn of one part takes what is queued; a turn in parts counts the entries
         // queued now, so that those woken during the turn wait for the next one all the
         // same (fewer, if a thief took some meanwhile).
-        let mut left = if self.part >= room { room } else { shared.queued().min(room) };
+        let whole = part >= room;
+        let mut left = if whole { room } else { shared.queued().min(room) };
         loop {
-            let taken = shared.take_batch(&mut self.batch, left.min(self.part));
-            left = if self.part >= room { 0 } else { left - taken };
+            let taken = shared.take_batch(&mut self.batch, left.min(part));
+            left = if whole { 0 } else { left - taken };
             trace::event!(trace, tasks = self.batch.len(), "turn: running tasks");
             if taken > 0 && shared.queued() > 0 {
-                backlog();
+                parts.backlog();
             }
             while let Some(entry) = self.batch.pop_front() {
                 match entry {
@@ -158,6 +171,7 @@ impl Core {
             if left == 0 || taken == 0 {
                 return false;
             }
+            part = parts.size().max(1);
         }
     }
 
@@ -391,7 +405,7 @@ impl Runtime {
                     }
                     output.is_some()
                 },
-                || {},
+                &mut WholeTurn,
             );
             if done {
                 return output.expect("the turn ended because the future is ready");

@@ -106,7 +106,7 @@ use super::accept_spread::AcceptSpread;
 use super::context::{self, Current};
 use super::shared::Shared;
 use super::task::{JoinHandle, Runnable, cancelled, spawn_send_with};
-use super::{Core, TASKS_PER_TURN, executor};
+use super::{Core, Parts, TASKS_PER_TURN, executor};
 use crate::driver::reactor::Reactor;
 use crate::stats::{Counters, RuntimeStats};
 use crate::util::thread;
@@ -114,9 +114,11 @@ use crate::util::thread;
 /// Where each runtime's reactors get their group number: unique in the process, never 0.
 static NEXT_GROUP: AtomicUsize = AtomicUsize::new(1);
 
-/// How many entries a worker's turn takes from its run queue at a time. The rest waits in
-/// the queue, where an idle worker can steal it; a part is what a thief cannot take, so it
-/// is kept small, and still takes the queue's lock once for many tasks.
+/// How many entries a worker's turn takes from its run queue at a time while every worker
+/// is busy. The rest waits in the queue, where a worker can steal it once it runs out; a
+/// part is what a thief cannot take, so it is kept small, and still takes the queue's lock
+/// once for many tasks. While a worker is idle, a turn takes one entry at a time: a task
+/// that holds its worker's thread then holds no other.
 const PART: usize = 16;
 
 /// The shortest queue a worker steals from, unless its worker is running a task. A lone
@@ -136,10 +138,6 @@ pub(crate) struct Pool {
     accept_spread: AcceptSpread,
     /// Where the next search for the least busy worker starts.
     next: AtomicUsize,
-    /// Set when the runtime starts dropping: a task spawned from then on (by a destructor
-    /// that runs during the drop, on any worker) is cancelled at once, never run, as on a
-    /// runtime of one thread. Without it, a worker still running would take it.
-    closing: AtomicBool,
 }
 
 impl Pool {
@@ -154,7 +152,7 @@ impl Pool {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        if self.closing.load(Ordering::Acquire) {
+        if self.workers.0.closing.load(Ordering::Acquire) {
             return cancelled(future);
         }
         let index = self.least_busy();
@@ -222,6 +220,12 @@ struct SetInner {
     /// How many flags of `idle` are set, so that a busy worker learns in one load that
     /// nobody is idle.
     idle_count: AtomicUsize,
+    /// Set when the runtime starts dropping, before the workers are told to stop. A task
+    /// spawned from then on (by a destructor that runs during the drop, on any worker) is
+    /// cancelled at once, never run, as on a runtime of one thread; without it, a worker
+    /// still running would take it. And a task woken from then on goes to its home worker
+    /// (see [`WorkerSet::schedule`]).
+    closing: AtomicBool,
 }
 
 impl WorkerSet {
@@ -233,6 +237,7 @@ impl WorkerSet {
             idle: (0..count).map(|_| AtomicBool::new(true)).collect(),
             running: (0..count).map(|_| AtomicBool::new(false)).collect(),
             idle_count: AtomicUsize::new(count),
+            closing: AtomicBool::new(false),
         }))
     }
 
@@ -241,10 +246,13 @@ impl WorkerSet {
     }
 
     /// The schedule function of a `Send` task listed by worker `home`: the task is queued
-    /// on the worker it runs on now (`TaskMeta::runs_on`). If that worker is closing (the
-    /// runtime is being dropped, and the task had been stolen), the task goes to its home,
-    /// whose queue is drained until the task is gone: a task is never left in the queue of
-    /// a worker that stopped draining.
+    /// on the worker it runs on now (`TaskMeta::runs_on`).
+    ///
+    /// Once the runtime is being dropped, a task goes to its home, which cancels it: the
+    /// home worker wakes each task it lists and drains its queue until the last is gone. A
+    /// wake sent to the thief instead could be run there as usual, leaving the task waiting
+    /// with the one wake that was to cancel it spent, and its home waiting for ever. And a
+    /// stolen task is never queued on a thief that closed, whose queue nobody drains.
     ///
     /// Tasks queued from another thread on a worker that is busy (not idle) may wait there
     /// behind a long task while another worker sleeps: when such a wake leaves the queue
@@ -253,7 +261,7 @@ impl WorkerSet {
     fn schedule(&self, home: usize, runnable: Runnable) {
         let set = &self.0;
         let runs_on = runnable.metadata().runs_on();
-        let queued_on = if runs_on == home {
+        let queued_on = if runs_on == home || set.closing.load(Ordering::Acquire) {
             set.executors[home].schedule(runnable);
             home
         } else {
@@ -426,7 +434,6 @@ impl Workers {
                     reactors,
                     accept_spread,
                     next: AtomicUsize::new(0),
-                    closing: AtomicBool::new(false),
                 }))
             }
             Err(_) => None,
@@ -463,7 +470,7 @@ impl Workers {
 
     /// Stops every worker (each cancels its tasks on its own thread) and waits for them.
     pub(crate) fn stop_and_join(self) {
-        self.pool.closing.store(true, Ordering::Release);
+        self.pool.workers.0.closing.store(true, Ordering::Release);
         for shared in &self.pool.workers.0.executors {
             shared.stop();
         }
@@ -478,7 +485,7 @@ impl Workers {
 /// A worker's life: its loop until the runtime stops it, then the cancellation of its tasks.
 fn run(current: Current, me: usize) {
     let set = current.pool.as_ref().expect("a worker has a pool").workers.clone();
-    let mut core = Core::taking(PART);
+    let mut core = Core::new();
     {
         let _enter = context::enter(current.clone());
         run_until_stopped(&mut core, &current.shared, &set, me);
@@ -494,7 +501,7 @@ fn run_until_stopped(core: &mut Core, shared: &Shared, set: &WorkerSet, me: usiz
     set.leave_idle(me);
     while !shared.is_stopping() {
         set.set_running(me, true);
-        core.run_batch(shared, || false, || set.share_backlog(me));
+        core.run_batch(shared, || false, &mut WorkerParts { set, me });
         set.set_running(me, false);
         if shared.queued() > 0 || set.len() == 1 {
             core.wait(shared);
@@ -513,5 +520,21 @@ fn run_until_stopped(core: &mut Core, shared: &Shared, set: &WorkerSet, me: usiz
             core.wait(shared);
         }
         set.leave_idle(me);
+    }
+}
+
+/// How a worker's turn takes its entries (see [`PART`]), and whom it wakes when some wait.
+struct WorkerParts<'a> {
+    set: &'a WorkerSet,
+    me: usize,
+}
+
+impl Parts for WorkerParts<'_> {
+    fn size(&mut self) -> usize {
+        if self.set.0.idle_count.load(Ordering::Relaxed) > 0 { 1 } else { PART }
+    }
+
+    fn backlog(&mut self) {
+        self.set.share_backlog(self.me);
     }
 }
