@@ -12,8 +12,9 @@
 //! fewest tasks queued (an idle one before a busy one with as many; further ties go
 //! round-robin from a rotating start). Its wakes go to the queue of the worker it runs on,
 //! so that most of them (its sockets' events, its timers) stay on one thread. Each queue is
-//! a mutex-guarded deque, popped by its worker a part of a turn at a time (`PART` entries),
-//! so that what waits behind the running part stays where other workers can take it:
+//! a mutex-guarded deque, popped by its worker a part of a turn at a time (`PART` entries
+//! while every worker is busy, one while some worker is idle), so that what waits behind
+//! the running part stays where other workers can take it:
 //!
 //! - A worker that runs out of tasks first collects its own driver's events and timers
 //!   without sleeping; with still nothing to do it marks itself idle and steals half of the
@@ -27,8 +28,8 @@
 //!   idle worker (it was notified, and runs its tasks as soon as it wakes); and a lone task
 //!   queued on a worker between turns, which its own driver mostly just woke and the worker
 //!   runs next (taking it would move the task, and then its socket, for nothing). A task
-//!   that holds its worker's thread for long still holds the tasks of the part it belongs
-//!   to.
+//!   that holds its worker's thread for long still holds the other tasks of its part,
+//!   which has one entry whenever a worker is idle and up to `PART` while all are busy.
 //!
 //! Why this design rather than one shared queue or tokio's lock-free deques: a task and its
 //! sockets stay on one worker as long as that worker keeps up, so a loaded server whose
