@@ -12,24 +12,21 @@
 //! fewest tasks queued (an idle one before a busy one with as many; further ties go
 //! round-robin from a rotating start). Its wakes go to the queue of the worker it runs on,
 //! so that most of them (its sockets' events, its timers) stay on one thread. Each queue is
-//! a mutex-guarded deque, popped by its worker a part of a turn at a time (`PART` entries
-//! while every worker is busy, one while some worker is idle), so that what waits behind
-//! the running part stays where other workers can take it:
+//! a mutex-guarded deque that its worker pops one entry at a time, so that everything but
+//! the task running now stays where other workers can take it:
 //!
 //! - A worker that runs out of tasks first collects its own driver's events and timers
 //!   without sleeping; with still nothing to do it marks itself idle and steals half of the
 //!   `Send` tasks queued on the busy worker with the longest queue. A stolen task runs on
 //!   the thief from then on (its wakes follow it, and a stream it polls moves there too, see
 //!   below). Only with nothing to steal does the worker sleep in its driver's wait.
-//! - A worker that takes a part of its turn and leaves tasks queued behind it, while
-//!   another sleeps, wakes one sleeper, which steals. So does a wake or a spawn from another
+//! - A worker that takes a task and leaves others queued behind it, while another sleeps,
+//!   wakes one sleeper, which steals. So does a wake or a spawn from another
 //!   thread that queues a task behind a running one.
 //! - What is never taken: `spawn_local` tasks and the future of `block_on`; the queue of an
 //!   idle worker (it was notified, and runs its tasks as soon as it wakes); and a lone task
 //!   queued on a worker between turns, which its own driver mostly just woke and the worker
-//!   runs next (taking it would move the task, and then its socket, for nothing). A task
-//!   that holds its worker's thread for long still holds the other tasks of its part,
-//!   which has one entry whenever a worker is idle and up to `PART` while all are busy.
+//!   runs next (taking it would move the task, and then its socket, for nothing).
 //!
 //! Why this design rather than one shared queue or tokio's lock-free deques: a task and its
 //! sockets stay on one worker as long as that worker keeps up, so a loaded server whose
@@ -114,13 +111,6 @@ use crate::util::thread;
 
 /// Where each runtime's reactors get their group number: unique in the process, never 0.
 static NEXT_GROUP: AtomicUsize = AtomicUsize::new(1);
-
-/// How many entries a worker's turn takes from its run queue at a time while every worker
-/// is busy. The rest waits in the queue, where a worker can steal it once it runs out; a
-/// part is what a thief cannot take, so it is kept small, and still takes the queue's lock
-/// once for many tasks. While a worker is idle, a turn takes one entry at a time: a task
-/// that holds its worker's thread then holds no other.
-const PART: usize = 16;
 
 /// The shortest queue a worker steals from, unless its worker is running a task. A lone
 /// task queued on a worker between two turns is mostly one its own driver just woke, which
@@ -524,7 +514,11 @@ fn run_until_stopped(core: &mut Core, shared: &Shared, set: &WorkerSet, me: usiz
     }
 }
 
-/// How a worker's turn takes its entries (see [`PART`]), and whom it wakes when some wait.
+/// How a worker's turn takes its entries: one at a time, so that a task that holds the
+/// worker's thread holds no other (one taken in a batch could not be stolen, and an earlier
+/// batch of 16 entries, taken while no worker was idle, once held tasks a worker that went
+/// idle meanwhile could not reach); and whom it wakes when some wait. An uncontended lock
+/// per task is nothing next to a task's poll.
 struct WorkerParts<'a> {
     set: &'a WorkerSet,
     me: usize,
@@ -532,7 +526,7 @@ struct WorkerParts<'a> {
 
 impl Parts for WorkerParts<'_> {
     fn size(&mut self) -> usize {
-        if self.set.0.idle_count.load(Ordering::Relaxed) > 0 { 1 } else { PART }
+        1
     }
 
     fn backlog(&mut self) {
