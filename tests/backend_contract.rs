@@ -32,6 +32,7 @@ per_backend!(
     misuse_is_a_clear_error,
     register_from_another_thread_reaches_a_blocked_poll,
     deregister_from_another_thread_silences_a_blocked_poll,
+    rearm_racing_the_start_of_a_poll_on_another_thread_is_never_lost,
     a_backend_whose_short_reads_drain_keeps_its_promise,
 );
 
@@ -410,6 +411,81 @@ fn deregister_from_another_thread_silences_a_blocked_poll(backend: &str) {
     backend.notify().unwrap();
     poller.join().unwrap();
     drop(server);
+}
+
+/// A change made from another thread just as the polling thread enters its wait is seen by
+/// that wait: the backend may not check "is a poll under way?" and then queue the change for
+/// the next poll, since the poll can start in between and block with the change left in the
+/// queue (polling 3.11 does exactly that on Windows; see `backends/src/polling.rs`).
+///
+/// The polling thread turns a socket's interest to reading (it has nothing to read: quiet in
+/// every mode), tells the other thread, and waits; the other thread at once turns the
+/// interest to writing, which the socket always is, so the wait must return with it. The two
+/// race at every round, and a lost change hangs its round until `DUE`.
+fn rearm_racing_the_start_of_a_poll_on_another_thread_is_never_lost(backend: &str) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (backend, _watchdog) = open(backend);
+    let rounds = if util::under_wine() { 2_000 } else { 5_000 };
+    let (_client, server) = pair();
+    let server = Arc::new(register(&backend, server, 90, Interest::READABLE));
+    // The round the polling thread is about to wait in; `usize::MAX` once it is done.
+    let turn = Arc::new(AtomicUsize::new(0));
+    let poller = {
+        let (backend, server, turn) = (backend.clone(), server.clone(), turn.clone());
+        std::thread::spawn(move || {
+            for round in 1..=rounds {
+                turn.store(round, Ordering::SeqCst);
+                let deadline = Instant::now() + DUE;
+                while !poll(&backend, Some(DUE))
+                    .iter()
+                    .any(|&(token, ready)| token == 90 && ready.contains(Ready::WRITABLE))
+                {
+                    assert!(
+                        Instant::now() < deadline,
+                        "round {round}: the change to writing made as the poll began was lost"
+                    );
+                }
+                server.reregister(Token(90), Interest::READABLE).unwrap();
+            }
+            turn.store(usize::MAX, Ordering::SeqCst);
+        })
+    };
+    // Threads that keep the scheduler switching, so that a thread is sometimes preempted
+    // in the middle of its step: that is how the race shows on a machine of few cores.
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let disturbers: Vec<_> = (0..2)
+        .map(|_| {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    std::thread::yield_now();
+                }
+            })
+        })
+        .collect();
+    let mut seen = 0;
+    loop {
+        let now = turn.load(Ordering::SeqCst);
+        if now == usize::MAX || poller.is_finished() {
+            break;
+        }
+        if now == seen {
+            std::hint::spin_loop();
+            continue;
+        }
+        seen = now;
+        // A delay that sweeps a few microseconds over the rounds, so that some change lands
+        // at each moment of the other thread's way into its wait.
+        for _ in 0..now % 256 {
+            std::hint::spin_loop();
+        }
+        server.reregister(Token(90), Interest::WRITABLE).unwrap();
+    }
+    done.store(true, Ordering::Relaxed);
+    for disturber in disturbers {
+        disturber.join().unwrap();
+    }
+    poller.join().unwrap();
 }
 
 /// A backend that says short reads drain (`Backend::short_reads_drain`) reports the end of

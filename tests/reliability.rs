@@ -10,7 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -94,19 +94,36 @@ fn slow_sender_one_byte_at_a_time_never_hangs_the_reader(backend: &str) {
     run(backend, || async {
         let (mut client, mut server) = pair().await?;
         const BYTES: u64 = 300;
-        let sender = plexio::spawn(async move {
-            let mut random = Random::new(1);
-            for index in 0..BYTES {
-                client.write_all(&[Stripes::byte(7, index)]).await?;
-                sleep(Duration::from_micros(random.below(2_000) as u64)).await;
+        // How far the sender got, and whether it is asleep: a stalled read says which side
+        // lost its wakeup.
+        let sent = Arc::new(AtomicU64::new(0));
+        let sender = plexio::spawn({
+            let sent = sent.clone();
+            async move {
+                let mut random = Random::new(1);
+                for index in 0..BYTES {
+                    client.write_all(&[Stripes::byte(7, index)]).await?;
+                    sent.store(2 * (index + 1) + 1, Ordering::SeqCst);
+                    sleep(Duration::from_micros(random.below(2_000) as u64)).await;
+                    sent.store(2 * (index + 1), Ordering::SeqCst);
+                }
+                Ok::<_, io::Error>(client)
             }
-            Ok::<_, io::Error>(client)
         });
         let mut received = 0;
         let mut buffer = [0; 16];
         while received < BYTES {
             // A lost wakeup shows as this read stalling.
-            let n = timeout(Duration::from_secs(10), server.read(&mut buffer)).await??;
+            let read = timeout(Duration::from_secs(10), server.read(&mut buffer)).await;
+            let n = read.map_err(|elapsed| {
+                let sent = sent.load(Ordering::SeqCst);
+                let (bytes, asleep) = (sent / 2, sent % 2 == 1);
+                io::Error::other(format!(
+                    "{elapsed}: read stalled after {received} bytes; \
+                     the sender wrote {bytes}{}",
+                    if asleep { " and sleeps" } else { "" }
+                ))
+            })??;
             assert!(n > 0, "end of stream after {received} bytes");
             for &byte in &buffer[..n] {
                 assert_eq!(byte, Stripes::byte(7, received), "byte {received}");

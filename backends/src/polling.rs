@@ -8,6 +8,14 @@
 //! silent until the reactor re-arms it with `reregister` (event ports must re-associate after
 //! every event anyway). polling rounds timeouts up, never down, so short timers do not spin.
 //!
+//! On Windows, polling 3.11 applies a change made while no thread is in `wait` at the start of
+//! the next `wait`, and one made during a `wait` at once; but it checks which case holds
+//! before it queues the change, so a `wait` that starts in between misses the change and
+//! blocks with it queued (a lost re-arm: a reader on one worker whose socket is registered
+//! with another worker's poller hung that way). The backend keeps its own flag around
+//! `wait` and, after a change, notifies a poller that may be waiting: that wait returns and
+//! the next one applies what was queued. Elsewhere the kernel applies changes at once.
+//!
 //! polling changes and deletes a source through a borrowed handle, and answers for an
 //! unknown one as its mechanism does (`EBADF`, or nothing at all on Windows), so the backend
 //! keeps its own `SourceSet` (`source_set.rs`): a value it does not hold is refused with
@@ -17,6 +25,8 @@ use std::fmt;
 use std::io;
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
+#[cfg(windows)]
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::time::Duration;
 
 use polling::{PollMode, Poller};
@@ -32,6 +42,9 @@ pub struct PollingBackend {
     mode: PollMode,
     /// Only the polling thread locks it.
     received: Mutex<polling::Events>,
+    /// Set while a thread is in `Poller::wait` (see the module docs).
+    #[cfg(windows)]
+    waiting: AtomicBool,
 }
 
 impl PollingBackend {
@@ -44,7 +57,24 @@ impl PollingBackend {
             sources: SourceSet::new("polling"),
             mode,
             received: Mutex::new(polling::Events::new()),
+            #[cfg(windows)]
+            waiting: AtomicBool::new(false),
         })
+    }
+
+    /// After a change to a source: a `wait` that began while polling queued the change
+    /// may not have seen it (see the module docs), so it is woken to start again. The fence
+    /// pairs with the one in `poll`: either this load sees the flag, or that `wait` began
+    /// after the change was queued and applies it.
+    fn changed(&self) -> io::Result<()> {
+        #[cfg(windows)]
+        {
+            fence(Ordering::SeqCst);
+            if self.waiting.load(Ordering::Relaxed) {
+                return self.poller.notify();
+            }
+        }
+        Ok(())
     }
 }
 
@@ -106,13 +136,15 @@ impl Backend for PollingBackend {
             unsafe { self.poller.add_with_mode(source, event, self.mode) }
         };
         // SAFETY: the same promise of our caller is what the set needs.
-        unsafe { self.sources.register(source, add) }
+        unsafe { self.sources.register(source, add)? };
+        self.changed()
     }
 
     fn reregister(&self, source: RawSource, token: Token, interest: Interest) -> io::Result<()> {
         let event = interest_event(token, interest)?;
         self.sources
-            .reregister(source, |source| self.poller.modify_with_mode(source, event, self.mode))
+            .reregister(source, |source| self.poller.modify_with_mode(source, event, self.mode))?;
+        self.changed()
     }
 
     fn deregister(&self, source: RawSource) -> io::Result<()> {
@@ -128,7 +160,15 @@ impl Backend for PollingBackend {
             *received = polling::Events::with_capacity(room);
         }
         received.clear();
-        self.poller.wait(&mut received, timeout)?;
+        #[cfg(windows)]
+        {
+            self.waiting.store(true, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+        }
+        let waited = self.poller.wait(&mut received, timeout);
+        #[cfg(windows)]
+        self.waiting.store(false, Ordering::Relaxed);
+        waited?;
         for event in received.iter() {
             events.push(Event { token: Token(event.key), ready: ready(&event) });
         }

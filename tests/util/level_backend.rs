@@ -3,6 +3,11 @@
 //! a mode none of plexio's own backends uses, so the suite that runs over it also proves
 //! that the reactor normalises level triggering (narrowing interest to what tasks wait on).
 //!
+//! polling 3.11 on Windows queues a change made while no thread waits for the next `wait`,
+//! and checks for a waiting thread before it queues: a `wait` that starts in between blocks
+//! with the change queued. The contract says a change reaches a blocked poll, so this
+//! backend notes when it waits and, after a change, wakes a wait that may have missed it.
+//!
 //! polling changes and deletes a source through a borrowed handle, which a safe method may
 //! only make for a socket known to be open, so the backend records what it registered, as
 //! the contract asks of a third party too, and refuses anything else with `NotFound`.
@@ -10,6 +15,7 @@
 use std::collections::HashSet;
 use std::io;
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -26,6 +32,8 @@ pub struct LevelBackend {
     /// borrow, only under the lock.
     registered: Mutex<HashSet<RawSource>>,
     events: Mutex<polling::Events>,
+    /// Set while a thread is in `Poller::wait` (see the module docs).
+    waiting: AtomicBool,
 }
 
 impl LevelBackend {
@@ -36,7 +44,19 @@ impl LevelBackend {
             poller,
             registered: Mutex::default(),
             events: Mutex::new(polling::Events::new()),
+            waiting: AtomicBool::new(false),
         })
+    }
+
+    /// After a change: wakes a `wait` that may have started without it. The fence pairs
+    /// with the one in `poll`: this load sees the flag, or that `wait` began after the
+    /// change was queued.
+    fn changed(&self) -> io::Result<()> {
+        fence(Ordering::SeqCst);
+        if cfg!(windows) && self.waiting.load(Ordering::Relaxed) {
+            return self.poller.notify();
+        }
+        Ok(())
     }
 
     fn registered(&self) -> MutexGuard<'_, HashSet<RawSource>> {
@@ -99,7 +119,7 @@ impl Backend for LevelBackend {
         // is what `Poller::add` asks; `deregister` deletes every source recorded here.
         unsafe { self.poller.add_with_mode(source, event(token, interest), PollMode::Level)? };
         registered.insert(source);
-        Ok(())
+        self.changed()
     }
 
     fn reregister(&self, source: RawSource, token: Token, interest: Interest) -> io::Result<()> {
@@ -110,7 +130,8 @@ impl Backend for LevelBackend {
         // SAFETY: recorded, and the lock held until `modify` returns: open meanwhile (the
         // invariant on `registered`).
         let source = unsafe { borrow(source) };
-        self.poller.modify_with_mode(source, event(token, interest), PollMode::Level)
+        self.poller.modify_with_mode(source, event(token, interest), PollMode::Level)?;
+        self.changed()
     }
 
     fn deregister(&self, source: RawSource) -> io::Result<()> {
@@ -131,7 +152,11 @@ impl Backend for LevelBackend {
             *received = polling::Events::with_capacity(capacity);
         }
         received.clear();
-        self.poller.wait(&mut received, timeout)?;
+        self.waiting.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        let waited = self.poller.wait(&mut received, timeout);
+        self.waiting.store(false, Ordering::Relaxed);
+        waited?;
         for event in received.iter() {
             let mut ready = Ready::EMPTY;
             if event.readable {
