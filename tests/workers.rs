@@ -33,6 +33,7 @@ per_backend!(plain:
     a_stolen_task_stays_with_the_worker_that_stole_it,
     a_worker_with_a_backlog_wakes_a_sleeping_one_to_share_it,
     dropping_the_runtime_cancels_stolen_tasks,
+    a_task_woken_behind_a_running_one_wakes_a_sleeping_worker_to_steal_it,
 );
 
 const WORKERS: usize = 4;
@@ -372,6 +373,68 @@ fn an_abort_racing_the_tasks_run_is_never_lost(backend: &str) {
 /// How long a test lets a worker's thread wait for tasks that only stealing can run.
 const STEAL_LIMIT: Duration = Duration::from_secs(20);
 
+/// Sets its flag when dropped.
+struct SetsOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetsOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A task woken by the running task of its own worker, which then holds the thread, is
+/// stolen by a worker that was asleep: the wake wakes it. A task waits on worker `w`; a
+/// second task, placed on `w` too (placement is retried until it lands there), lets the
+/// other worker fall asleep, wakes the first and holds `w` until the first has run. Without
+/// the wake the other worker sleeps on and the first never runs (found under wine, where a
+/// task spawned by a running one once sat behind it while the other worker slept).
+fn a_task_woken_behind_a_running_one_wakes_a_sleeping_worker_to_steal_it(backend: &str) {
+    let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+    let runtime = util::builder(backend).worker_threads(2).build().unwrap();
+    let (wake, woken) = futures::channel::oneshot::channel::<()>();
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let ran = Arc::new(AtomicBool::new(false));
+    let waiter = {
+        let ran = ran.clone();
+        runtime.spawn(async move {
+            started_tx.send(plexio::current_worker().expect("on a worker")).unwrap();
+            woken.await.unwrap();
+            ran.store(true, Ordering::SeqCst);
+            plexio::current_worker().expect("on a worker")
+        })
+    };
+    let home = started.recv_timeout(STEAL_LIMIT).expect("the waiting task never started");
+    let wake = Arc::new(std::sync::Mutex::new(Some(wake)));
+    let mut landed = false;
+    for _ in 0..100 {
+        let (wake, ran) = (wake.clone(), ran.clone());
+        let holder = runtime.spawn(async move {
+            if plexio::current_worker() != Some(home) {
+                return false;
+            }
+            // Long enough for the other worker to go to sleep in its driver.
+            std::thread::sleep(Duration::from_millis(50));
+            wake.lock().unwrap().take().expect("sent once").send(()).unwrap();
+            let deadline = Instant::now() + STEAL_LIMIT;
+            while !ran.load(Ordering::SeqCst) {
+                assert!(
+                    Instant::now() < deadline,
+                    "the woken task sat behind this one while the other worker slept"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            true
+        });
+        if runtime.block_on(holder).unwrap() {
+            landed = true;
+            break;
+        }
+    }
+    assert!(landed, "no task was placed on worker {home} in 100 tries");
+    let ran_on = runtime.block_on(waiter).unwrap();
+    assert_ne!(ran_on, home, "the woken task ran on its held worker");
+}
+
 /// A task that holds its worker's thread does not hold the tasks queued behind it: the
 /// other workers, out of work, steal them. The task spawns tasks and holds its thread until
 /// they have all run; those placed on its own worker run only if stolen (without stealing,
@@ -564,8 +627,10 @@ fn a_worker_with_a_backlog_wakes_a_sleeping_one_to_share_it(backend: &str) {
 fn dropping_the_runtime_cancels_stolen_tasks(backend: &str) {
     const TASKS: usize = 8;
     for _ in 0..10 {
-        let runtime = util::builder(backend).worker_threads(2).build().unwrap();
+        // Declared first, so that it also covers the runtime's drop, even while a failure
+        // unwinds.
         let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
+        let runtime = util::builder(backend).worker_threads(2).build().unwrap();
         let stats = runtime.stats_handle();
         let dropped = Arc::new(AtomicUsize::new(0));
         struct CountsDrop(Arc<AtomicUsize>);
@@ -579,6 +644,9 @@ fn dropping_the_runtime_cancels_stolen_tasks(backend: &str) {
             let (dropped, waiting) = (dropped.clone(), waiting.clone());
             runtime.spawn(async move {
                 let release = Arc::new(AtomicBool::new(false));
+                // Set when this task ends, failing or not: the occupier never outlives it
+                // (left spinning, it would hold its worker, and the runtime's drop, for ever).
+                let _releases = SetsOnDrop(release.clone());
                 let started = Arc::new(AtomicBool::new(false));
                 let occupier = {
                     let (release, started) = (release.clone(), started.clone());

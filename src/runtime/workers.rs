@@ -21,8 +21,9 @@
 //!   the thief from then on (its wakes follow it, and a stream it polls moves there too, see
 //!   below). Only with nothing to steal does the worker sleep in its driver's wait.
 //! - A worker that takes a task and leaves others queued behind it, while another sleeps,
-//!   wakes one sleeper, which steals. So does a wake or a spawn from another
-//!   thread that queues a task behind a running one.
+//!   wakes one sleeper, which steals. So does a wake or a spawn that queues a task
+//!   behind a running one, from another thread or from the running task itself (which may
+//!   go on to hold the thread).
 //! - What is never taken: `spawn_local` tasks and the future of `block_on`; the queue of an
 //!   idle worker (it was notified, and runs its tasks as soon as it wakes); and a lone task
 //!   queued on a worker between turns, which its own driver mostly just woke and the worker
@@ -103,7 +104,7 @@ use plexio_backends::registry::Driver;
 use super::accept_spread::AcceptSpread;
 use super::context::{self, Current};
 use super::shared::Shared;
-use super::task::{JoinHandle, Runnable, cancelled, spawn_send_with};
+use super::task::{JoinHandle, Runnable, cancelled, is_running_here, spawn_send_with};
 use super::{Core, Parts, TASKS_PER_TURN, executor};
 use crate::driver::reactor::Reactor;
 use crate::stats::{Counters, RuntimeStats};
@@ -245,13 +246,19 @@ impl WorkerSet {
     /// with the one wake that was to cancel it spent, and its home waiting for ever. And a
     /// stolen task is never queued on a thief that closed, whose queue nobody drains.
     ///
-    /// Tasks queued from another thread on a worker that is busy (not idle) may wait there
-    /// behind a long task while another worker sleeps: when such a wake leaves the queue
-    /// long enough to steal from, one idle worker, if any, is woken to steal. A worker's
-    /// wakes of its own tasks wake nobody: it runs them next.
+    /// A task queued on a worker that is busy (not idle) may wait there behind a long task
+    /// while another worker sleeps: when such a wake or spawn leaves the queue long enough
+    /// to steal from, one idle worker, if any, is woken to steal. That holds for one made by
+    /// the worker's own running task too: the task may go on to hold the thread (a task that
+    /// spawned another and then blocked once left it stranded behind itself, with the other
+    /// worker asleep). Between turns, the wakes a worker's own driver makes wake nobody: it
+    /// runs them next; nor does a task's wake of itself (a yield), which would only have
+    /// the task carried off to another worker at every yield.
     fn schedule(&self, home: usize, runnable: Runnable) {
         let set = &self.0;
         let runs_on = runnable.metadata().runs_on();
+        // Read before the runnable is queued, where another thread may take it.
+        let self_wake = is_running_here(runnable.metadata());
         let queued_on = if runs_on == home || set.closing.load(Ordering::Acquire) {
             set.executors[home].schedule(runnable);
             home
@@ -267,7 +274,8 @@ impl WorkerSet {
         if set.idle_count.load(Ordering::SeqCst) > 0
             && !set.idle[queued_on].load(Ordering::SeqCst)
             && self.worth_stealing(queued_on).is_some()
-            && thread::id() != set.threads[queued_on]
+            && (thread::id() != set.threads[queued_on]
+                || (set.running[queued_on].load(Ordering::Relaxed) && !self_wake))
         {
             self.share_backlog(queued_on);
         }

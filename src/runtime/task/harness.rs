@@ -16,6 +16,7 @@
 //! finding the task still scheduled, queued nothing: the task was then polled as usual and
 //! left waiting for ever.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -74,10 +75,25 @@ impl TaskMeta {
     }
 }
 
+thread_local! {
+    /// The address of the metadata of the task this thread is running, 0 between tasks:
+    /// how a schedule function tells a task's wake of itself from other wakes.
+    static RUNNING: Cell<usize> = const { Cell::new(0) };
+}
+
 /// Runs a task's next poll, on the runtime's thread; a task whose handle aborted it has its
 /// future dropped instead.
 pub(crate) fn run(runnable: Runnable) {
+    let task = std::ptr::from_ref(runnable.metadata()) as usize;
+    let outer = RUNNING.replace(task);
     coop::budgeted(|| runnable.run());
+    RUNNING.set(outer);
+}
+
+/// Whether the task of `meta` is the one this thread is running: a wake it makes of
+/// itself (a yield), which its worker handles as soon as the poll returns.
+pub(crate) fn is_running_here(meta: &TaskMeta) -> bool {
+    RUNNING.get() == std::ptr::from_ref(meta) as usize
 }
 
 /// Drops a task's future here, now, and completes the task: its handle reports it cancelled,

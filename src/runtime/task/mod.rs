@@ -10,7 +10,7 @@ mod join;
 use std::future::Future;
 use std::sync::Arc;
 
-pub(crate) use harness::{Runnable, cancel, run};
+pub(crate) use harness::{Runnable, cancel, is_running_here, run};
 use harness::{TaskFuture, TaskMeta};
 pub use join::{JoinError, JoinHandle};
 
