@@ -92,14 +92,23 @@ fn dropping_the_runtime_mid_flight_releases_everything(backend: &str) {
                 let mut ticks = interval(Duration::from_millis(5));
                 while ticks.next().await.is_some() {}
             });
-            // Let everything get going and block.
-            sleep(Duration::from_millis(50)).await;
             // Tasks: the echo server's acceptor, 8 echoes, 8 writers, the reader, its joiner,
             // the accept, the datagram, the sleep and the interval. Sockets: 8 connections'
             // two ends, the echo listener, the pair, the idle listener and the UDP socket.
+            let (tasks, sockets) = (1 + 8 + 8 + 2 + 4, 8 * 2 + listening + 2 + listening + 1);
+            // Let everything get going and block: the server's side of a connection exists
+            // once its accept has completed, which a slow run (valgrind, with completions
+            // delayed by the chaos driver) took more than 50 ms to see.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            sleep(Duration::from_millis(50)).await;
+            while (stats.get().tasks, stats.get().sockets) != (tasks, sockets)
+                && std::time::Instant::now() < deadline
+            {
+                sleep(Duration::from_millis(10)).await;
+            }
             let during = stats.get();
-            assert_eq!(during.tasks, 1 + 8 + 8 + 2 + 4, "{during:?}");
-            assert_eq!(during.sockets, 8 * 2 + listening + 2 + listening + 1, "{during:?}");
+            assert_eq!(during.tasks, tasks, "{during:?}");
+            assert_eq!(during.sockets, sockets, "{during:?}");
             assert_eq!(during.registrations, during.sockets, "{during:?}");
             // The interval's timer is away while its tick is being handled.
             assert!(during.timers >= 1, "{during:?}");
