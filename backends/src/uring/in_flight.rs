@@ -14,6 +14,10 @@ use socket2::{SockAddr, Socket};
 use crate::completion::{Operation, cancelled};
 use crate::{Interest, Ready, Token};
 
+/// `IORING_RECVSEND_POLL_FIRST` (Linux 5.19), in a receive's `ioprio`: the socket is
+/// probably empty, so poll before trying.
+const RECVSEND_POLL_FIRST: u16 = 1;
+
 /// An operation and the memory the kernel may touch for it.
 ///
 /// # Invariant
@@ -110,13 +114,19 @@ impl InFlight {
         )
     }
 
-    /// Takes `operation` in and builds its submission entry.
+    /// Takes `operation` in and builds its submission entry; a stream receive waits for
+    /// data before it tries if `poll_first` (see `drained`).
     ///
     /// # Safety
     ///
     /// The caller keeps `self` boxed, unmoved and alive until the completion of the returned
     /// entry has been reaped (see the invariant on [`InFlight`]).
-    pub(super) unsafe fn prepare(&mut self, token: Token, operation: Operation) -> squeue::Entry {
+    pub(super) unsafe fn prepare(
+        &mut self,
+        token: Token,
+        operation: Operation,
+        poll_first: bool,
+    ) -> squeue::Entry {
         self.token = token;
         let operation = self.operation.insert(operation);
         let fd = Fd(operation.raw_source() as RawFd);
@@ -129,7 +139,8 @@ impl InFlight {
             Operation::Receive { buffer, .. } => {
                 let spare = buffer.spare_capacity_mut();
                 let length = u32::try_from(spare.len()).unwrap_or(u32::MAX);
-                opcode::Recv::new(fd, spare.as_mut_ptr().cast(), length).build()
+                let flags = if poll_first { RECVSEND_POLL_FIRST } else { 0 };
+                opcode::Recv::new(fd, spare.as_mut_ptr().cast(), length).ioprio(flags).build()
             }
             Operation::Send { buffer, offset, .. } => {
                 let unsent = buffer.get(*offset..).unwrap_or_default();

@@ -18,8 +18,13 @@
 //! entry flushed by another thread (only when the submission queue is full) is finished at
 //! that thread's next system call or interrupt.
 //!
+//! A receive on a socket that the last receive left empty asks the kernel to wait for data
+//! before it tries (`IORING_RECVSEND_POLL_FIRST`, see `drained`): a request-response
+//! connection then makes one `recvmsg` per message in the kernel instead of up to two.
+//!
 //! Refusals (`io_uring_disabled`, seccomp, an old kernel) are explained by the `probe` module.
 
+mod drained;
 mod epoll_set;
 mod in_flight;
 mod probe;
@@ -40,6 +45,7 @@ use crate::completion::{
     Completion, CompletionDriver, Completions, MAX_TOKEN, Operation, Refused, TokenMap, cancelled,
 };
 use crate::{Interest, Ready, Token};
+use drained::DrainedSockets;
 use epoll_set::EpollSet;
 use in_flight::InFlight;
 pub use probe::Refusal;
@@ -98,16 +104,24 @@ struct Ring {
     epoll_armed: bool,
     /// Completions that did not fit the caller's buffer: handed over first next time.
     overflow: VecDeque<Completion>,
+    /// The sockets whose last receive left them empty, and whether the kernel takes the
+    /// hint (see `drained`).
+    drained: DrainedSockets,
+    poll_first: bool,
 }
 
 impl UringDriver {
     /// Sets up a ring and checks that the kernel has everything plexio needs; a refusal
     /// says why, in words the user can act on.
     pub fn new() -> Result<UringDriver, Refusal> {
-        let ring = build_ring(true)
+        // `since_5_19`: the kernel took the cooperative flags, so it also knows
+        // `IORING_RECVSEND_POLL_FIRST` (both came with Linux 5.19); an older kernel refuses
+        // a receive that carries it.
+        let (ring, since_5_19) = build_ring(true)
+            .map(|ring| (ring, true))
             .or_else(|error| match error.raw_os_error() {
                 // A kernel before 5.19 knows neither flag: the ring works without them.
-                Some(libc::EINVAL) => build_ring(false),
+                Some(libc::EINVAL) => build_ring(false).map(|ring| (ring, false)),
                 _ => Err(error),
             })
             .map_err(|error| probe::setup_refused(error, probe::disabled_setting()))?;
@@ -138,6 +152,8 @@ impl UringDriver {
                 polls: TokenMap::default(),
                 epoll_armed: false,
                 overflow: VecDeque::new(),
+                drained: DrainedSockets::default(),
+                poll_first: since_5_19,
             }),
             queued: Mutex::new(Vec::new()),
             any_queued: AtomicBool::new(false),
@@ -227,11 +243,14 @@ impl Ring {
             self.polls.insert(token, (source as RawFd, interest));
             return Ok(());
         }
+        let poll_first = self.poll_first
+            && matches!(operation, Operation::Receive { .. })
+            && self.drained.contains(operation.raw_source() as RawFd);
         let mut in_flight = self.spare.take(InFlight::needs_addressing(&operation));
         // SAFETY: the box goes into `in_flight` below (or is handed back before the entry
         // reaches the queue), and leaves it only when the entry's completion is reaped, or
         // is leaked by `Drop` if the kernel never hands it back.
-        let entry = unsafe { in_flight.prepare(token, operation) }.user_data(key);
+        let entry = unsafe { in_flight.prepare(token, operation, poll_first) }.user_data(key);
         if let Err(error) = self.push(&entry) {
             // SAFETY: the entry never reached the queue: "finishing" it with a made-up
             // error only takes the operation back out.
@@ -331,7 +350,16 @@ impl Ring {
     /// overflow.
     fn reap(&mut self, completions: &mut Completions) {
         let Ring {
-            ring, in_flight, spare, overflow, wake_armed, epoll, polls, epoll_armed, ..
+            ring,
+            in_flight,
+            spare,
+            overflow,
+            wake_armed,
+            epoll,
+            polls,
+            epoll_armed,
+            drained,
+            ..
         } = self;
         let mut readiness_due = false;
         let mut deliver = |completion: Completion, completions: &mut Completions| {
@@ -353,6 +381,14 @@ impl Ring {
                     let Some(mut boxed) = in_flight.remove(Token(key as usize)) else { continue };
                     // SAFETY: this is the completion of the entry the box prepared last.
                     let (result, operation) = unsafe { boxed.finish(entry.result()) };
+                    if let Operation::Receive { buffer, .. } = &operation {
+                        // A receive that did not fill its buffer emptied the socket.
+                        let empty = match &result {
+                            Ok(_) => buffer.len() < buffer.capacity(),
+                            Err(error) => error.kind() == io::ErrorKind::WouldBlock,
+                        };
+                        drained.record(operation.raw_source() as RawFd, empty);
+                    }
                     let completion = Completion { token: boxed.token, result, operation };
                     spare.keep(boxed);
                     deliver(completion, completions);
@@ -581,6 +617,51 @@ mod tests {
             Operation::Poll { interest: Interest::WRITABLE, .. }
         ));
         assert_eq!(boxes(&driver), (0, (0, 0), 0));
+    }
+
+    /// A receive that leaves its socket empty marks it, and the next receive there polls
+    /// before it tries (`drained`): it still takes bytes that were waiting already and
+    /// bytes that come later; a receive that fills its buffer clears the mark.
+    #[test]
+    fn a_receive_after_an_emptying_one_polls_first_and_loses_nothing() {
+        let driver = UringDriver::new().unwrap();
+        let mut seen = Vec::new();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let fd = server.as_raw_fd();
+        let server: SharedSource = Arc::new(server);
+        let mut receive = |driver: &UringDriver, token: usize, capacity: usize| {
+            let buffer = Vec::with_capacity(capacity);
+            driver.submit(Token(token), Operation::Receive { source: server.clone(), buffer })
+        };
+        let bytes = |completion: Completion| {
+            assert!(completion.result.is_ok(), "{completion:?}");
+            completion.operation.into_buffer()
+        };
+        let drained = |driver: &UringDriver| driver.ring().drained.contains(fd);
+        std::io::Write::write_all(&mut client, b"ab").unwrap();
+        receive(&driver, 1, 16).unwrap();
+        assert_eq!(bytes(wait_for(&driver, &mut seen, Token(1))), b"ab");
+        assert!(drained(&driver), "a short receive emptied the socket");
+        // Data that arrived before the receive that polls first.
+        std::io::Write::write_all(&mut client, b"cd").unwrap();
+        receive(&driver, 2, 16).unwrap();
+        assert_eq!(bytes(wait_for(&driver, &mut seen, Token(2))), b"cd");
+        // Data that arrives while it waits.
+        receive(&driver, 3, 16).unwrap();
+        driver.complete(&mut Completions::with_capacity(4), Some(Duration::ZERO)).unwrap();
+        std::io::Write::write_all(&mut client, b"ef").unwrap();
+        assert_eq!(bytes(wait_for(&driver, &mut seen, Token(3))), b"ef");
+        // A receive that fills its buffer leaves bytes behind: the next one tries at once.
+        std::io::Write::write_all(&mut client, b"0123456789").unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        receive(&driver, 4, 4).unwrap();
+        assert_eq!(bytes(wait_for(&driver, &mut seen, Token(4))), b"0123");
+        assert!(!drained(&driver), "a full receive may have left bytes");
+        receive(&driver, 5, 16).unwrap();
+        assert_eq!(bytes(wait_for(&driver, &mut seen, Token(5))), b"456789");
+        assert!(drained(&driver));
     }
 
     #[test]
