@@ -631,7 +631,7 @@ mod tests {
         let (server, _) = listener.accept().unwrap();
         let fd = server.as_raw_fd();
         let server: SharedSource = Arc::new(server);
-        let mut receive = |driver: &UringDriver, token: usize, capacity: usize| {
+        let receive = |driver: &UringDriver, token: usize, capacity: usize| {
             let buffer = Vec::with_capacity(capacity);
             driver.submit(Token(token), Operation::Receive { source: server.clone(), buffer })
         };
