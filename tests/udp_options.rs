@@ -23,11 +23,23 @@ const WAIT: Duration = Duration::from_secs(10);
 /// How long to wait for a datagram that must not come.
 const SILENCE: Duration = Duration::from_millis(200);
 
-/// An administratively scoped IPv4 group (239.0.0.0/8, RFC 2365): never leaves a site.
-const GROUP_V4: Ipv4Addr = Ipv4Addr::new(239, 255, 42, 99);
+/// An administratively scoped IPv4 group (239.255.0.0/16, RFC 2365: never leaves a site)
+/// of the test's own, numbered by its receiver's port.
+///
+/// The group must not be shared with the scenario running beside it on another backend:
+/// Linux delivers a multicast datagram to every socket bound to its port while *any*
+/// socket on the host is a member of its group (`IP_MULTICAST_ALL`, on by default), so a
+/// receiver that has left a shared group would still get "after leaving".
+fn group_v4(port: u16) -> Ipv4Addr {
+    let [high, low] = port.to_be_bytes();
+    Ipv4Addr::new(239, 255, high, low)
+}
 
-/// A link-local IPv6 group (ff02::/16): never leaves the link.
-const GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0x4242, 0x99);
+/// A link-local IPv6 group (ff02::/16: never leaves the link) of the test's own, numbered
+/// by its receiver's port, for the reason [`group_v4`] gives.
+fn group_v6(port: u16) -> Ipv6Addr {
+    Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0x4242, port)
+}
 
 fn broadcast_flag_reads_back(backend: &str) {
     run(backend, || async {
@@ -47,10 +59,11 @@ fn multicast_v4_on_loopback_is_received_with_loop_on(backend: &str) {
         // datagrams addressed to the group.
         let receiver = UdpSocket::bind("0.0.0.0:0").await?;
         let port = receiver.local_addr()?.port();
+        let group_address = group_v4(port);
         // Joined on the loopback interface, named by its address, so that no multicast
         // route is needed: containers often have none, and joining on "any interface" then
         // fails with ENODEV.
-        receiver.join_multicast_v4(GROUP_V4, Ipv4Addr::LOCALHOST)?;
+        receiver.join_multicast_v4(group_address, Ipv4Addr::LOCALHOST)?;
 
         let sender = UdpSocket::bind("127.0.0.1:0").await?;
         sender.set_multicast_if_v4(Ipv4Addr::LOCALHOST)?;
@@ -62,14 +75,14 @@ fn multicast_v4_on_loopback_is_received_with_loop_on(backend: &str) {
         sender.set_multicast_loop_v4(true)?;
         assert!(sender.multicast_loop_v4()?);
 
-        let group = SocketAddr::from((GROUP_V4, port));
+        let group = SocketAddr::from((group_address, port));
         sender.send_to(b"to the group", group).await?;
         let mut buffer = [0; 32];
         let (n, from) = timeout(WAIT, receiver.recv_from(&mut buffer)).await??;
         assert_eq!((&buffer[..n], from), (&b"to the group"[..], sender.local_addr()?));
 
         // Once it has left, the group's datagrams no longer reach it.
-        receiver.leave_multicast_v4(GROUP_V4, Ipv4Addr::LOCALHOST)?;
+        receiver.leave_multicast_v4(group_address, Ipv4Addr::LOCALHOST)?;
         sender.send_to(b"after leaving", group).await?;
         assert!(timeout(SILENCE, receiver.recv_from(&mut buffer)).await.is_err());
         Ok(())
@@ -91,7 +104,8 @@ fn multicast_v6_on_loopback_is_received_with_loop_on(backend: &str) {
             Err(error) => return Err(error),
         };
         let port = receiver.local_addr()?.port();
-        receiver.join_multicast_v6(&GROUP_V6, loopback)?;
+        let group_address = group_v6(port);
+        receiver.join_multicast_v6(&group_address, loopback)?;
 
         let sender = UdpSocket::bind("[::1]:0").await?;
         sender.set_multicast_if_v6(loopback)?;
@@ -99,7 +113,7 @@ fn multicast_v6_on_loopback_is_received_with_loop_on(backend: &str) {
         sender.set_multicast_loop_v6(true)?;
         assert!(sender.multicast_loop_v6()?);
 
-        let group = SocketAddr::from((GROUP_V6, port));
+        let group = SocketAddr::from((group_address, port));
         match sender.send_to(b"to the v6 group", group).await {
             Ok(_) => {}
             // Linux gives its loopback interface no IPv6 multicast route (it lacks the
@@ -109,7 +123,7 @@ fn multicast_v6_on_loopback_is_received_with_loop_on(backend: &str) {
             // plainly, and it must be the system's own.
             Err(error) if cfg!(target_os = "linux") || util::under_wine() => {
                 assert_eq!(error.kind(), io::ErrorKind::NetworkUnreachable, "{error}");
-                receiver.leave_multicast_v6(&GROUP_V6, loopback)?;
+                receiver.leave_multicast_v6(&group_address, loopback)?;
                 return Ok(());
             }
             Err(error) => return Err(error),
@@ -119,7 +133,7 @@ fn multicast_v6_on_loopback_is_received_with_loop_on(backend: &str) {
         assert_eq!(&buffer[..n], b"to the v6 group");
         assert_eq!(from.port(), sender.local_addr()?.port());
 
-        receiver.leave_multicast_v6(&GROUP_V6, loopback)?;
+        receiver.leave_multicast_v6(&group_address, loopback)?;
         sender.send_to(b"after leaving", group).await?;
         assert!(timeout(SILENCE, receiver.recv_from(&mut buffer)).await.is_err());
         Ok(())

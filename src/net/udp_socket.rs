@@ -207,6 +207,11 @@ impl UdpSocket {
     /// `interface` ([`Ipv4Addr::UNSPECIFIED`]: one the system picks by its routes). The
     /// socket then receives the datagrams sent to the group and to its own port.
     ///
+    /// On Linux a socket bound to the wildcard address also receives datagrams sent to its
+    /// port for any group that *another* socket on the host has joined on that interface
+    /// (`IP_MULTICAST_ALL`, on by default), even after it has left the group itself. Give
+    /// unrelated programs different groups or ports.
+    ///
     /// ```
     /// use std::net::Ipv4Addr;
     ///
