@@ -839,7 +839,9 @@ fn zero_timeout_does_not_block(driver: &str) {
     for _ in 0..20 {
         let started = Instant::now();
         harness.collect(Some(Duration::ZERO));
-        assert!(started.elapsed() < Duration::from_millis(100), "blocked {:?}", started.elapsed());
+        // Far above a descheduled thread's delay on a loaded machine; a blocking wait
+        // would last until the receive completes, which it never does here.
+        assert!(started.elapsed() < Duration::from_secs(1), "blocked {:?}", started.elapsed());
     }
     assert!(harness.seen.is_empty());
     harness.cancel(1);
