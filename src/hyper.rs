@@ -132,11 +132,14 @@ macro_rules! hyper_io {
                 let this = self.get_mut();
                 // hyper reads until a read is pending: twice a request finds the socket
                 // drained. On a readiness runtime the registration's readiness says so on
-                // its own; asking it first spares those reads the scratch buffer. (On a
-                // completion runtime a readiness wait would let go of the socket's receive
-                // buffer, so the read itself asks there.)
-                if !this.registration().is_completion() {
-                    ready!(this.registration().poll_ready(cx, Interest::READABLE))?;
+                // its own; asking it first spares those reads the scratch buffer. A socket
+                // known to be readable goes straight to the read, whose own readiness wait
+                // would only repeat the full one here. (On a completion runtime a readiness
+                // wait would let go of the socket's receive buffer, so the read itself asks
+                // there.)
+                let registration = this.registration();
+                if !registration.is_ready(Interest::READABLE) && !registration.is_completion() {
+                    ready!(registration.poll_ready(cx, Interest::READABLE))?;
                 }
                 poll_read_into(this, cx, cursor)
             }

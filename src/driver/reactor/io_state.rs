@@ -116,6 +116,12 @@ impl IoState {
         self.token
     }
 
+    /// Whether `direction` is believed ready now: one load, no waker left behind.
+    #[inline]
+    pub(crate) fn is_ready(&self, direction: Interest) -> bool {
+        !self.ready_now(direction).ready.is_empty()
+    }
+
     fn ready_now(&self, direction: Interest) -> ReadyEvent {
         let state = self.readiness.load(Ordering::Acquire);
         ReadyEvent {

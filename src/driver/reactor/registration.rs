@@ -101,6 +101,14 @@ impl<S: AsSource> Registration<S> {
         if self.state.is_closed() { plexio_backends::Error::RuntimeShutdown.into() } else { error }
     }
 
+    /// Whether `direction` is believed ready now, as far as readiness events tell: a peek
+    /// that leaves no waker and runs none of [`poll_ready`](Self::poll_ready)'s checks,
+    /// for a caller that then goes through an operation (which makes them) anyway.
+    #[inline]
+    pub(crate) fn is_ready(&self, direction: Interest) -> bool {
+        self.state.is_ready(direction)
+    }
+
     /// Forgets the readiness that an operation found false.
     pub(crate) fn clear_readiness(&self, seen: ReadyEvent) {
         self.state.clear_readiness(seen);
