@@ -173,8 +173,14 @@ fn port_zero_binds_every_socket_of_the_group_to_one_port(backend: &str) {
 fn a_fixed_port_is_shared_by_the_group_and_refused_to_others(backend: &str) {
     let runtime = workers(backend, None);
     let _watchdog = util::Watchdog::start(util::TEST_LIMIT);
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let listener = runtime.block_on(TcpListener::bind(free)).unwrap();
+    // A port the system just handed out and took back; another test's socket may take it
+    // in between, so a few are tried.
+    let (free, listener) = (0..5)
+        .find_map(|_| {
+            let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+            Some((free, runtime.block_on(TcpListener::bind(free)).ok()?))
+        })
+        .expect("five free ports in a row were taken before they could be bound");
     assert_eq!(listener.local_addr().unwrap(), free);
     if let Some(count) = listening_sockets(free.port()) {
         assert_eq!(count, GROUP);
