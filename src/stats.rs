@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub struct RuntimeStats {
     /// Spawned tasks whose future has not been dropped yet.
     pub tasks: usize,
-    /// Sockets registered with the runtime's backend.
+    /// Sockets registered with the runtime's backend. On a multi-worker runtime a socket
+    /// that moves to another worker is registered there before it leaves the old one, so a
+    /// sum taken at that moment counts it twice.
     pub registrations: usize,
     /// Timers waiting to fire.
     pub timers: usize,
