@@ -117,6 +117,7 @@ impl IoState {
     }
 
     /// Whether `direction` is believed ready now: one load, no waker left behind.
+    #[cfg(feature = "hyper")]
     #[inline]
     pub(crate) fn is_ready(&self, direction: Interest) -> bool {
         !self.ready_now(direction).ready.is_empty()

@@ -104,6 +104,7 @@ impl<S: AsSource> Registration<S> {
     /// Whether `direction` is believed ready now, as far as readiness events tell: a peek
     /// that leaves no waker and runs none of [`poll_ready`](Self::poll_ready)'s checks,
     /// for a caller that then goes through an operation (which makes them) anyway.
+    #[cfg(feature = "hyper")]
     #[inline]
     pub(crate) fn is_ready(&self, direction: Interest) -> bool {
         self.state.is_ready(direction)
