@@ -86,6 +86,10 @@ async fn connect_on_a_worker(addr: SocketAddr) -> io::Result<(TcpStream, usize)>
 /// Runs `work` on `value` in a task on a worker other than `than`: the task gives it back
 /// untouched when placed on `than`, and is spawned again. Returns what `work` returns and
 /// the worker it ran on.
+///
+/// The work runs in a local task of that worker, so that it stays there: a `Send` task
+/// may be stolen by an idle worker (`than` among them) while it waits, and what it polls
+/// from then on is polled from there.
 async fn on_another_worker<T, F, Fut, R>(than: usize, value: T, work: F) -> io::Result<(R, usize)>
 where
     T: Send + 'static,
@@ -101,7 +105,8 @@ where
             if here == than {
                 return Err((value, work));
             }
-            Ok((work(value).await, here))
+            let pinned = plexio::spawn_local(work(value));
+            Ok((pinned.await.map_err(io::Error::other).and_then(|result| result), here))
         })
         .await?;
         match placed {
