@@ -6,7 +6,7 @@
 //! data races. Natively it runs with the rest of the suite.
 
 use std::cell::RefCell;
-use std::future::{Future, pending};
+use std::future::{Future, pending, poll_fn};
 use std::io;
 use std::pin::{Pin, pin};
 use std::rc::Rc;
@@ -505,6 +505,37 @@ fn an_interval_whose_next_tick_cannot_be_represented_never_ticks_again() {
         sleep(Duration::from_millis(1)).await;
         ticks.reset();
         assert!(timeout(never, ticks.tick()).await.is_err());
+    });
+    assert_eq!(runtime.stats().timers, 0);
+}
+
+/// A sleep reset while its timer waits: moved later, it completes at the new deadline, not
+/// the old one; moved earlier to a moment already passed, its next poll completes it.
+#[test]
+fn a_reset_sleep_ends_at_its_new_deadline_whichever_way_it_moved() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let start = Instant::now();
+        let first = Duration::from_millis(10);
+        let later = Duration::from_millis(60);
+        let mut timer = pin!(sleep_until(start + first));
+        poll_fn(|cx| {
+            assert!(timer.as_mut().poll(cx).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        timer.as_mut().reset(start + later);
+        timer.as_mut().await;
+        assert!(start.elapsed() >= later, "ended at the old deadline: {:?}", start.elapsed());
+
+        let mut timer = pin!(sleep(Duration::from_secs(3_600)));
+        poll_fn(|cx| {
+            assert!(timer.as_mut().poll(cx).is_pending());
+            timer.as_mut().reset(start);
+            assert!(timer.as_mut().poll(cx).is_ready(), "a passed deadline kept waiting");
+            Poll::Ready(())
+        })
+        .await;
     });
     assert_eq!(runtime.stats().timers, 0);
 }

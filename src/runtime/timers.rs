@@ -26,7 +26,7 @@
 //!   per level, and a timer cancelled before its bucket comes up never moves at all).
 //!
 //! A deadline is rounded up to the next tick: a timer never fires early, and at most a tick
-//! (1 ms) late; `Sleep` checks the clock itself besides. Timers fire in the order of their
+//! (1 ms) late; a `Sleep` whose timer fired checks the clock before it completes besides. Timers fire in the order of their
 //! exact deadlines (each entry keeps it; the due entries of a tick are sorted as they fire,
 //! which is rare next to adding and cancelling), and those of the same deadline in the order
 //! they were added. The runtime's wait ends at the start of the earliest occupied bucket:
@@ -163,6 +163,7 @@ impl Wheel {
     }
 
     /// Links entry `index`, due at its tick, at the tail of its bucket.
+    #[inline]
     fn link(&mut self, index: usize) {
         let bucket = self.bucket_for(self.entries[index].tick);
         let tail = self.tails[bucket];
@@ -178,6 +179,7 @@ impl Wheel {
         self.occupied[bucket / BUCKETS] |= 1 << (bucket % BUCKETS);
     }
 
+    #[inline]
     fn unlink(&mut self, index: usize) {
         let Entry { bucket, prev, next, .. } = self.entries[index];
         match prev {
@@ -263,6 +265,31 @@ impl Timers {
         wheel.live += 1;
         self.counters.set_timers(wheel.live);
         (TimerKey { entry: index, id: wheel.last_id }, earliest)
+    }
+
+    /// Moves a pending timer to a later `deadline` in place, keeping its waker and its key:
+    /// hyper pushes its header-read timeout back on every request, and a move is one
+    /// unlink and one link where a cancellation and a new timer would also drop and clone
+    /// the waker and take the lock twice. Says whether the timer was still pending (if not,
+    /// nothing changed).
+    ///
+    /// Only for a deadline no earlier than the timer's current one: a timer moved later
+    /// never becomes the earliest, so no wait the runtime is blocked in needs shortening.
+    pub(crate) fn postpone(&self, key: TimerKey, deadline: Instant) -> bool {
+        let mut wheel = lock(&self.inner);
+        let entry = &wheel.entries[key.entry];
+        if entry.id != key.id || entry.waker.is_none() {
+            return false;
+        }
+        let nanos = wheel.nanos_at(deadline);
+        debug_assert!(nanos >= entry.nanos, "postpone moved a timer earlier");
+        let tick = nanos.div_ceil(u64::from(TICK_NANOS)).max(wheel.elapsed + 1);
+        wheel.unlink(key.entry);
+        let entry = &mut wheel.entries[key.entry];
+        entry.nanos = nanos;
+        entry.tick = tick;
+        wheel.link(key.entry);
+        true
     }
 
     /// Replaces the waker of a pending timer; false if the timer is no longer pending.

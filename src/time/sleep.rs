@@ -72,7 +72,19 @@ impl Sleep {
 
     /// Moves the deadline, as if the sleep had been made anew with it.
     pub fn reset(&mut self, deadline: Instant) {
-        self.cancel();
+        // A pending timer moved later stays in the runtime's timers, moved in place: the
+        // common case, a timeout pushed back by activity (hyper's header-read timeout on
+        // every request). A deadline moved earlier may already have passed, so the timer
+        // starts over and the next poll looks at the clock first.
+        let postponed = match (&self.timer, self.deadline) {
+            (Some(timer), Some(current)) if deadline >= current => {
+                timer.shared.timers.postpone(timer.key, deadline)
+            }
+            _ => false,
+        };
+        if !postponed {
+            self.cancel();
+        }
         self.deadline = Some(deadline);
     }
 
@@ -97,17 +109,20 @@ impl Future for Sleep {
         let Some(deadline) = this.deadline else {
             return Poll::Pending;
         };
-        if Instant::now() >= deadline {
-            this.cancel();
-            return Poll::Ready(());
-        }
+        // A timer still pending in the runtime is not due: the runtime fires it, and so
+        // wakes this task, once its deadline has passed. No clock reading is needed until
+        // then (a server polls its timeouts on every request).
         if let Some(timer) = &this.timer {
             if timer.shared.timers.update(timer.key, cx.waker()) {
                 return Poll::Pending;
             }
-            // Fired, yet the deadline is still ahead on this clock reading: wait again.
             this.timer = None;
         }
+        if Instant::now() >= deadline {
+            return Poll::Ready(());
+        }
+        // Never polled, or fired yet still short of the deadline on this clock reading (the
+        // wheel's ticks round, the clock may differ between threads): wait again.
         let Some(shared) = context::shared() else {
             panic!("a plexio timer was polled outside of a plexio runtime");
         };

@@ -94,6 +94,33 @@ fn an_earlier_timer_says_so_and_a_later_one_does_not() {
     assert!(timers.insert(start + Duration::from_secs(1), &tagged(2, &order)).1);
 }
 
+/// A postponed timer keeps its key, its waker and its count, and fires at its new deadline
+/// only; a timer no longer pending cannot be postponed.
+#[test]
+fn a_postponed_timer_fires_at_its_new_deadline_only() {
+    let timers = Timers::new(Arc::new(Counters::default()));
+    let order = Arc::default();
+    let start = timers.inner.lock().unwrap().origin;
+    let at = |ms| start + Duration::from_millis(ms);
+    let (key, _) = timers.insert(at(5), &tagged(0, &order));
+    timers.insert(at(300), &tagged(1, &order));
+    // Across a level: from level 0 to a 64 ms bucket of level 1, and further in level 0.
+    assert!(timers.postpone(key, at(200)));
+    assert!(timers.postpone(key, at(250)));
+    assert_eq!(timers.counters.snapshot().timers, 2);
+    assert_eq!(fire_all(&timers, at(249)), 0);
+    assert!(timers.update(key, &tagged(2, &order)), "the key no longer names the timer");
+    assert_eq!(fire_all(&timers, at(250)), 1);
+    assert_eq!(*order.lock().unwrap(), [2]);
+    assert!(!timers.postpone(key, at(400)), "a fired timer was postponed");
+    let (cancelled, _) = timers.insert(at(260), &tagged(3, &order));
+    timers.remove(cancelled);
+    assert!(!timers.postpone(cancelled, at(400)), "a cancelled timer was postponed");
+    assert_eq!(fire_all(&timers, at(1_000)), 1);
+    assert_eq!(*order.lock().unwrap(), [2, 1]);
+    assert_eq!(timers.counters.snapshot().timers, 0);
+}
+
 /// The pattern of a busy HTTP server: every timer cancelled long before it is due. The slab
 /// does not grow, and the live timers still fire, each on its tick.
 #[test]
