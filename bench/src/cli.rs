@@ -27,8 +27,9 @@ scenarios: all (default), pingpong-64, pingpong-4k, stream-64k, idle-10k, http; 
            plexio-uring and tokio-ct, loaded by wrk; --servers does not apply) writes
            bench/results/http.md when run alone
 servers:   plexio-select, plexio-poll, plexio-mio, plexio-polling, plexio-uring,
-           plexio-uring-owned, tokio-ct, tokio-mt, tokio-tpc, smol, monoio, compio, raw-epoll
-           (default: all of them; plexio-uring*, tokio-tpc, monoio, compio and raw-epoll on
+           plexio-uring-owned, tokio-ct, tokio-mt, tokio-tpc, smol, monoio, compio, raw-epoll,
+           raw-uring, raw-uring-multishot (default: all of them; plexio-uring*, tokio-tpc,
+           monoio, compio and raw-* on
            Linux only)
 defaults:  --repeats 3 --duration 2 --warmup 0.5 --idle-connections 10000,
            --output bench/results/latest.md
@@ -382,6 +383,8 @@ mod tests {
             ServerKind::Monoio,
             ServerKind::Compio,
             ServerKind::RawEpoll,
+            ServerKind::RawUring,
+            ServerKind::RawUringMultishot,
         ] {
             assert_eq!(options.servers.contains(&kind), linux, "{kind}");
         }

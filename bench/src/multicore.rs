@@ -51,6 +51,8 @@ pub fn has_workers(kind: ServerKind) -> bool {
             | ServerKind::Monoio
             | ServerKind::Compio
             | ServerKind::RawEpoll
+            | ServerKind::RawUring
+            | ServerKind::RawUringMultishot
     )
 }
 

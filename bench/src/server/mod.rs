@@ -17,8 +17,9 @@
 //!   the runtime's own cost per connection and not the buffer);
 //! * accept errors are handled by [`accept_failed`]: pause only when out of descriptors.
 //!
-//! The async servers spawn one task per connection; `raw-epoll` keeps one state record per
-//! descriptor instead, which is the point of it: it is the mechanism without a runtime.
+//! The async servers spawn one task per connection; `raw-epoll`, `raw-uring` and
+//! `raw-uring-multishot` keep one state record per descriptor instead, which is the point of
+//! them: they are the mechanisms without a runtime.
 //! `std-blocking` and `std-threads` are the classic models without any multiplexing:
 //! blocking sockets, one connection at a time or a thread per connection.
 
@@ -31,6 +32,8 @@ mod monoio;
 mod plexio;
 #[cfg(target_os = "linux")]
 mod raw_epoll;
+#[cfg(target_os = "linux")]
+mod raw_uring;
 mod smol;
 mod tokio;
 
@@ -122,6 +125,12 @@ pub enum ServerKind {
     Compio,
     /// A hand-written single-threaded level-triggered epoll loop (Linux only).
     RawEpoll,
+    /// A hand-written single-threaded io_uring loop, one receive at a time into each
+    /// connection's buffer (Linux only).
+    RawUring,
+    /// A hand-written single-threaded io_uring loop, one multishot receive per connection
+    /// into a shared provided-buffer ring (Linux only).
+    RawUringMultishot,
     /// Blocking std sockets, one connection at a time: it serves only one-connection cases.
     StdBlocking,
     /// Blocking std sockets, a thread per connection.
@@ -130,7 +139,7 @@ pub enum ServerKind {
 
 impl ServerKind {
     /// Every kind, in report order.
-    pub const ALL: [ServerKind; 15] = [
+    pub const ALL: [ServerKind; 17] = [
         ServerKind::PlexioSelect,
         ServerKind::PlexioPoll,
         ServerKind::PlexioMio,
@@ -144,6 +153,8 @@ impl ServerKind {
         ServerKind::Monoio,
         ServerKind::Compio,
         ServerKind::RawEpoll,
+        ServerKind::RawUring,
+        ServerKind::RawUringMultishot,
         ServerKind::StdBlocking,
         ServerKind::StdThreads,
     ];
@@ -164,6 +175,8 @@ impl ServerKind {
             ServerKind::Monoio => "monoio",
             ServerKind::Compio => "compio",
             ServerKind::RawEpoll => "raw-epoll",
+            ServerKind::RawUring => "raw-uring",
+            ServerKind::RawUringMultishot => "raw-uring-multishot",
             ServerKind::StdBlocking => "std-blocking",
             ServerKind::StdThreads => "std-threads",
         }
@@ -193,6 +206,8 @@ impl ServerKind {
                 | ServerKind::PlexioUringOwned
                 | ServerKind::Monoio
                 | ServerKind::Compio
+                | ServerKind::RawUring
+                | ServerKind::RawUringMultishot
         )
     }
 
@@ -259,6 +274,14 @@ pub fn serve(
         ServerKind::Compio => compio::serve(listener, buffers, announce),
         #[cfg(target_os = "linux")]
         ServerKind::RawEpoll => raw_epoll::serve(listener, buffers, announce),
+        #[cfg(target_os = "linux")]
+        ServerKind::RawUring => {
+            raw_uring::serve(listener, buffers, raw_uring::Receive::Oneshot, announce)
+        }
+        #[cfg(target_os = "linux")]
+        ServerKind::RawUringMultishot => {
+            raw_uring::serve(listener, buffers, raw_uring::Receive::Multishot, announce)
+        }
         ServerKind::StdBlocking => classic::serve_one_at_a_time(listener, buffers, announce),
         ServerKind::StdThreads => classic::serve_thread_per_connection(listener, buffers, announce),
         #[cfg(not(target_os = "linux"))]
@@ -267,7 +290,9 @@ pub fn serve(
         | ServerKind::TokioTpc
         | ServerKind::Monoio
         | ServerKind::Compio
-        | ServerKind::RawEpoll => {
+        | ServerKind::RawEpoll
+        | ServerKind::RawUring
+        | ServerKind::RawUringMultishot => {
             Err(io::Error::new(io::ErrorKind::Unsupported, format!("{kind} runs on Linux only")))
         }
     }
