@@ -237,8 +237,8 @@ impl hyper::rt::Timer for PlexioTimer {
         Box::pin(TimerSleep(crate::time::sleep_until(deadline)))
     }
 
-    /// Moves one of this timer's sleeps in place (hyper resets its header-read timeout on
-    /// every request of a connection), rather than allocating a new one.
+    /// Moves one of this timer's sleeps in place (hyper resets a timer it keeps, such as
+    /// HTTP/2's keep-alive timer), rather than allocating a new one.
     fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: Instant) {
         match sleep.as_mut().downcast_mut_pin::<TimerSleep>() {
             Some(ours) => ours.get_mut().0.reset(new_deadline),

@@ -26,8 +26,8 @@
 //!   per level, and a timer cancelled before its bucket comes up never moves at all).
 //!
 //! A deadline is rounded up to the next tick: a timer never fires early, and at most a tick
-//! (1 ms) late; a `Sleep` whose timer fired checks the clock before it completes besides. Timers fire in the order of their
-//! exact deadlines (each entry keeps it; the due entries of a tick are sorted as they fire,
+//! (1 ms) late; a `Sleep` also reads the clock before it completes. Timers fire in the order
+//! of their exact deadlines (each entry keeps it; the due entries of a tick are sorted as they fire,
 //! which is rare next to adding and cancelling), and those of the same deadline in the order
 //! they were added. The runtime's wait ends at the start of the earliest occupied bucket:
 //! exactly a level-0 timer's tick, or, for a timer further out, the moment its bucket is
@@ -268,9 +268,8 @@ impl Timers {
     }
 
     /// Moves a pending timer to a later `deadline` in place, keeping its waker and its key:
-    /// hyper pushes its header-read timeout back on every request, and a move is one
-    /// unlink and one link where a cancellation and a new timer would also drop and clone
-    /// the waker and take the lock twice. Says whether the timer was still pending (if not,
+    /// a timeout pushed back by activity is one unlink and one link, where a cancellation
+    /// and a new timer would also drop and clone the waker and take the lock twice. Says whether the timer was still pending (if not,
     /// nothing changed).
     ///
     /// Only for a deadline no earlier than the timer's current one: a timer moved later

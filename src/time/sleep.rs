@@ -73,9 +73,10 @@ impl Sleep {
     /// Moves the deadline, as if the sleep had been made anew with it.
     pub fn reset(&mut self, deadline: Instant) {
         // A pending timer moved later stays in the runtime's timers, moved in place: the
-        // common case, a timeout pushed back by activity (hyper's header-read timeout on
-        // every request). A deadline moved earlier may already have passed, so the timer
-        // starts over and the next poll looks at the clock first.
+        // common case, a timeout pushed back by activity. A deadline moved earlier may
+        // already have passed, so the timer starts over and the next poll looks at the
+        // clock first. (A later deadline that has passed as well, the old one not yet
+        // fired, completes when the runtime next fires its timers, within its turn.)
         let postponed = match (&self.timer, self.deadline) {
             (Some(timer), Some(current)) if deadline >= current => {
                 timer.shared.timers.postpone(timer.key, deadline)

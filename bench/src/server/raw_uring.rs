@@ -335,6 +335,8 @@ impl Server {
                         connection.receive_multishot(&mut self.queue);
                     }
                 }
+                // A starved connection that closed meanwhile waited only for this.
+                self.finish(fd);
             }
         }
         self.finish(fd);
