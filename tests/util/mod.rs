@@ -303,7 +303,11 @@ impl Watchdog {
         let name = std::thread::current().name().unwrap_or("a test").to_owned();
         std::thread::spawn(move || {
             if let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(limit) {
-                eprintln!("watchdog: {name} ran longer than {limit:?}; aborting");
+                // Straight to the process's stderr: `eprintln!` on a thread a test spawned
+                // goes to the test's captured output, which the abort throws away, and the
+                // name of the test that hung would be lost with it.
+                let message = format!("watchdog: {name} ran longer than {limit:?}; aborting\n");
+                let _ = io::Write::write_all(&mut io::stderr(), message.as_bytes());
                 std::process::abort();
             }
         });
