@@ -168,12 +168,16 @@ fn a_task_spawned_by_a_destructor_while_the_runtime_drops_releases_its_socket(ba
             let (client, (mut server, _)) =
                 futures::try_join!(TcpStream::connect(listener.local_addr()?), listener.accept())?;
             let mut listener = Some(listener);
+            // Made here and moved into the task, so that it is dropped with the task's future
+            // whether or not a worker has polled the task by the time the runtime drops (on
+            // a loaded machine four workers may not have within the sleep below).
+            let guard = OnDrop(move || {
+                let listener = listener.take().expect("dropped once");
+                let handle = plexio::spawn(async move { listener.accept().await.map(drop) });
+                sender.send(handle).unwrap();
+            });
             plexio::spawn(async move {
-                let _guard = OnDrop(move || {
-                    let listener = listener.take().expect("dropped once");
-                    let handle = plexio::spawn(async move { listener.accept().await.map(drop) });
-                    sender.send(handle).unwrap();
-                });
+                let _guard = guard;
                 let mut byte = [0];
                 server.read(&mut byte).await
             });

@@ -9,7 +9,7 @@ use std::task::Wake;
 
 use super::run_queue::{Queued, RunQueue};
 use super::task::Runnable;
-use super::task_list::TaskList;
+use super::task_list::{Listed, TaskList};
 use super::timers::Timers;
 use crate::driver::reactor::Reactor;
 use crate::stats::Counters;
@@ -175,21 +175,23 @@ impl Shared {
         Some(LiveTask { shared: self.clone(), index })
     }
 
-    /// Gives the list the waker of the task at `index`, once the task exists.
-    pub(crate) fn set_task_waker(&self, index: usize, waker: std::task::Waker) {
-        self.tasks.set_waker(index, waker);
+    /// Gives the list the waker and abort mark of the task at `index`, once the task
+    /// exists.
+    pub(crate) fn list_task(&self, index: usize, task: Listed) {
+        self.tasks.set(index, task);
     }
 
-    /// Drops the future of every live task, on the runtime's thread; called once the
-    /// runtime is closed. Each task is woken, which schedules it, and a closed runtime drops
-    /// what is scheduled. A task another thread is scheduling right now reaches the queue a
-    /// moment later: the loop drains it until no task is left.
+    /// Drops the future of every live task; called once the runtime is closed. Each task is
+    /// marked aborted and woken (see [`Listed::cancel`]), which schedules it, and a closed
+    /// runtime drops what is scheduled, on this thread. A task another thread is scheduling
+    /// or running right now reaches the queue a moment later, or is dropped by that run:
+    /// the loop waits until no task is left.
     pub(crate) fn cancel_all_tasks(&self) {
         debug_assert!(self.closed.load(Ordering::Acquire));
         self.tasks.close();
         loop {
-            for waker in self.tasks.take_wakers() {
-                waker.wake();
+            for task in self.tasks.take_all() {
+                task.cancel();
             }
             while let Some(entry) = self.pop() {
                 entry.cancel();
@@ -234,5 +236,98 @@ impl Wake for MainWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.0.wake_main();
+    }
+}
+
+#[cfg(all(
+    test,
+    not(miri),
+    any(feature = "select", feature = "poll", feature = "mio", feature = "polling")
+))]
+mod tests {
+    use std::future::poll_fn;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::{Mutex, mpsc};
+    use std::task::{Poll, Waker};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::runtime::task::{run, spawn_send_with};
+
+    /// Set when dropped.
+    struct SetsOnDrop(Arc<AtomicBool>);
+
+    impl Drop for SetsOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// A task that another worker holds queued (it stole the task, and the task was woken
+    /// before the runtime began to drop) is dropped by that worker's next run of it, not
+    /// polled as usual: the runtime's cancellation must not be spent on a wake that finds
+    /// the task scheduled already, or the task's home waits for it for ever (seen on four
+    /// workers under wine, where it hung the runtime's drop).
+    #[test]
+    fn a_task_queued_on_another_worker_when_its_runtime_cancels_it_is_dropped_there() {
+        let driver = plexio_backends::registry::open_driver(None).expect("a backend compiled in");
+        let (shared, _) = crate::runtime::executor(driver, 0);
+        // The other worker's queue: where the task's wakes go.
+        let elsewhere: Arc<Mutex<Vec<Runnable>>> = Arc::default();
+        let (polls, dropped) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
+        let parked: Arc<Mutex<Option<Waker>>> = Arc::default();
+        let future = {
+            let (polls, parked) = (polls.clone(), parked.clone());
+            let guard = SetsOnDrop(dropped.clone());
+            async move {
+                let _guard = guard;
+                poll_fn(|cx| {
+                    polls.fetch_add(1, Ordering::SeqCst);
+                    *parked.lock().unwrap() = Some(cx.waker().clone());
+                    Poll::<()>::Pending
+                })
+                .await;
+            }
+        };
+        let queue = elsewhere.clone();
+        let handle = spawn_send_with(shared.clone(), future, 1, move |task| {
+            queue.lock().unwrap().push(task)
+        });
+        let next = |elsewhere: &Mutex<Vec<Runnable>>| elsewhere.lock().unwrap().pop();
+        // Its first run, on the other worker: it waits.
+        run(next(&elsewhere).expect("queued when spawned"));
+        assert_eq!(polls.load(Ordering::SeqCst), 1);
+        // Woken: queued there again, not run yet.
+        parked.lock().unwrap().take().expect("parked").wake();
+        // The runtime closes and cancels its tasks, while the other worker goes on running
+        // whatever its queue holds.
+        shared.close();
+        let (done, cancelled) = mpsc::channel();
+        std::thread::spawn({
+            let shared = shared.clone();
+            move || {
+                shared.cancel_all_tasks();
+                let _ = done.send(());
+            }
+        });
+        let worker = std::thread::spawn(move || {
+            while !dropped.load(Ordering::SeqCst) {
+                match next(&elsewhere) {
+                    Some(task) => run(task),
+                    None => std::thread::sleep(Duration::from_millis(1)),
+                }
+            }
+        });
+        assert!(
+            cancelled.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "the runtime's drop still waits for a task that another worker ran as usual \
+             ({} polls)",
+            polls.load(Ordering::SeqCst)
+        );
+        worker.join().unwrap();
+        assert_eq!(polls.load(Ordering::SeqCst), 1, "polled again after it was cancelled");
+        let joined = futures::executor::block_on(handle);
+        assert!(joined.unwrap_err().is_cancelled());
+        assert_eq!(shared.tasks.live(), 0);
     }
 }

@@ -241,10 +241,11 @@ impl WorkerSet {
     /// on the worker it runs on now (`TaskMeta::runs_on`).
     ///
     /// Once the runtime is being dropped, a task goes to its home, which cancels it: the
-    /// home worker wakes each task it lists and drains its queue until the last is gone. A
-    /// wake sent to the thief instead could be run there as usual, leaving the task waiting
-    /// with the one wake that was to cancel it spent, and its home waiting for ever. And a
-    /// stolen task is never queued on a thief that closed, whose queue nobody drains.
+    /// home worker marks each task it lists aborted, wakes it, and drains its queue until
+    /// the last is gone. A wake sent to the thief instead could land in a queue that nobody
+    /// drains any more (the thief's, once it has stopped). A task the thief queued before
+    /// the drop began is still run there, and the abort mark makes that run drop it (see
+    /// `Listed::cancel`). And a stolen task is never queued on a thief that closed.
     ///
     /// A task queued on a worker that is busy (not idle) may wait there behind a long task
     /// while another worker sleeps: when such a wake or spawn leaves the queue long enough

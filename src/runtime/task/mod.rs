@@ -15,6 +15,7 @@ use harness::{TaskFuture, TaskMeta};
 pub use join::{JoinError, JoinHandle};
 
 use super::shared::{LiveTask, Shared};
+use super::task_list::Listed;
 
 /// Spawns `future` onto the runtime that `shared` belongs to; must run on its thread.
 pub(crate) fn spawn_on<F>(shared: Arc<Shared>, future: F) -> JoinHandle<F::Output>
@@ -96,7 +97,7 @@ fn start<T>(
     let handle = JoinHandle::new(task, runnable.waker());
     match index {
         Some(index) => {
-            shared.set_task_waker(index, runnable.waker());
+            shared.list_task(index, Listed::new(runnable.waker(), runnable.metadata().aborted()));
             runnable.schedule();
         }
         None => cancel(runnable),
