@@ -620,10 +620,12 @@ fn a_worker_with_a_backlog_wakes_a_sleeping_one_to_share_it(backend: &str) {
 }
 
 /// Dropping the runtime cancels tasks that were stolen and then wait for ever: their home
-/// worker, which lists them, wakes each to cancel it, and that wake must reach a queue the
-/// home drains (sent to the thief, it could be run there as usual, and the home would wait
-/// for ever). On two workers: one is held while tasks are placed on both, the other steals
-/// the held worker's; they all wait, and the runtime is dropped.
+/// worker, which lists them, marks each aborted and wakes it, and that wake must reach a
+/// queue somebody still drains (the thief may have stopped already, and then the home
+/// would wait for ever). On two workers: one is held while tasks are placed on both, the
+/// other steals the held worker's; they all wait, and the runtime is dropped. (A stolen
+/// task the thief had queued before the drop is the unit test
+/// `a_task_queued_on_another_worker_when_its_runtime_cancels_it_is_dropped_there`.)
 fn dropping_the_runtime_cancels_stolen_tasks(backend: &str) {
     const TASKS: usize = 8;
     for _ in 0..10 {
