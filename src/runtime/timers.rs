@@ -27,11 +27,11 @@
 //!
 //! A deadline is rounded up to the next tick: a timer never fires early, and at most a tick
 //! (1 ms) late; a `Sleep` also reads the clock before it completes. Timers fire in the order
-//! of their exact deadlines (each entry keeps it; the due entries of a tick are sorted as they fire,
-//! which is rare next to adding and cancelling), and those of the same deadline in the order
-//! they were added. The runtime's wait ends at the start of the earliest occupied bucket:
-//! exactly a level-0 timer's tick, or, for a timer further out, the moment its bucket is
-//! split into finer ones.
+//! of their exact deadlines (each entry keeps it; the due entries of a tick are sorted as
+//! they fire, which is rare next to adding and cancelling), and those of the same deadline
+//! in the order they were added. The runtime's wait ends at the start of the earliest
+//! occupied bucket: exactly a level-0 timer's tick, or, for a timer further out, the moment
+//! its bucket is split into finer ones.
 //!
 //! Each runtime (each worker of a multi-worker runtime) has its own `Timers`, behind a lock:
 //! a `Sleep` first polled on one runtime keeps its timer there, and is cancelled there from
@@ -269,8 +269,8 @@ impl Timers {
 
     /// Moves a pending timer to a later `deadline` in place, keeping its waker and its key:
     /// a timeout pushed back by activity is one unlink and one link, where a cancellation
-    /// and a new timer would also drop and clone the waker and take the lock twice. Says whether the timer was still pending (if not,
-    /// nothing changed).
+    /// and a new timer would also drop and clone the waker and take the lock twice. Says
+    /// whether the timer was still pending (if not, nothing changed).
     ///
     /// Only for a deadline no earlier than the timer's current one: a timer moved later
     /// never becomes the earliest, so no wait the runtime is blocked in needs shortening.
