@@ -28,12 +28,6 @@ const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 /// two minutes), far above the attempt delay: a connect past it waited for the system.
 const WELL_BEFORE_THE_SYSTEM_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A port that nothing listens on: one the system just gave to a listener now closed.
-fn closed_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
-}
-
 /// A listener that never answers a new connection: its backlog is 0 and is filled by
 /// connections it never accepts, so the system drops further connection requests without
 /// a word, as a host behind a broken route would. The filling connections are returned:
@@ -72,18 +66,11 @@ fn a_refused_first_address_passes_to_the_second_at_once(backend: &str) {
     run(backend, || async move {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let good = listener.local_addr()?;
+        let closed: Vec<_> = (0..4).map(|_| util::ClosedPort::new()).collect();
+        let mut addrs: Vec<_> = closed.iter().map(util::ClosedPort::addr).collect();
+        addrs.push(good);
         let start = Instant::now();
-        let stream = timeout(
-            WELL_BEFORE_THE_SYSTEM_TIMEOUT,
-            TcpStream::connect(vec![
-                closed_port(),
-                closed_port(),
-                closed_port(),
-                closed_port(),
-                good,
-            ]),
-        )
-        .await??;
+        let stream = timeout(WELL_BEFORE_THE_SYSTEM_TIMEOUT, TcpStream::connect(addrs)).await??;
         assert_eq!(stream.peer_addr()?, good);
         // A refusal starts the next attempt without waiting out the delay: four refusals
         // then a connection take a few milliseconds on loopback, where waiting out the
@@ -151,7 +138,8 @@ fn ipv6_is_tried_first_whatever_the_order_given(backend: &str) {
 
 fn every_address_refused_is_a_refusal(backend: &str) {
     run(backend, || async {
-        let addrs = vec![closed_port(), closed_port(), closed_port()];
+        let closed: Vec<_> = (0..3).map(|_| util::ClosedPort::new()).collect();
+        let addrs: Vec<_> = closed.iter().map(util::ClosedPort::addr).collect();
         let error =
             timeout(WELL_BEFORE_THE_SYSTEM_TIMEOUT, TcpStream::connect(addrs)).await?.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused, "{error}");

@@ -104,8 +104,8 @@ fn listen_with_a_backlog_accepts_and_echoes(backend: &str) {
 
 fn connect_to_a_closed_port_is_refused(backend: &str) {
     run(backend, || async {
-        let closed = closed_port();
-        let error = timeout(WAIT, TcpSocket::new_v4()?.connect(closed)).await?.unwrap_err();
+        let closed = util::ClosedPort::new();
+        let error = timeout(WAIT, TcpSocket::new_v4()?.connect(closed.addr())).await?.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused, "{error}");
         Ok(())
     });
@@ -128,12 +128,6 @@ fn ipv6_socket_connects_over_ipv6_loopback(backend: &str) {
         assert!(timeout(WAIT, mismatch).await?.is_err());
         Ok(())
     });
-}
-
-/// A port that nothing listens on: one the system just gave to a listener now closed.
-fn closed_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
 }
 
 /// `SO_REUSEPORT` lets two listeners share a port, which is refused without it.

@@ -104,6 +104,39 @@ pub fn under_wine() -> bool {
     cfg!(windows) && std::env::var_os("WINEPREFIX").is_some()
 }
 
+/// A loopback TCP port that nothing listens on, for as long as the value lives.
+///
+/// A socket of no runtime is bound to it and never listens: connections to it are refused,
+/// and neither another test's listener nor a connecting socket can take the port meanwhile.
+/// A port merely closed could be handed out again at once, and a connect whose own local
+/// port happened to be the one it dials would connect to itself (TCP's simultaneous open);
+/// a connect that binds its local end first, as `ConnectEx` must, takes it from the same
+/// pool. Not a plexio listener dropped for the purpose either: under wine, a socket that
+/// another worker's wait (`WSAPoll`, or an AFD poll) still holds stays open in wine's
+/// server until that wait has been taken back, so for a moment after the drop the port
+/// still answers; Windows closes the socket when its handle closes.
+pub struct ClosedPort {
+    _bound: socket2::Socket,
+    addr: std::net::SocketAddr,
+}
+
+impl ClosedPort {
+    /// Binds a socket to a port of the system's choosing on 127.0.0.1.
+    pub fn new() -> ClosedPort {
+        let bound = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("a TCP socket");
+        let any_port: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+        bound.bind(&any_port.into()).expect("bind to a free loopback port");
+        let addr = bound.local_addr().unwrap().as_socket().expect("an IP address");
+        ClosedPort { _bound: bound, addr }
+    }
+
+    /// The address: connecting to it is refused.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+}
+
 /// The suffix of a backend name that runs it through the fault-injecting `ChaosBackend`:
 /// `"poll+chaos"`.
 pub const CHAOS: &str = "+chaos";
