@@ -405,8 +405,14 @@ fn a_task_woken_behind_a_running_one_wakes_a_sleeping_worker_to_steal_it(backend
     };
     let home = started.recv_timeout(STEAL_LIMIT).expect("the waiting task never started");
     let wake = Arc::new(std::sync::Mutex::new(Some(wake)));
+    // Placement picks an idle worker over a busy one, and `w` is busy until its thread has
+    // finished the waiter's turn: on a loaded machine that thread may not run for a while,
+    // and every try meanwhile lands on the other worker. So the tries are bounded in time,
+    // not in number (a hundred quick tries once all fell inside one such pause), with a
+    // pause between them that lets `w` reach its wait.
+    let placing_until = Instant::now() + STEAL_LIMIT;
     let mut landed = false;
-    for _ in 0..100 {
+    while Instant::now() < placing_until {
         let (wake, ran) = (wake.clone(), ran.clone());
         let holder = runtime.spawn(async move {
             if plexio::current_worker() != Some(home) {
@@ -429,8 +435,9 @@ fn a_task_woken_behind_a_running_one_wakes_a_sleeping_worker_to_steal_it(backend
             landed = true;
             break;
         }
+        std::thread::sleep(Duration::from_millis(1));
     }
-    assert!(landed, "no task was placed on worker {home} in 100 tries");
+    assert!(landed, "no task was placed on worker {home} in {STEAL_LIMIT:?}");
     let ran_on = runtime.block_on(waiter).unwrap();
     assert_ne!(ran_on, home, "the woken task ran on its held worker");
 }
