@@ -249,7 +249,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
     use std::sync::{Mutex, mpsc};
     use std::task::{Poll, Waker};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use super::*;
     use crate::runtime::task::{run, spawn_send_with};
@@ -310,10 +310,22 @@ mod tests {
                 let _ = done.send(());
             }
         });
+        // The other worker's next turn comes once the cancellation has marked the task: a
+        // turn before it would poll the task as usual, rightly (valgrind's scheduling once
+        // ran the worker's thread first, and the test counted that poll as one after the
+        // cancellation). The wait is bounded, so that a cancellation that never marks the
+        // task fails the assertion below rather than hanging here.
         let worker = std::thread::spawn(move || {
             while !dropped.load(Ordering::SeqCst) {
                 match next(&elsewhere) {
-                    Some(task) => run(task),
+                    Some(task) => {
+                        let marked = task.metadata().aborted();
+                        let until = Instant::now() + Duration::from_secs(10);
+                        while !marked.load(Ordering::SeqCst) && Instant::now() < until {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        run(task)
+                    }
                     None => std::thread::sleep(Duration::from_millis(1)),
                 }
             }
