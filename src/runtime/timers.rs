@@ -26,7 +26,9 @@
 //!   per level, and a timer cancelled before its bucket comes up never moves at all).
 //!
 //! A deadline is rounded up to the next tick: a timer never fires early, and at most a tick
-//! (1 ms) late; a `Sleep` also reads the clock before it completes. Timers fire in the order
+//! (1 ms) late; a `Sleep` completes only once a clock reading is past its exact deadline.
+//! Starting a timer reads the clock only for a deadline within a second of the wheel's
+//! latest reading (see [`Timers::start`]). Timers fire in the order
 //! of their exact deadlines (each entry keeps it; the due entries of a tick are sorted as
 //! they fire, which is rare next to adding and cancelling), and those of the same deadline
 //! in the order they were added. The runtime's wait ends at the start of the earliest
@@ -52,6 +54,11 @@ const LEVELS: usize = 11;
 /// The length of a tick: a millisecond (`instant_of` counts in milliseconds).
 const TICK_NANOS: u32 = 1_000_000;
 const TICKS_PER_SECOND: u64 = 1_000;
+/// How far ahead of the wheel's latest clock reading a new timer's deadline may be and
+/// still have [`Timers::start`] read the clock: a second. Short sleeps, and deadlines that
+/// may have passed, get an exact answer on their first poll; timeouts further out, the
+/// common timers of a server, cost no clock reading.
+const NEAR_NANOS: u64 = 1_000_000_000;
 const NANOS_PER_SECOND: u32 = 1_000_000_000;
 /// No entry: the end of a list.
 const NIL: usize = usize::MAX;
@@ -90,6 +97,9 @@ struct Wheel {
     /// The id of the last timer added. Never reused, so that a key whose entry was taken
     /// again by another timer touches nothing.
     last_id: u64,
+    /// The latest clock reading the wheel has been given (by `fire` or `start`), in
+    /// nanoseconds from the origin: a deadline at or before it has passed.
+    seen_nanos: u64,
     /// The due entries of the bucket being fired, to be put in deadline order: kept
     /// between calls for its allocation.
     due: Vec<(u64, u64, usize)>,
@@ -129,6 +139,7 @@ impl Wheel {
             free: Vec::new(),
             live: 0,
             last_id: 0,
+            seen_nanos: 0,
             due: Vec::new(),
         }
     }
@@ -203,6 +214,36 @@ impl Wheel {
         waker
     }
 
+    /// Adds a timer due `nanos` after the origin, waking `waker`.
+    fn add(&mut self, nanos: u64, waker: &Waker, counters: &Counters) -> TimerKey {
+        // A deadline on a tick already passed (a racing clock reading) fires on the next.
+        let tick = nanos.div_ceil(u64::from(TICK_NANOS)).max(self.elapsed + 1);
+        self.last_id += 1;
+        let entry = Entry {
+            id: self.last_id,
+            waker: Some(waker.clone()),
+            nanos,
+            tick,
+            bucket: 0,
+            prev: NIL,
+            next: NIL,
+        };
+        let index = match self.free.pop() {
+            Some(index) => {
+                self.entries[index] = entry;
+                index
+            }
+            None => {
+                self.entries.push(entry);
+                self.entries.len() - 1
+            }
+        };
+        self.link(index);
+        self.live += 1;
+        counters.set_timers(self.live);
+        TimerKey { entry: index, id: self.last_id }
+    }
+
     /// The earliest non-empty bucket. Lower levels hold earlier ticks than higher ones, and
     /// within a level no non-empty bucket lies before the one of `elapsed`.
     fn next_expiration(&self) -> Option<Expiration> {
@@ -231,40 +272,45 @@ impl Timers {
         Timers { inner: Mutex::new(Wheel::new()), counters }
     }
 
-    /// Adds a timer; also says whether it is now the earliest one (and so must shorten a
-    /// wait the runtime thread may be blocked in).
-    pub(crate) fn insert(&self, deadline: Instant, waker: &Waker) -> (TimerKey, bool) {
+    /// Starts a timer for `deadline`, unless it has passed: then `None`, and the caller is
+    /// due at once.
+    ///
+    /// The clock is read only for a deadline within [`NEAR_NANOS`] of the latest reading the
+    /// wheel has (the runtime's, at its last look at the timers: most timers a server sets
+    /// are timeouts far ahead, and this runs for each of them). A deadline further ahead
+    /// is added without one; had it passed all the same (the thread ran for longer than
+    /// that since the runtime last looked), it fires when the runtime next looks, at the end
+    /// of the current turn, and never early.
+    ///
+    /// The timer goes into the wheel of the runtime running on the calling thread, which
+    /// reads the wheel before it next waits: no wait needs shortening.
+    pub(crate) fn start(
+        &self,
+        deadline: Instant,
+        waker: &Waker,
+        clock: impl FnOnce() -> Instant,
+    ) -> Option<TimerKey> {
         let mut wheel = lock(&self.inner);
-        // A deadline on a tick already passed (a racing clock reading) fires on the next.
         let nanos = wheel.nanos_at(deadline);
-        let tick = nanos.div_ceil(u64::from(TICK_NANOS)).max(wheel.elapsed + 1);
-        // The runtime waits until the start of the earliest bucket at most: a timer due no
-        // sooner is served by that wait.
-        let earliest = wheel.next_expiration().is_none_or(|next| tick < next.tick);
-        wheel.last_id += 1;
-        let entry = Entry {
-            id: wheel.last_id,
-            waker: Some(waker.clone()),
-            nanos,
-            tick,
-            bucket: 0,
-            prev: NIL,
-            next: NIL,
-        };
-        let index = match wheel.free.pop() {
-            Some(index) => {
-                wheel.entries[index] = entry;
-                index
+        if nanos <= wheel.seen_nanos {
+            return None;
+        }
+        if nanos - wheel.seen_nanos <= NEAR_NANOS {
+            let now = wheel.nanos_at(clock());
+            wheel.seen_nanos = wheel.seen_nanos.max(now);
+            if nanos <= now {
+                return None;
             }
-            None => {
-                wheel.entries.push(entry);
-                wheel.entries.len() - 1
-            }
-        };
-        wheel.link(index);
-        wheel.live += 1;
-        self.counters.set_timers(wheel.live);
-        (TimerKey { entry: index, id: wheel.last_id }, earliest)
+        }
+        Some(wheel.add(nanos, waker, &self.counters))
+    }
+
+    /// Adds a timer for `deadline`, due or not (it fires on the next look if it is).
+    #[cfg(test)]
+    pub(crate) fn insert(&self, deadline: Instant, waker: &Waker) -> TimerKey {
+        let mut wheel = lock(&self.inner);
+        let nanos = wheel.nanos_at(deadline);
+        wheel.add(nanos, waker, &self.counters)
     }
 
     /// Moves a pending timer to a later `deadline` in place, keeping its waker and its key:
@@ -336,7 +382,10 @@ impl Timers {
         if wheel.live == 0 {
             return;
         }
-        let target = wheel.tick_at_or_before(now());
+        let now = now();
+        let now_nanos = wheel.nanos_at(now);
+        wheel.seen_nanos = wheel.seen_nanos.max(now_nanos);
+        let target = wheel.tick_at_or_before(now);
         while let Some(next) = wheel.next_expiration() {
             if next.tick > target {
                 break;

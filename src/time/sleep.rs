@@ -74,8 +74,8 @@ impl Sleep {
     pub fn reset(&mut self, deadline: Instant) {
         // A pending timer moved later stays in the runtime's timers, moved in place: the
         // common case, a timeout pushed back by activity. A deadline moved earlier may
-        // already have passed, so the timer starts over and the next poll looks at the
-        // clock first. (A later deadline that has passed as well, the old one not yet
+        // already have passed, so the timer starts over and the next poll asks the
+        // runtime's timers whether it has. (A later deadline that has passed as well, the old one not yet
         // fired, completes when the runtime next fires its timers, within its turn.)
         let postponed = match (&self.timer, self.deadline) {
             (Some(timer), Some(current)) if deadline >= current => {
@@ -119,20 +119,17 @@ impl Future for Sleep {
             }
             this.timer = None;
         }
-        if Instant::now() >= deadline {
-            return Poll::Ready(());
-        }
-        // Never polled, or fired yet still short of the deadline on this clock reading (the
-        // wheel's ticks round, the clock may differ between threads): wait again.
+        // Never polled, or fired: the runtime's timers answer whether the deadline has
+        // passed (from their latest clock reading where that settles it), else start a timer.
         let Some(shared) = context::shared() else {
+            if Instant::now() >= deadline {
+                return Poll::Ready(());
+            }
             panic!("a plexio timer was polled outside of a plexio runtime");
         };
-        let (key, earliest) = shared.timers.insert(deadline, cx.waker());
-        if earliest {
-            // The runtime thread may be blocked in a longer wait (when this sleep is polled
-            // from another thread): shorten it.
-            shared.unpark();
-        }
+        let Some(key) = shared.timers.start(deadline, cx.waker(), Instant::now) else {
+            return Poll::Ready(());
+        };
         this.timer = Some(Timer { shared, key });
         Poll::Pending
     }

@@ -1,12 +1,13 @@
 //! The timer heap's bookkeeping, without a runtime: which timers fire, in which order, and
 //! that cancelled ones neither fire nor pile up.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
-use super::Timers;
+use super::{NEAR_NANOS, Timers};
 use crate::stats::Counters;
 
 /// A waker that records, in `order`, the tag it was made with each time it is woken.
@@ -59,7 +60,7 @@ fn a_cancelled_timer_neither_fires_nor_sets_the_next_deadline() {
     let timers = Timers::new(Arc::new(Counters::default()));
     let order = Arc::default();
     let start = timers.inner.lock().unwrap().origin;
-    let (early, _) = timers.insert(start + Duration::from_millis(1), &tagged(0, &order));
+    let early = timers.insert(start + Duration::from_millis(1), &tagged(0, &order));
     timers.insert(start + Duration::from_millis(5), &tagged(1, &order));
     timers.remove(early);
     assert_eq!(timers.next_deadline(), Some(start + Duration::from_millis(5)));
@@ -73,9 +74,9 @@ fn a_stale_key_touches_nothing_once_its_slot_is_reused() {
     let timers = Timers::new(Arc::new(Counters::default()));
     let order = Arc::default();
     let start = timers.inner.lock().unwrap().origin;
-    let (old, _) = timers.insert(start + Duration::from_millis(1), &tagged(0, &order));
+    let old = timers.insert(start + Duration::from_millis(1), &tagged(0, &order));
     timers.remove(old);
-    let (new, _) = timers.insert(start + Duration::from_millis(2), &tagged(1, &order));
+    let new = timers.insert(start + Duration::from_millis(2), &tagged(1, &order));
     // The new timer took the freed slot; the old key must not cancel or update it.
     timers.remove(old);
     assert!(!timers.update(old, &tagged(2, &order)));
@@ -84,14 +85,44 @@ fn a_stale_key_touches_nothing_once_its_slot_is_reused() {
     assert_eq!(*order.lock().unwrap(), [3]);
 }
 
+/// `start` answers from the wheel's latest clock reading when that settles it, reads the
+/// clock for a deadline near that reading, and adds a timer further out without reading it.
 #[test]
-fn an_earlier_timer_says_so_and_a_later_one_does_not() {
+fn start_reads_the_clock_only_for_deadlines_near_the_latest_reading() {
     let timers = Timers::new(Arc::new(Counters::default()));
     let order = Arc::default();
     let start = timers.inner.lock().unwrap().origin;
-    assert!(timers.insert(start + Duration::from_secs(2), &tagged(0, &order)).1);
-    assert!(!timers.insert(start + Duration::from_secs(3), &tagged(1, &order)).1);
-    assert!(timers.insert(start + Duration::from_secs(1), &tagged(2, &order)).1);
+    let unread = || -> Instant { panic!("the clock was read") };
+    // `fire` reads the clock only while a timer is pending.
+    timers.insert(start + Duration::from_secs(100), &tagged(9, &order));
+    fire_all(&timers, start + Duration::from_secs(10));
+    // At or before the reading `fire` had: due, with no clock reading.
+    assert!(timers.start(start + Duration::from_secs(10), &tagged(0, &order), unread).is_none());
+    assert!(timers.start(start, &tagged(0, &order), unread).is_none());
+    // Far ahead of it: a timer, with no clock reading.
+    let far = start + Duration::from_secs(10) + Duration::from_nanos(NEAR_NANOS + 1);
+    assert!(timers.start(far, &tagged(1, &order), unread).is_some());
+    // Near it: the clock says whether it has passed, and the wheel keeps that reading.
+    let near = start + Duration::from_millis(10_500);
+    let read = Cell::new(0);
+    let clock = |at: u64| {
+        let read = &read;
+        move || {
+            read.set(read.get() + 1);
+            start + Duration::from_millis(at)
+        }
+    };
+    assert!(timers.start(near, &tagged(2, &order), clock(10_200)).is_some());
+    assert!(timers.start(near, &tagged(3, &order), clock(10_600)).is_none());
+    assert_eq!(read.get(), 2);
+    assert!(
+        timers.start(start + Duration::from_millis(10_600), &tagged(0, &order), unread).is_none()
+    );
+    // The timers added fire at their deadlines, none before.
+    assert_eq!(fire_all(&timers, start + Duration::from_millis(10_499)), 0);
+    assert_eq!(fire_all(&timers, near), 1);
+    assert_eq!(fire_all(&timers, far + Duration::from_millis(1)), 1);
+    assert_eq!(*order.lock().unwrap(), [2, 1]);
 }
 
 /// A postponed timer keeps its key, its waker and its count, and fires at its new deadline
@@ -102,7 +133,7 @@ fn a_postponed_timer_fires_at_its_new_deadline_only() {
     let order = Arc::default();
     let start = timers.inner.lock().unwrap().origin;
     let at = |ms| start + Duration::from_millis(ms);
-    let (key, _) = timers.insert(at(5), &tagged(0, &order));
+    let key = timers.insert(at(5), &tagged(0, &order));
     timers.insert(at(300), &tagged(1, &order));
     // Across a level: from level 0 to a 64 ms bucket of level 1, and further in level 0.
     assert!(timers.postpone(key, at(200)));
@@ -113,7 +144,7 @@ fn a_postponed_timer_fires_at_its_new_deadline_only() {
     assert_eq!(fire_all(&timers, at(250)), 1);
     assert_eq!(*order.lock().unwrap(), [2]);
     assert!(!timers.postpone(key, at(400)), "a fired timer was postponed");
-    let (cancelled, _) = timers.insert(at(260), &tagged(3, &order));
+    let cancelled = timers.insert(at(260), &tagged(3, &order));
     timers.remove(cancelled);
     assert!(!timers.postpone(cancelled, at(400)), "a cancelled timer was postponed");
     assert_eq!(fire_all(&timers, at(1_000)), 1);
@@ -130,7 +161,7 @@ fn cancelled_timers_leave_nothing_behind() {
     let start = timers.inner.lock().unwrap().origin;
     let live = 10;
     let mut keys: Vec<_> = (0..live)
-        .map(|tag| timers.insert(start + Duration::from_secs(30), &tagged(tag, &order)).0)
+        .map(|tag| timers.insert(start + Duration::from_secs(30), &tagged(tag, &order)))
         .collect();
     // Fewer under Miri, which runs each round thousands of times slower.
     let rounds = if cfg!(miri) { 300 } else { 10_000u64 };
@@ -138,7 +169,7 @@ fn cancelled_timers_leave_nothing_behind() {
         let index = (round % live as u64) as usize;
         timers.remove(keys[index]);
         let deadline = start + Duration::from_secs(30) + Duration::from_micros(round);
-        keys[index] = timers.insert(deadline, &tagged(index, &order)).0;
+        keys[index] = timers.insert(deadline, &tagged(index, &order));
         assert!(timers.inner.lock().unwrap().entries.len() <= live + 1);
     }
     assert_eq!(timers.counters.snapshot().timers, live);
@@ -195,9 +226,7 @@ fn take_all_hands_back_each_pending_waker_once() {
     let order = Arc::default();
     let start = timers.inner.lock().unwrap().origin;
     let keys: Vec<_> = (0..5)
-        .map(|tag| {
-            timers.insert(start + Duration::from_secs(5 - tag as u64), &tagged(tag, &order)).0
-        })
+        .map(|tag| timers.insert(start + Duration::from_secs(5 - tag as u64), &tagged(tag, &order)))
         .collect();
     timers.remove(keys[1]);
     let wakers = timers.take_all();
