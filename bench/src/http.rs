@@ -3,15 +3,18 @@
 //! connections; requests/s and server CPU per request, side by side and as ratios round by
 //! round.
 //!
-//! Each round runs every server once (the order rotated by one place per round, as the echo
-//! rounds are), each against a freshly started process (`plexio-bench http-server`): a short
-//! warm-up load, then the measured `wrk` run, with the server's CPU time read from `/proc`
-//! before and after it.
+//! Each round runs every server alone (the order rotated by one place per round, as the
+//! echo rounds are), each against a freshly started process (`plexio-bench http-server`): a
+//! short warm-up load, then the measured `wrk` run, with the server's CPU time read from
+//! `/proc` before and after it. Then it runs all of them at once, fresh processes pinned to
+//! the same CPU, each loaded by its own `wrk`: the host's noise, which moves one server's
+//! rounds against another's when they run seconds apart, then falls on all of them alike.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use crate::cli::BenchOptions;
 use crate::error::BenchError;
@@ -122,9 +125,9 @@ impl Drop for HttpServerProcess {
     }
 }
 
-/// Runs `wrk` against `addr` for `seconds` (whole seconds, as `wrk` takes them), on `cpu`
-/// if given.
-fn run_wrk(addr: SocketAddr, seconds: u64, cpu: Option<usize>) -> Result<WrkSummary, BenchError> {
+/// Starts `wrk` against `addr` for `seconds` (whole seconds, as `wrk` takes them), on `cpu`
+/// if given; [`finish_wrk`] waits for it and reads its summary.
+fn start_wrk(addr: SocketAddr, seconds: u64, cpu: Option<usize>) -> Result<Child, BenchError> {
     let mut command = match cpu {
         Some(cpu) => {
             let mut taskset = Command::new("taskset");
@@ -133,18 +136,61 @@ fn run_wrk(addr: SocketAddr, seconds: u64, cpu: Option<usize>) -> Result<WrkSumm
         }
         None => Command::new("wrk"),
     };
-    let output = command
+    command
         .args(["-t1", &format!("-c{CONNECTIONS}"), &format!("-d{seconds}s")])
         .arg(format!("http://{addr}/"))
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| BenchError::failed(format!("cannot run wrk: {error}")))
+}
+
+/// Waits for a `wrk` of [`start_wrk`] and reads its summary; failed requests are an error.
+fn finish_wrk(wrk: Child) -> Result<WrkSummary, BenchError> {
+    let output = wrk
+        .wait_with_output()
         .map_err(|error| BenchError::failed(format!("cannot run wrk: {error}")))?;
     let text = String::from_utf8_lossy(&output.stdout);
-    let summary = parse_wrk(&text)
-        .ok_or_else(|| BenchError::failed(format!("unexpected wrk output: {text}")))?;
+    let summary = parse_wrk(&text).ok_or_else(|| {
+        let errors = String::from_utf8_lossy(&output.stderr);
+        BenchError::failed(format!("unexpected wrk output: {text}{errors}"))
+    })?;
     if summary.errors > 0 {
         return Err(BenchError::failed(format!("{} failed requests", summary.errors)));
     }
     Ok(summary)
+}
+
+/// Runs `wrk` against `addr` for `seconds`, on `cpu` if given.
+fn run_wrk(addr: SocketAddr, seconds: u64, cpu: Option<usize>) -> Result<WrkSummary, BenchError> {
+    finish_wrk(start_wrk(addr, seconds, cpu)?)
+}
+
+/// Loads every server of `servers` at once, each with a `wrk` of its own (all started
+/// before any is waited for), for `seconds`.
+fn run_wrks(
+    servers: &[HttpServerProcess],
+    seconds: u64,
+    cpu: Option<usize>,
+) -> Result<Vec<WrkSummary>, BenchError> {
+    // Every `wrk` is started (or the first failure stops the starting) before any is waited
+    // for; those started are all waited for, so none outlives a failed round.
+    let started: Vec<Result<Child, BenchError>> =
+        servers.iter().map(|server| start_wrk(server.addr, seconds, cpu)).collect();
+    let finished: Vec<Result<WrkSummary, BenchError>> =
+        started.into_iter().map(|wrk| wrk.and_then(finish_wrk)).collect();
+    finished.into_iter().collect()
+}
+
+/// The measurement of one server over a measured run: its CPU time from `before` to
+/// `after`, and what its `wrk` reported.
+fn measurement(before: Duration, after: Duration, summary: &WrkSummary) -> HttpMeasurement {
+    let cpu = after.saturating_sub(before);
+    HttpMeasurement {
+        requests_per_second: summary.requests_per_second,
+        cpu_per_request_us: cpu.as_secs_f64() * 1e6 / summary.requests.max(1) as f64,
+    }
 }
 
 /// One server, one round: start it, warm it up, measure.
@@ -161,15 +207,47 @@ fn measure(
     let before = procfs::cpu_time(server.pid)?;
     let summary = run_wrk(server.addr, seconds, load_cpu)?;
     let after = procfs::cpu_time(server.pid)?;
-    let cpu = after.saturating_sub(before);
-    Ok(HttpMeasurement {
-        requests_per_second: summary.requests_per_second,
-        cpu_per_request_us: cpu.as_secs_f64() * 1e6 / summary.requests.max(1) as f64,
-    })
+    Ok(measurement(before, after, &summary))
+}
+
+/// Every server of `kinds` at once, one round: all started on the same CPU, warmed up
+/// together, then measured together, each loaded by a `wrk` of its own. Whatever the host
+/// does during the run, it does to all of them alike. The measurements come in the order
+/// of `kinds`.
+fn measure_sharing(
+    kinds: &[HttpServerKind],
+    seconds: u64,
+    warm_up: bool,
+    (load_cpu, server_cpu): (Option<usize>, Option<usize>),
+) -> Result<Vec<HttpMeasurement>, BenchError> {
+    let servers = kinds
+        .iter()
+        .map(|&kind| HttpServerProcess::start(kind, server_cpu))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Each server's own listener (`PortSharing::Exclusive`); checked all the same, since
+    // two servers on one port would each answer part of both loads.
+    for (index, server) in servers.iter().enumerate() {
+        if servers[..index].iter().any(|earlier| earlier.addr == server.addr) {
+            return Err(BenchError::failed(format!("two servers listen on {}", server.addr)));
+        }
+    }
+    if warm_up {
+        run_wrks(&servers, 1, load_cpu)?;
+    }
+    let cpu_times = || -> Result<Vec<Duration>, BenchError> {
+        servers.iter().map(|server| Ok(procfs::cpu_time(server.pid)?)).collect()
+    };
+    let before = cpu_times()?;
+    let summaries = run_wrks(&servers, seconds, load_cpu)?;
+    let after = cpu_times()?;
+    Ok((0..servers.len()).map(|i| measurement(before[i], after[i], &summaries[i])).collect())
 }
 
 /// Runs the scenario as `options` say (`--repeats` rounds of `--duration`, at least 1 s)
 /// and returns its markdown section; a note instead where `wrk` is missing.
+///
+/// A round runs every server alone, one after another, then all of them at once sharing
+/// the server CPU (see [`measure_sharing`]); the order is rotated by one place per round.
 pub fn run(options: &BenchOptions) -> Result<String, BenchError> {
     let mut markdown =
         String::from("## http: hyper on plexio against hyper on tokio current-thread\n\n");
@@ -184,59 +262,135 @@ pub fn run(options: &BenchOptions) -> Result<String, BenchError> {
         _ => (None, None),
     };
     let seconds = options.window.duration.as_secs_f64().ceil().max(1.0) as u64;
+    let warm_up = !options.quick;
     let kinds: Vec<HttpServerKind> =
         HttpServerKind::ALL.into_iter().filter(|kind| kind.is_supported()).collect();
     let rounds = options.repeats;
-    // Per kind, one entry per round.
-    let mut measured: Vec<Vec<Option<HttpMeasurement>>> = vec![Vec::new(); kinds.len()];
-    let mut failures: Vec<Option<String>> = vec![None; kinds.len()];
+    let mut alone = Series::new(kinds.len());
+    let mut sharing = Series::new(kinds.len());
     for round in 1..=rounds {
-        for place in 0..kinds.len() {
-            let index = (place + round - 1) % kinds.len();
+        let order: Vec<usize> =
+            (0..kinds.len()).map(|place| (place + round - 1) % kinds.len()).collect();
+        for &index in &order {
             let kind = kinds[index];
-            match measure(kind, seconds, !options.quick, pinning) {
-                Ok(measurement) => {
-                    eprintln!(
-                        "http · {kind} · round {round}/{rounds}: {:.0} req/s, {:.2} µs CPU/request",
-                        measurement.requests_per_second, measurement.cpu_per_request_us
-                    );
-                    measured[index].push(Some(measurement));
+            let measured = measure(kind, seconds, warm_up, pinning);
+            report_round(&format!("{kind} alone"), round, rounds, &measured);
+            alone.push(index, measured);
+        }
+        let ordered: Vec<HttpServerKind> = order.iter().map(|&index| kinds[index]).collect();
+        match measure_sharing(&ordered, seconds, warm_up, pinning) {
+            Ok(measurements) => {
+                for (&index, measured) in order.iter().zip(measurements) {
+                    let kind = kinds[index];
+                    report_round(&format!("{kind} sharing"), round, rounds, &Ok(measured));
+                    sharing.push(index, Ok(measured));
                 }
-                Err(error) => {
-                    eprintln!("http · {kind} · round {round}/{rounds}: failed: {error}");
-                    measured[index].push(None);
-                    failures[index] = Some(error.to_string());
+            }
+            Err(error) => {
+                eprintln!("http · sharing · round {round}/{rounds}: failed: {error}");
+                let failure = error.to_string();
+                for index in 0..kinds.len() {
+                    sharing.push(index, Err(BenchError::failed(failure.clone())));
                 }
             }
         }
     }
     let _ = writeln!(
         markdown,
-        "`wrk -t1 -c{CONNECTIONS} -d{seconds}s` (keep-alive HTTP/1.1, `GET /`, a 13-byte answer); \
-         {rounds} round(s), each running every server once against a fresh process{}; \
-         {}server CPU = user + system time of the server process over the measured run \
-         (/proc/PID/stat) divided by the requests answered in it.\n",
-        if options.quick { "" } else { " after a 1 s warm-up load" },
+        "`wrk -t1 -c{CONNECTIONS} -d{seconds}s` (keep-alive HTTP/1.1, `GET /`, a 13-byte answer) \
+         against each server; {rounds} round(s), each running every server once alone and \
+         then all of them at once, every time against fresh processes{}; {}server CPU = user \
+         + system time of the server process over the measured run (/proc/PID/stat) divided \
+         by the requests answered in it.\n",
+        if warm_up { " after a 1 s warm-up load" } else { "" },
         match pinning {
             (Some(load), Some(server)) =>
-                format!("wrk pinned to CPU {load}, every server to CPU {server}; "),
+                format!("every wrk pinned to CPU {load}, every server to CPU {server}; "),
             _ => "no pinning (fewer than two CPUs); ".to_owned(),
         },
     );
     markdown.push_str(
+        "### Each server alone on its CPU\n\nThe figures of the target: what one server does \
+         with a core to itself. Rounds run the servers seconds apart, so whatever the host \
+         does in between moves one server's rounds against another's.\n\n",
+    );
+    write_table(&mut markdown, &kinds, &alone);
+    markdown.push_str(
+        "\n### All servers at once, sharing the server CPU\n\nEvery server pinned to the same \
+         CPU, each loaded by a `wrk` of its own (the `wrk`s sharing theirs): whatever the host \
+         does during the run it does to all of them alike, so the per-round ratios are far \
+         steadier than those of the servers alone. Both cores are full and each `wrk` gets an \
+         equal share of its core, so every server answers about as many requests as the \
+         others: here CPU per request tells them apart, the work each did for the same \
+         requests at the same moment (each at a fraction of the core, with fuller batches per \
+         wait than alone).\n\n",
+    );
+    write_table(&mut markdown, &kinds, &sharing);
+    markdown.push_str(
+        "\nFigures: the median over the rounds, with the min–max range; a ratio is the median \
+         of the per-round ratios to tokio-ct, with the rounds in which the server did better \
+         (more requests/s, less CPU per request).\n",
+    );
+    Ok(markdown)
+}
+
+/// Prints one server's round on stderr, as the run goes.
+fn report_round(
+    what: &str,
+    round: usize,
+    rounds: usize,
+    measured: &Result<HttpMeasurement, BenchError>,
+) {
+    match measured {
+        Ok(measurement) => eprintln!(
+            "http · {what} · round {round}/{rounds}: {:.0} req/s, {:.2} µs CPU/request",
+            measurement.requests_per_second, measurement.cpu_per_request_us
+        ),
+        Err(error) => eprintln!("http · {what} · round {round}/{rounds}: failed: {error}"),
+    }
+}
+
+/// Per server (in the order of the kinds), one entry per round, and the last failure.
+struct Series {
+    rounds: Vec<Vec<Option<HttpMeasurement>>>,
+    failures: Vec<Option<String>>,
+}
+
+impl Series {
+    fn new(servers: usize) -> Series {
+        Series { rounds: vec![Vec::new(); servers], failures: vec![None; servers] }
+    }
+
+    fn push(&mut self, index: usize, measured: Result<HttpMeasurement, BenchError>) {
+        match measured {
+            Ok(measurement) => self.rounds[index].push(Some(measurement)),
+            Err(error) => {
+                self.rounds[index].push(None);
+                self.failures[index] = Some(error.to_string());
+            }
+        }
+    }
+
+    /// One figure of server `index`, round by round.
+    fn figure(&self, index: usize, figure: fn(&HttpMeasurement) -> f64) -> Vec<Option<f64>> {
+        self.rounds[index].iter().map(|entry| entry.as_ref().map(figure)).collect()
+    }
+}
+
+/// Writes the table of one way of running the servers: medians, ranges, and ratios to
+/// tokio-ct round by round.
+fn write_table(markdown: &mut String, kinds: &[HttpServerKind], series: &Series) {
+    markdown.push_str(
         "| server | requests/s | server CPU per request (µs) | requests/s vs tokio-ct, by round | CPU per request vs tokio-ct, by round |\n|---|---|---|---|---|\n",
     );
     let baseline = kinds.iter().position(|&kind| kind == BASELINE);
-    let series = |index: usize, figure: fn(&HttpMeasurement) -> f64| -> Vec<Option<f64>> {
-        measured[index].iter().map(|entry| entry.as_ref().map(figure)).collect()
-    };
     for (index, kind) in kinds.iter().enumerate() {
-        if let Some(failure) = &failures[index] {
+        if let Some(failure) = &series.failures[index] {
             let _ = writeln!(markdown, "| {kind} | failed: {failure} | | | |");
             continue;
         }
-        let rate = series(index, |m| m.requests_per_second);
-        let cpu = series(index, |m| m.cpu_per_request_us);
+        let rate = series.figure(index, |m| m.requests_per_second);
+        let cpu = series.figure(index, |m| m.cpu_per_request_us);
         let spread = |values: &[Option<f64>], digits: usize| {
             Spread::of(values.iter().flatten().copied()).map_or("n/a".to_owned(), |s| {
                 format!("{:.digits$} ({:.digits$}–{:.digits$})", s.median, s.min, s.max)
@@ -244,9 +398,10 @@ pub fn run(options: &BenchOptions) -> Result<String, BenchError> {
         };
         let paired = |ours: &[Option<f64>], figure: fn(&HttpMeasurement) -> f64, higher: bool| {
             let Some(baseline) = baseline.filter(|&b| b != index) else { return "—".to_owned() };
-            Paired::of(ours, &series(baseline, figure), higher).map_or("n/a".to_owned(), |p| {
-                format!("{:.2} ({}/{})", p.median_ratio, p.better, p.rounds)
-            })
+            Paired::of(ours, &series.figure(baseline, figure), higher)
+                .map_or("n/a".to_owned(), |p| {
+                    format!("{:.2} ({}/{})", p.median_ratio, p.better, p.rounds)
+                })
         };
         let _ = writeln!(
             markdown,
@@ -257,12 +412,6 @@ pub fn run(options: &BenchOptions) -> Result<String, BenchError> {
             paired(&cpu, |m| m.cpu_per_request_us, false),
         );
     }
-    markdown.push_str(
-        "\nFigures: the median over the rounds, with the min–max range; a ratio is the median \
-         of the per-round ratios to tokio-ct, with the rounds in which the server did better \
-         (more requests/s, less CPU per request).\n",
-    );
-    Ok(markdown)
 }
 
 #[cfg(test)]
@@ -286,5 +435,40 @@ mod tests {
         );
         assert_eq!(parse_wrk(&failing).unwrap().errors, 7);
         assert_eq!(parse_wrk("nothing"), None);
+    }
+
+    #[test]
+    fn tables_give_per_round_ratios_to_tokio_ct_and_name_failures() {
+        let kinds = [HttpServerKind::PlexioMio, HttpServerKind::TokioCt];
+        let at = |rate: f64, cpu: f64| {
+            Ok(HttpMeasurement { requests_per_second: rate, cpu_per_request_us: cpu })
+        };
+        let mut series = Series::new(kinds.len());
+        // Round 1: plexio-mio better on both counts; round 2: worse on both; round 3: better.
+        for (ours, theirs) in [
+            ((110.0, 9.0), (100.0, 10.0)),
+            ((90.0, 11.0), (100.0, 10.0)),
+            ((105.0, 9.5), (100.0, 10.0)),
+        ] {
+            series.push(0, at(ours.0, ours.1));
+            series.push(1, at(theirs.0, theirs.1));
+        }
+        let mut markdown = String::new();
+        write_table(&mut markdown, &kinds, &series);
+        assert!(
+            markdown.contains(
+                "| plexio-mio | 105 (90–110) | 9.50 (9.00–11.00) | 1.05 (2/3) | 0.95 (2/3) |"
+            ),
+            "{markdown}"
+        );
+        assert!(markdown.contains("| tokio-ct | 100 (100–100) | 10.00 (10.00–10.00) | — | — |"));
+        series.push(0, Err(BenchError::failed("2 failed requests")));
+        series.push(1, at(100.0, 10.0));
+        let mut markdown = String::new();
+        write_table(&mut markdown, &kinds, &series);
+        assert!(
+            markdown.contains("| plexio-mio | failed: 2 failed requests | | | |"),
+            "{markdown}"
+        );
     }
 }

@@ -17,7 +17,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 
-use super::{accept_failed, listener};
+use super::{PortSharing, accept_failed, listener};
 
 /// What every request is answered with.
 pub const BODY: &[u8] = b"Hello, World!";
@@ -73,7 +73,8 @@ async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible
 /// id on a line of its own (`127.0.0.1:41234 5678`, as the echo servers do), then serves
 /// until killed.
 pub fn serve(kind: HttpServerKind, addr: SocketAddr) -> io::Result<()> {
-    let listener = listener(addr)?;
+    // Servers of the http scenario run side by side in its shared-core runs.
+    let listener = listener(addr, PortSharing::Exclusive)?;
     let bound = listener.local_addr()?;
     let announce = move || -> io::Result<()> {
         let mut stdout = io::stdout().lock();

@@ -246,7 +246,7 @@ pub fn serve(
     buffers: Buffers,
     workers: Option<usize>,
 ) -> io::Result<()> {
-    let listener = listener(addr)?;
+    let listener = listener(addr, PortSharing::Shared)?;
     let bound = listener.local_addr()?;
     let announce = move || -> io::Result<()> {
         let mut stdout = io::stdout().lock();
@@ -314,16 +314,27 @@ async fn at_once<F: Future>(future: F) -> Option<F::Output> {
     .await
 }
 
-/// The listening socket every server uses: `SO_REUSEADDR` on Unix, non-blocking,
-/// [`BACKLOG`] deep.
-fn listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+/// Whether other sockets may bind a listener's port too (`SO_REUSEPORT`, Linux).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PortSharing {
+    /// So that `tokio-tpc` can bind one listener per thread to the same port.
+    Shared,
+    /// The port is this listener's alone. A port-0 bind with `SO_REUSEPORT` may be given a
+    /// port that another such listener of the same user holds, and then the kernel spreads
+    /// the connections over both: servers that run at the same time must not share.
+    Exclusive,
+}
+
+/// The listening socket every server uses: `SO_REUSEADDR` on Unix, `SO_REUSEPORT` on Linux
+/// where `sharing` asks for it, non-blocking, [`BACKLOG`] deep.
+fn listener(addr: SocketAddr, sharing: PortSharing) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     #[cfg(unix)]
     socket.set_reuse_address(true)?;
-    // So that `tokio-tpc` can bind one listener per thread to the same port; nothing else
-    // binds it, so the other servers are unaffected.
     #[cfg(target_os = "linux")]
-    socket.set_reuse_port(true)?;
+    socket.set_reuse_port(sharing == PortSharing::Shared)?;
+    #[cfg(not(target_os = "linux"))]
+    let _ = sharing;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;

@@ -48,7 +48,7 @@ pub(super) fn serve_per_core(
     let addr = listener.local_addr()?;
     let mut listeners = vec![listener];
     for _ in 1..count {
-        listeners.push(super::listener(addr)?);
+        listeners.push(super::listener(addr, super::PortSharing::Shared)?);
     }
     let threads: Vec<_> = listeners
         .into_iter()
