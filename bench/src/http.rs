@@ -15,11 +15,10 @@ use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use crate::cli::BenchOptions;
 use crate::error::BenchError;
-use crate::procfs;
+use crate::procfs::CpuReading;
 use crate::server::http::HttpServerKind;
 use crate::stats::{Paired, Spread};
 use crate::system;
@@ -186,8 +185,8 @@ fn run_wrks(
 
 /// The measurement of one server over a measured run: its CPU time from `before` to
 /// `after`, and what its `wrk` reported.
-fn measurement(before: Duration, after: Duration, summary: &WrkSummary) -> HttpMeasurement {
-    let cpu = after.saturating_sub(before);
+fn measurement(before: &CpuReading, after: &CpuReading, summary: &WrkSummary) -> HttpMeasurement {
+    let cpu = after.since(before);
     HttpMeasurement {
         requests_per_second: summary.requests_per_second,
         cpu_per_request_us: cpu.as_secs_f64() * 1e6 / summary.requests.max(1) as f64,
@@ -205,10 +204,10 @@ fn measure(
     if warm_up {
         run_wrk(server.addr, 1, load_cpu)?;
     }
-    let before = procfs::cpu_time(server.pid)?;
+    let before = CpuReading::read(server.pid)?;
     let summary = run_wrk(server.addr, seconds, load_cpu)?;
-    let after = procfs::cpu_time(server.pid)?;
-    Ok(measurement(before, after, &summary))
+    let after = CpuReading::read(server.pid)?;
+    Ok(measurement(&before, &after, &summary))
 }
 
 /// Every server of `kinds` at once, one round: all started on the same CPU, warmed up
@@ -235,13 +234,13 @@ fn measure_sharing(
     if warm_up {
         run_wrks(&servers, 1, load_cpu)?;
     }
-    let cpu_times = || -> Result<Vec<Duration>, BenchError> {
-        servers.iter().map(|server| Ok(procfs::cpu_time(server.pid)?)).collect()
+    let cpu_times = || -> Result<Vec<CpuReading>, BenchError> {
+        servers.iter().map(|server| Ok(CpuReading::read(server.pid)?)).collect()
     };
     let before = cpu_times()?;
     let summaries = run_wrks(&servers, seconds, load_cpu)?;
     let after = cpu_times()?;
-    Ok((0..servers.len()).map(|i| measurement(before[i], after[i], &summaries[i])).collect())
+    Ok((0..servers.len()).map(|i| measurement(&before[i], &after[i], &summaries[i])).collect())
 }
 
 /// Runs the scenario as `options` say (`--repeats` rounds of `--duration`, at least 1 s)
@@ -299,9 +298,11 @@ pub fn run(options: &BenchOptions) -> Result<String, BenchError> {
         markdown,
         "`wrk -t1 -c{CONNECTIONS} -d{seconds}s` (keep-alive HTTP/1.1, `GET /`, a 13-byte answer) \
          against each server; {rounds} round(s), each running every server once alone and \
-         then all of them at once, every time against fresh processes{}; {}server CPU = user \
-         + system time of the server process over the measured run (/proc/PID/stat) divided \
-         by the requests answered in it.\n",
+         then all of them at once, every time against fresh processes{}; {}server CPU = the \
+         run time of the server process over the measured run (to the nanosecond from each \
+         thread's /proc/PID/task/TID/schedstat where the same threads ran throughout, else \
+         user + system time in clock ticks from /proc/PID/stat) divided by the requests \
+         answered in it.\n",
         if warm_up { " after a 1 s warm-up load" } else { "" },
         match pinning {
             (Some(load), Some(server)) =>
