@@ -174,8 +174,8 @@ fn run_wrks(
     seconds: u64,
     cpu: Option<usize>,
 ) -> Result<Vec<WrkSummary>, BenchError> {
-    // Every `wrk` is started (or the first failure stops the starting) before any is waited
-    // for; those started are all waited for, so none outlives a failed round.
+    // Every `wrk` is started before any is waited for, and each one started is waited for,
+    // even after another failed, so that none outlives its round.
     let started: Vec<Result<Child, BenchError>> =
         servers.iter().map(|server| start_wrk(server.addr, seconds, cpu)).collect();
     let finished: Vec<Result<WrkSummary, BenchError>> =
