@@ -3,11 +3,10 @@
 //! connections; requests/s and server CPU per request, side by side and as ratios round by
 //! round.
 //!
-//! Each round runs every server alone (in an order that changes from round to round, so
-//! that each server runs before and after each other equally often; see [`round_order`]),
-//! each against a freshly started process (`plexio-bench http-server`): a short warm-up
-//! load, then the measured `wrk` run, with the server's CPU time read from `/proc` before
-//! and after it. Then it runs all of them at once, fresh processes pinned to the same CPU,
+//! Each round runs every server alone, in the echo rounds' order (see [`round_order`]:
+//! each server runs before and after each other equally often), each against a freshly
+//! started process (`plexio-bench http-server`): a short warm-up load, then the measured
+//! `wrk` run, with the server's CPU time read from `/proc` before and after it. Then it runs all of them at once, fresh processes pinned to the same CPU,
 //! each loaded by its own `wrk`: the host's noise, which moves one server's rounds against
 //! another's when they run seconds apart, then falls on all of them alike.
 
@@ -19,6 +18,7 @@ use std::process::{Child, Command, Stdio};
 use crate::cli::BenchOptions;
 use crate::error::BenchError;
 use crate::procfs::CpuReading;
+use crate::runner::round_order;
 use crate::server::http::HttpServerKind;
 use crate::stats::{Paired, Spread};
 use crate::system;
@@ -269,7 +269,7 @@ pub fn run(options: &BenchOptions) -> Result<String, BenchError> {
     let mut alone = Series::new(kinds.len());
     let mut sharing = Series::new(kinds.len());
     for round in 1..=rounds {
-        let order = round_order(round, kinds.len());
+        let order = round_order(kinds.len(), round);
         for &index in &order {
             let kind = kinds[index];
             let measured = measure(kind, seconds, warm_up, pinning);
@@ -333,22 +333,6 @@ pub fn run(options: &BenchOptions) -> Result<String, BenchError> {
          (more requests/s, less CPU per request).\n",
     );
     Ok(markdown)
-}
-
-/// The order in which round `round` (from 1) runs `servers` servers: rotated by one place
-/// every second round, and reversed in every even round. A rotation alone would run each
-/// server after a given other in most rounds (with three, tokio-ct before plexio-mio in two
-/// rounds of three), and whatever a run leaves behind for the next (sockets in `TIME_WAIT`,
-/// a warmer cache) would weigh on the ratios; with the reversal, each pair runs in each
-/// order in half of every `2 × servers` rounds (for three servers, the six rounds take the
-/// six orders).
-fn round_order(round: usize, servers: usize) -> Vec<usize> {
-    let rotation = (round.saturating_sub(1) / 2) % servers.max(1);
-    let mut order: Vec<usize> = (0..servers).map(|place| (place + rotation) % servers).collect();
-    if round % 2 == 0 {
-        order.reverse();
-    }
-    order
 }
 
 /// Prints one server's round on stderr, as the run goes.
@@ -452,37 +436,6 @@ mod tests {
         );
         assert_eq!(parse_wrk(&failing).unwrap().errors, 7);
         assert_eq!(parse_wrk("nothing"), None);
-    }
-
-    #[test]
-    fn round_orders_run_each_pair_both_ways_equally_often() {
-        for servers in 1..=5 {
-            let rounds = 2 * servers;
-            let orders: Vec<Vec<usize>> =
-                (1..=rounds).map(|round| round_order(round, servers)).collect();
-            for order in &orders {
-                let mut sorted = order.clone();
-                sorted.sort_unstable();
-                assert_eq!(sorted, (0..servers).collect::<Vec<_>>(), "every server once a round");
-            }
-            for a in 0..servers {
-                for b in 0..servers {
-                    let before = |order: &Vec<usize>| {
-                        order.iter().position(|&s| s == a) < order.iter().position(|&s| s == b)
-                    };
-                    if a != b {
-                        assert_eq!(
-                            orders.iter().filter(|order| before(order)).count(),
-                            servers,
-                            "{servers} servers: {a} before {b}"
-                        );
-                    }
-                }
-            }
-        }
-        let six: std::collections::HashSet<Vec<usize>> =
-            (1..=6).map(|round| round_order(round, 3)).collect();
-        assert_eq!(six.len(), 6, "three servers take all six orders in six rounds");
     }
 
     #[test]

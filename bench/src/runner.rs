@@ -99,9 +99,20 @@ pub fn run(options: &BenchOptions) -> Result<Results, BenchError> {
 }
 
 /// The order in which round `repeat` (from 1) runs `servers` servers: the list rotated by
-/// one place per round.
-fn round_order(servers: usize, repeat: usize) -> impl Iterator<Item = usize> {
-    (0..servers).map(move |place| (place + repeat - 1) % servers)
+/// one place every second round, and reversed in every even round. So no server always
+/// runs first (right after the previous servers were torn down) or last, and each runs
+/// before and after each other equally often: in every `2 × servers` rounds, each pair
+/// runs in each order in half of them (a rotation alone runs a server after a given other
+/// in most rounds: with three, the third before the first in two rounds of three), and
+/// whatever a run leaves for the next (sockets in `TIME_WAIT`, a warmer cache) weighs on
+/// no pair's ratios. Three servers take the six orders in six rounds.
+pub(crate) fn round_order(servers: usize, repeat: usize) -> Vec<usize> {
+    let rotation = (repeat.saturating_sub(1) / 2) % servers.max(1);
+    let mut order: Vec<usize> = (0..servers).map(|place| (place + rotation) % servers).collect();
+    if repeat % 2 == 0 {
+        order.reverse();
+    }
+    order
 }
 
 /// `--strace`: counts each server's system calls per message in the first echo case of
@@ -263,11 +274,31 @@ mod tests {
     use crate::scenario;
 
     #[test]
-    fn each_round_starts_one_server_further_along() {
-        let rounds: Vec<Vec<usize>> =
-            (1..=4).map(|repeat| round_order(3, repeat).collect()).collect();
-        assert_eq!(rounds, [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 1, 2]]);
-        assert_eq!(round_order(0, 1).count(), 0);
+    fn round_orders_run_each_pair_both_ways_equally_often() {
+        let rounds: Vec<Vec<usize>> = (1..=4).map(|repeat| round_order(3, repeat)).collect();
+        assert_eq!(rounds, [[0, 1, 2], [2, 1, 0], [1, 2, 0], [0, 2, 1]]);
+        assert!(round_order(0, 1).is_empty());
+        for servers in 1..=5 {
+            let orders: Vec<Vec<usize>> =
+                (1..=2 * servers).map(|repeat| round_order(servers, repeat)).collect();
+            for order in &orders {
+                let mut sorted = order.clone();
+                sorted.sort_unstable();
+                assert_eq!(sorted, (0..servers).collect::<Vec<_>>(), "every server once a round");
+            }
+            for a in 0..servers {
+                for b in (0..servers).filter(|&b| b != a) {
+                    let before = |order: &&Vec<usize>| {
+                        order.iter().position(|&s| s == a) < order.iter().position(|&s| s == b)
+                    };
+                    let count = orders.iter().filter(before).count();
+                    assert_eq!(count, servers, "{servers} servers: {a} before {b}");
+                }
+            }
+        }
+        let six: std::collections::HashSet<Vec<usize>> =
+            (1..=6).map(|repeat| round_order(3, repeat)).collect();
+        assert_eq!(six.len(), 6, "three servers take all six orders in six rounds");
     }
 
     #[test]
