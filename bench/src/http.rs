@@ -287,9 +287,8 @@ pub fn run(options: &BenchOptions) -> Result<String, BenchError> {
             }
             Err(error) => {
                 eprintln!("http · sharing · round {round}/{rounds}: failed: {error}");
-                let failure = error.to_string();
                 for index in 0..kinds.len() {
-                    sharing.push(index, Err(BenchError::failed(failure.clone())));
+                    sharing.fail(index, error.to_string());
                 }
             }
         }
@@ -365,11 +364,14 @@ impl Series {
     fn push(&mut self, index: usize, measured: Result<HttpMeasurement, BenchError>) {
         match measured {
             Ok(measurement) => self.rounds[index].push(Some(measurement)),
-            Err(error) => {
-                self.rounds[index].push(None);
-                self.failures[index] = Some(error.to_string());
-            }
+            Err(error) => self.fail(index, error.to_string()),
         }
+    }
+
+    /// Records a round in which server `index` was not measured, and why.
+    fn fail(&mut self, index: usize, failure: String) {
+        self.rounds[index].push(None);
+        self.failures[index] = Some(failure);
     }
 
     /// One figure of server `index`, round by round.

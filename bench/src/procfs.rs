@@ -28,7 +28,7 @@ fn ticks_per_second() -> io::Result<u64> {
 /// One reading of a process's CPU time, to measure the time it used between two readings
 /// ([`since`](CpuReading::since)) more finely than [`cpu_time`]'s clock ticks (10 ms each
 /// on most kernels: 0.6 % of a server's 1.6 s in a 5 s run on a third of a core).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug)]
 pub struct CpuReading {
     /// [`cpu_time`]: every thread, those that have exited included, in clock ticks.
     ticks: Duration,

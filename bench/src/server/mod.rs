@@ -332,7 +332,9 @@ fn listener(addr: SocketAddr, sharing: PortSharing) -> io::Result<std::net::TcpL
     #[cfg(unix)]
     socket.set_reuse_address(true)?;
     #[cfg(target_os = "linux")]
-    socket.set_reuse_port(sharing == PortSharing::Shared)?;
+    if sharing == PortSharing::Shared {
+        socket.set_reuse_port(true)?;
+    }
     #[cfg(not(target_os = "linux"))]
     let _ = sharing;
     socket.set_nonblocking(true)?;
